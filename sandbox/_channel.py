@@ -1,0 +1,56 @@
+"""The wire between the supervisor and the child.  Side: both.
+
+Downward (parent -> child, a pipe read once): the Plan and the compiled BPF,
+pickled; both ends are our own code, and the pipe is closed before the program
+runs.  Upward (child -> parent): one JSON record per line, each written with a
+single write(2) below PIPE_BUF so records from the proxy and the init never
+interleave.  The program never holds the upward pipe: it is close-on-exec.
+"""
+from __future__ import annotations
+
+import json
+import os
+import pickle
+from typing import Any, Iterator
+
+# Record kinds, in the order a healthy run sends them.
+STARTED = "started"          # init: the program was exec'd
+EXITED = "exited"            # init: the program ended; wait status and usage
+SETUP_FAILED = "setup_failed"  # any helper: building the box failed
+EXEC_FAILED = "exec_failed"  # the target: execve failed
+_PIPE_BUF = 4096
+
+
+def send_plan(fd: int, payload: Any) -> None:
+    data = pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def receive_plan(fd: int) -> Any:
+    chunks = []
+    while chunk := os.read(fd, 1 << 16):
+        chunks.append(chunk)
+    return pickle.loads(b"".join(chunks))
+
+
+def send_record(fd: int, kind: str, **fields: Any) -> None:
+    line = json.dumps({"kind": kind, **fields}, separators=(",", ":")).encode() + b"\n"
+    if len(line) > _PIPE_BUF:
+        line = json.dumps({"kind": kind, "message": str(fields.get("message", ""))[:1024]}).encode() + b"\n"
+    os.write(fd, line)
+
+
+class RecordReader:
+    """Splits the upward byte stream into records; tolerates partial reads."""
+
+    def __init__(self) -> None:
+        self._buffer = b""
+
+    def feed(self, data: bytes) -> Iterator[dict[str, Any]]:
+        self._buffer += data
+        *lines, self._buffer = self._buffer.split(b"\n")
+        for line in lines:
+            if line:
+                yield json.loads(line)

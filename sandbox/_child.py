@@ -1,0 +1,154 @@
+"""The CHILD pipeline: proxy -> init -> target -> execve.  Side: child.
+
+Started by the supervisor as a fresh `python -I -S` (never a fork of a possibly
+threaded parent).  It reads the Plan, then runs one numbered step after another;
+each step names why it exists.  A step that fails sends a SETUP_FAILED record
+upward and exits; the program's own output pipes never carry sandbox errors.
+
+Three processes:
+  proxy  the supervisor's child; enters the user namespace, unshares the rest,
+         forks the init, relays the supervisor's kill request, waits.
+  init   PID 1 of the box; builds the root, hostname, loopback; runs the target.
+  target the program-to-be; limits, stdio, privileges, seccomp, execve.
+"""
+from __future__ import annotations
+
+import os
+import select
+import signal
+import sys
+import time
+
+from . import _channel, mountns, netns, pidns, privs, rlimits, seccomp, userns, utsns
+from . import _syscalls as sc
+from .plan import Plan
+
+NAMESPACES = sc.CLONE_NEWNS | sc.CLONE_NEWPID | sc.CLONE_NEWNET | sc.CLONE_NEWIPC | sc.CLONE_NEWUTS | sc.CLONE_NEWCGROUP
+EXIT_SETUP_FAILED = 125
+
+
+class _Step:
+    """Runs one named step; on failure reports it upward and exits the process."""
+
+    def __init__(self, status_fd: int) -> None:
+        self.status_fd = status_fd
+
+    def __call__(self, name: str, function, *args):  # type: ignore[no-untyped-def]
+        try:
+            return function(*args)
+        except Exception as e:  # noqa: BLE001 - every failure must reach the supervisor
+            _channel.send_record(
+                self.status_fd, _channel.SETUP_FAILED, step=name,
+                errno=getattr(e, "errno", None), message=str(e) or type(e).__name__,
+            )
+            os._exit(EXIT_SETUP_FAILED)
+
+
+def main(plan_fd: int, status_fd: int, supervisor_pid: int) -> None:
+    """The proxy."""
+    step = _Step(status_fd)
+    plan, bpf = step("read plan", _channel.receive_plan, plan_fd)
+    os.close(plan_fd)
+    step("die with the supervisor", privs.die_with_parent, supervisor_pid)                 # 1
+    step("user namespace", userns.enter, plan.ids)                                          # 2
+    step("other namespaces", sc.unshare, NAMESPACES)                                        # 3
+    lifeline_read, lifeline_write = os.pipe2(os.O_CLOEXEC)                                  # 4
+    init_pid = os.fork()                                                                    # 5
+    if init_pid == 0:
+        os.close(lifeline_write)
+        _init(plan, bpf, step, lifeline_read)
+    os.close(lifeline_read)
+    # 6. The supervisor asks for the box to end with SIGUSR1; only we may name the init's pid.
+    signal.signal(signal.SIGUSR1, lambda *_: os.kill(init_pid, signal.SIGUSR1))
+    _, status = os.waitpid(init_pid, 0)                                                     # 7
+    os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
+
+
+def _init(plan: Plan, bpf: bytes, step: _Step, lifeline: int) -> None:
+    """PID 1 of the box."""
+    step("die with the proxy", _die_with_proxy, lifeline)                                   # 1
+    step("kill switch", pidns.arm_kill_switch)                                              # 2
+    step("mount namespace", mountns.build_root, plan.mounts)                                # 3
+    step("hostname", utsns.configure, plan.hostname)                                        # 4
+    step("network", netns.configure, plan.net)                                              # 5
+    exec_read, exec_write = os.pipe2(os.O_CLOEXEC)                                          # 6
+    started = time.monotonic()
+    target = os.fork()                                                                      # 7
+    if target == 0:
+        os.close(exec_read)
+        _target(plan, bpf, step.status_fd, exec_write)
+    os.close(exec_write)
+    failure = _read_all(exec_read)                                                          # 8
+    if failure:
+        os.write(step.status_fd, failure)
+        os.waitpid(target, 0)
+        os._exit(EXIT_SETUP_FAILED)
+    _channel.send_record(step.status_fd, _channel.STARTED)
+    end = pidns.reap_until(target, started)                                                 # 9
+    _channel.send_record(step.status_fd, _channel.EXITED, **vars(end))
+    os._exit(0)                                                                             # 10: the kernel ends the rest
+
+
+def _die_with_proxy(lifeline: int) -> None:
+    """pdeathsig, then check the proxy did not die before it was armed (EOF on the lifeline)."""
+    sc.set_parent_death_signal(signal.SIGKILL)
+    if select.select([lifeline], [], [], 0)[0]:
+        os._exit(1)
+
+
+def _target(plan: Plan, bpf: bytes, status_fd: int, exec_error_fd: int) -> None:
+    """The program's process, from fork to execve."""
+    step = _Step(exec_error_fd)  # failures here go to the init, which forwards them
+    signal.signal(signal.SIGUSR1, signal.SIG_DFL)
+    os.close(status_fd)
+    step("new session", os.setsid)                      # 1. no controlling terminal: no TIOCSTI into the caller's
+    step("rlimits", rlimits.apply, plan.rlimits)        # 2
+    step("file descriptors", _close_fds_but_stdio, exec_error_fd)  # 3. nothing of the caller's leaks in
+    step("working directory", os.chdir, plan.cwd)       # 4
+    env = dict(plan.env)                                # 5. only the plan's environment
+    try:
+        path = _find_program(plan.argv[0], env.get("PATH", ""))
+    except OSError as e:
+        _report_exec_failure(exec_error_fd, plan.argv[0], e.errno or 0, e.strerror or "")
+    step("privileges", privs.drop_all)                  # 6. no_new_privs, empty bounding set
+    step("seccomp", seccomp.load, bpf)                  # 7. last: the filter also binds our own next call
+    try:
+        os.execve(path, list(plan.argv), env)           # 8
+    except OSError as e:
+        _report_exec_failure(exec_error_fd, plan.argv[0], e.errno or 0, e.strerror or "")
+
+
+def _find_program(name: str, search_path: str) -> str:
+    if "/" in name:
+        candidates = [name]
+    else:
+        candidates = [os.path.join(d or ".", name) for d in search_path.split(":")]
+    for candidate in candidates:
+        if os.path.isfile(candidate):
+            if os.access(candidate, os.X_OK):
+                return candidate
+            raise PermissionError(13, f"{name}: not executable")
+    raise FileNotFoundError(2, f"{name}: program not found in the box" + ("" if "/" in name else f" (PATH={search_path})"))
+
+
+def _report_exec_failure(fd: int, name: str, err: int, strerror: str) -> None:
+    message = strerror if strerror.startswith(name) else f"{name}: {strerror}"
+    _channel.send_record(fd, _channel.EXEC_FAILED, errno=err, message=message)
+    os._exit(127)
+
+
+def _close_fds_but_stdio(keep: int) -> None:
+    os.closerange(3, keep)
+    os.closerange(keep + 1, 1 << 20)
+
+
+def _read_all(fd: int) -> bytes:
+    chunks = []
+    while chunk := os.read(fd, 4096):
+        chunks.append(chunk)
+    os.close(fd)
+    return b"".join(chunks)
+
+
+if __name__ == "__main__":
+    main(*(int(a) for a in sys.argv[1:4]))

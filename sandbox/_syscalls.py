@@ -1,0 +1,168 @@
+"""The only place that touches ctypes, python-prctl and raw system calls.
+
+Side: child (everything here runs between fork and execve) except where noted.
+Each wrapper raises OSError with the real errno, so callers can report the
+kernel's own reason.  Man pages: unshare(2), mount(2), pivot_root(2),
+mount_setattr(2), umount(2), seccomp(2), prctl(2), netdevice(7).
+
+Python 3.11 has no os.unshare and no mount API, so these go through libc.
+"""
+from __future__ import annotations
+
+import ctypes
+import fcntl
+import os
+import socket
+import struct
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+# <sched.h>
+CLONE_NEWNS = 0x00020000
+CLONE_NEWCGROUP = 0x02000000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+
+# <sys/mount.h>
+MS_RDONLY = 0x1
+MS_NOSUID = 0x2
+MS_NODEV = 0x4
+MS_NOEXEC = 0x8
+MS_REMOUNT = 0x20
+MS_BIND = 0x1000
+MS_REC = 0x4000
+MS_PRIVATE = 0x40000
+MNT_DETACH = 0x2
+
+# <linux/mount.h>
+MOUNT_ATTR_RDONLY = 0x1
+MOUNT_ATTR_NOSUID = 0x2
+MOUNT_ATTR_NODEV = 0x4
+MOUNT_ATTR_NOEXEC = 0x8
+AT_FDCWD = -100
+AT_RECURSIVE = 0x8000
+_SYS_MOUNT_SETATTR = 442  # x86_64 and every other architecture since 5.12
+_SYS_PIVOT_ROOT = 155  # x86_64
+
+# <linux/prctl.h>, <linux/seccomp.h>
+_PR_SET_SECCOMP = 22
+_SECCOMP_MODE_FILTER = 2
+
+# <linux/sockios.h>, <net/if.h>
+_SIOCGIFFLAGS = 0x8913
+_SIOCSIFFLAGS = 0x8914
+_IFF_UP = 0x1
+
+
+def _check(result: int, what: str) -> int:
+    if result == -1:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+    return result
+
+
+def _path(path: str | None) -> bytes | None:
+    return None if path is None else os.fsencode(path)
+
+
+def unshare(flags: int) -> None:
+    _check(_libc.unshare(ctypes.c_int(flags)), "unshare")
+
+
+def mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
+    _check(
+        _libc.mount(_path(source), _path(target), _path(fstype), ctypes.c_ulong(flags), _path(data)),
+        f"mount {target}",
+    )
+
+
+def umount_detach(target: str) -> None:
+    _check(_libc.umount2(_path(target), ctypes.c_int(MNT_DETACH)), f"umount {target}")
+
+
+def pivot_root(new_root: str, put_old: str) -> None:
+    _check(_libc.syscall(ctypes.c_long(_SYS_PIVOT_ROOT), _path(new_root), _path(put_old)), "pivot_root")
+
+
+class _MountAttr(ctypes.Structure):
+    _fields_ = [
+        ("attr_set", ctypes.c_uint64),
+        ("attr_clr", ctypes.c_uint64),
+        ("propagation", ctypes.c_uint64),
+        ("userns_fd", ctypes.c_uint64),
+    ]
+
+
+def mount_setattr(path: str, attr_set: int, recursive: bool) -> None:
+    """Set mount attributes on a mount (and, recursively, every mount below it)."""
+    attr = _MountAttr(attr_set, 0, 0, 0)
+    flags = AT_RECURSIVE if recursive else 0
+    _check(
+        _libc.syscall(
+            ctypes.c_long(_SYS_MOUNT_SETATTR), ctypes.c_int(AT_FDCWD), _path(path),
+            ctypes.c_uint(flags), ctypes.byref(attr), ctypes.c_size_t(ctypes.sizeof(attr)),
+        ),
+        f"mount_setattr {path}",
+    )
+
+
+class _SockFilter(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8), ("k", ctypes.c_uint32)]
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(_SockFilter))]
+
+
+def seccomp_load_bpf(bpf: bytes) -> None:
+    """Install a compiled classic-BPF filter; needs no_new_privs first."""
+    count = len(bpf) // ctypes.sizeof(_SockFilter)
+    program = (_SockFilter * count).from_buffer_copy(bpf)
+    fprog = _SockFprog(count, program)
+    _check(
+        _libc.prctl(ctypes.c_int(_PR_SET_SECCOMP), ctypes.c_ulong(_SECCOMP_MODE_FILTER), ctypes.byref(fprog), 0, 0),
+        "seccomp",
+    )
+
+
+def set_interface_up(name: str) -> None:
+    """Bring a network interface up (SIOCSIFFLAGS), as `ip link set NAME up` does."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        request = struct.pack("16sH14x", name.encode(), 0)
+        flags = struct.unpack("16sH14x", fcntl.ioctl(sock, _SIOCGIFFLAGS, request))[1]
+        fcntl.ioctl(sock, _SIOCSIFFLAGS, struct.pack("16sH14x", name.encode(), flags | _IFF_UP))
+
+
+def set_hostname(name: str) -> None:
+    socket.sethostname(name)
+
+
+# --- python-prctl -----------------------------------------------------------------
+
+def set_parent_death_signal(signum: int) -> None:
+    import prctl
+
+    prctl.set_pdeathsig(signum)
+
+
+def set_no_new_privs() -> None:
+    import prctl
+
+    prctl.set_no_new_privs(1)
+
+
+def drop_all_bounding_capabilities() -> None:
+    """Empty the capability bounding set, so nothing the program execs can gain one.
+
+    Reads cap_last_cap rather than trusting python-prctl's list, so a capability
+    added by a newer kernel is dropped too.
+    """
+    import _prctl
+
+    with open("/proc/sys/kernel/cap_last_cap") as f:
+        last = int(f.read())
+    for cap in range(last + 1):
+        _prctl.prctl(_prctl.PR_CAPBSET_DROP, cap)

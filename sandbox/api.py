@@ -1,0 +1,71 @@
+"""Sandbox: a validated profile, reusable for many runs.  Side: parent.
+
+Validation (profile, limit overrides, seccomp compilation) happens once in the
+constructor, so a judge that runs thousands of programs pays for it once and
+learns about a bad profile before the first submission.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Mapping, Optional, Sequence, Union
+
+from . import supervisor
+from .errors import UsageError
+from .plan import Bind, Request, seccomp_spec
+from .profile import Profile, load_profile, parse_limit
+from .result import Result
+from .units import UnitError
+
+Sink = supervisor.Sink
+CAPTURE = supervisor.CAPTURE
+PASS = supervisor.PASS
+
+
+def parse_limit_overrides(overrides: Mapping[str, object]) -> dict[str, object]:
+    """{"memory": "64M", "cpu_time": 1} -> parsed values; raises UsageError naming the limit."""
+    parsed = {}
+    for key, value in overrides.items():
+        try:
+            parsed[key] = parse_limit(key, value)
+        except KeyError:
+            raise UsageError(f"unknown limit {key!r}") from None
+        except UnitError as e:
+            raise UsageError(f"limit {key}: {e}") from None
+    return parsed
+
+
+class Sandbox:
+    """A profile plus limit overrides, checked once; call run() as often as needed."""
+
+    def __init__(self, profile: Union[str, Profile] = "py3", **limits: object) -> None:
+        base = profile if isinstance(profile, Profile) else load_profile(profile)
+        self.profile = replace(base, limits=replace(base.limits, **parse_limit_overrides(limits)))
+        supervisor.compile_seccomp(seccomp_spec(self.profile), self.profile.source)
+
+    def run(
+        self,
+        argv: Sequence[str] = (),
+        *,
+        script: Optional[str] = None,
+        args: Sequence[str] = (),
+        stdin: Union[None, int, bytes] = None,
+        stdout: Sink = CAPTURE,
+        stderr: Sink = CAPTURE,
+        env: Optional[Mapping[str, str]] = None,
+        binds: Sequence[Bind] = (),
+        workdir: Optional[str] = None,
+        net: Optional[str] = None,
+        **limits: object,
+    ) -> Result:
+        """Run one program (argv) or script in a fresh box; the program's outcome is in the Result."""
+        request = Request(
+            program=tuple(argv), script=script, script_args=tuple(args),
+            limits=parse_limit_overrides(limits), net=net, binds=tuple(binds), workdir=workdir,
+            env=tuple((env or {}).items()),
+        )
+        return supervisor.run(self.profile, request, supervisor.Stdio(stdin, stdout, stderr))
+
+
+def run(argv: Sequence[str], profile: Union[str, Profile] = "py3", **kwargs: object) -> Result:
+    """One-shot convenience: Sandbox(profile).run(argv, **kwargs)."""
+    return Sandbox(profile).run(argv, **kwargs)  # type: ignore[arg-type]

@@ -1,0 +1,180 @@
+"""`sandbox` on the command line.  Side: parent.
+
+The only module that prints for humans or calls sys.exit.  Every error of the
+sandbox itself is one line on stderr and exit 125 (126/127 when the program
+cannot be executed); the program's own exit code passes through otherwise,
+128+N when it died of signal N.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import NoReturn, Optional, Sequence
+
+from .errors import ExecError, SandboxError, UsageError
+
+EXIT_SANDBOX_ERROR = 125
+LIMIT_FLAGS = ("cpu_time", "wall_time", "memory", "pids", "output", "file_size", "open_files")
+NOTEWORTHY = ("TLE", "MLE", "OLE", "SV", "IE")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _parser() -> _Parser:
+    parser = _Parser(prog="sandbox", description="Run untrusted programs in a rootless Linux sandbox.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    run = commands.add_parser(
+        "run", usage="sandbox run [OPTIONS] SCRIPT [ARGS] | sandbox run [OPTIONS] -- PROGRAM [ARGS]",
+        help="run a script or program in a fresh box",
+    )
+    run.add_argument("--profile", default="py3", help="a shipped profile name or a YAML file (default: py3)")
+    for limit in LIMIT_FLAGS:
+        run.add_argument("--" + limit.replace("_", "-"), dest=limit, metavar="VALUE",
+                         help=f"override the profile's {limit} limit ('unlimited' removes it)")
+    run.add_argument("--net", choices=("none", "loopback"), help="network inside the box")
+    run.add_argument("--bind", action="append", default=[], metavar="SRC[:DST]", help="read-only bind of a host path")
+    run.add_argument("--bind-rw", action="append", default=[], metavar="SRC[:DST]", help="writable bind of a host path")
+    run.add_argument("--workdir", metavar="DIR", help="host directory shown read-only at /work, where the program starts")
+    run.add_argument("--stdin", metavar="FILE", help="the program reads this file instead of our stdin")
+    run.add_argument("--stdout", metavar="FILE", help="write the program's stdout to FILE")
+    run.add_argument("--stderr", metavar="FILE", help="write the program's stderr to FILE")
+    run.add_argument("--env", action="append", default=[], metavar="K=V|K", help="set (or pass through) a variable")
+    run.add_argument("--result", metavar="FILE", help="write the result as JSON to FILE")
+    run.add_argument("--json", action="store_true", help="capture the output and print the result as JSON")
+    commands.add_parser("profiles", help="list the shipped profiles")
+    return parser
+
+
+def _split_command(parser: argparse.ArgumentParser, tokens: list[str]) -> tuple[list[str], Optional[str], list[str]]:
+    """Options | SCRIPT ARGS, or options | -- PROGRAM ARGS; our options end at the first positional."""
+    run = parser._subparsers._group_actions[0].choices["run"]  # type: ignore[union-attr]
+    takes_value = {s for a in run._actions if a.nargs != 0 for s in a.option_strings}
+    index = 0
+    while index < len(tokens):
+        token = tokens[index]
+        if token == "--":
+            return tokens[:index], None, tokens[index + 1:]
+        if not token.startswith("-") or token == "-":
+            return tokens[:index], token, tokens[index + 1:]
+        index += 2 if token in takes_value else 1
+    return tokens, None, []
+
+
+def _bind(spec: str, writable: bool):  # type: ignore[no-untyped-def]
+    from .plan import Bind
+
+    source, _, target = spec.partition(":")
+    if not source:
+        raise UsageError(f"--bind{'-rw' if writable else ''} {spec!r}: expected SRC[:DST]")
+    return Bind(source, target, writable)
+
+
+def _env(pairs: Sequence[str]) -> dict[str, str]:
+    env = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not name:
+            raise UsageError(f"--env {pair!r}: expected NAME=VALUE or NAME")
+        if not sep:
+            if name not in os.environ:
+                raise UsageError(f"--env {name}: not set in the caller's environment")
+            value = os.environ[name]
+        env[name] = value
+    return env
+
+
+def _open_output(path: Optional[str], flag: str) -> Optional[int]:
+    if path is None:
+        return None
+    try:
+        return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+    except OSError as e:
+        raise UsageError(f"{flag} {path}: {e.strerror}") from None
+
+
+def _open_input(path: Optional[str]) -> Optional[int]:
+    if path is None:
+        return None
+    try:
+        return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as e:
+        raise UsageError(f"--stdin {path}: {e.strerror}") from None
+
+
+def _write_result(document: dict, path: Optional[str], to_stdout: bool) -> None:
+    text = json.dumps(document, indent=2, sort_keys=True)
+    if path:
+        try:
+            with open(path, "w") as f:
+                f.write(text + "\n")
+        except OSError as e:
+            raise UsageError(f"--result {path}: {e.strerror}") from None
+    if to_stdout:
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+
+
+def _cmd_run(parser: argparse.ArgumentParser, tokens: list[str]) -> int:
+    from . import supervisor
+    from .api import parse_limit_overrides
+    from .plan import Request
+    from .profile import load_profile
+
+    options, script, rest = _split_command(parser, tokens)
+    args = parser.parse_args(["run", *options])
+    program = tuple(rest) if script is None else ()
+    if script is None and not program:
+        raise UsageError("sandbox run: nothing to run; give SCRIPT [ARGS] or -- PROGRAM [ARGS]")
+    profile = load_profile(args.profile)
+    limits = parse_limit_overrides({k: getattr(args, k) for k in LIMIT_FLAGS if getattr(args, k) is not None})
+    request = Request(
+        program=program, script=script, script_args=tuple(rest) if script is not None else (),
+        limits=limits, net=args.net,
+        binds=tuple([_bind(b, False) for b in args.bind] + [_bind(b, True) for b in args.bind_rw]),
+        workdir=args.workdir, env=tuple(_env(args.env).items()),
+    )
+    capture = supervisor.CAPTURE if args.json else supervisor.PASS
+    stdout = _open_output(args.stdout, "--stdout")
+    stderr = _open_output(args.stderr, "--stderr")
+    stdio = supervisor.Stdio(
+        stdin=_open_input(args.stdin),
+        stdout=capture if stdout is None else stdout,
+        stderr=capture if stderr is None else stderr,
+    )
+    try:
+        result = supervisor.run(profile, request, stdio)
+    except ExecError as e:
+        if args.json or args.result:
+            _write_result({"verdict": "IE", "exit_code": None, "signal": None, "message": e.message},
+                          args.result, args.json)
+        raise
+    _write_result(result.to_dict(), args.result, args.json)
+    if result.verdict.value in NOTEWORTHY and not args.json:
+        print(f"sandbox: {result.verdict.value}: {result.message}", file=sys.stderr)
+    return result.cli_exit_code
+
+
+def main(argv: Optional[Sequence[str]] = None) -> NoReturn:
+    tokens = list(sys.argv[1:] if argv is None else argv)
+    parser = _parser()
+    try:
+        if tokens[:1] == ["run"]:
+            code = _cmd_run(parser, tokens[1:])
+        else:
+            args = parser.parse_args(tokens)
+            if args.command == "profiles":
+                from .profile import list_shipped
+
+                print("\n".join(list_shipped()))
+            code = 0
+    except SandboxError as e:
+        print(f"sandbox: {e.message}", file=sys.stderr)
+        code = e.exit_code
+    except KeyboardInterrupt:
+        code = 130
+    sys.exit(code)

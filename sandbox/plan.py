@@ -1,0 +1,205 @@
+"""Profile + request -> Plan: everything the child will do, as data.  Pure; side: parent.
+
+This is the only module that knows how a Profile maps onto the mechanisms'
+specs.  A Plan is frozen and picklable: the supervisor sends it to the child,
+whose pipeline executes it without making any policy decision of its own.
+"""
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field, replace
+from typing import Optional
+
+from .errors import UsageError
+from .mountns import MountOp
+from .profile import Limits, MountEntry, Profile, SyscallRule
+from .rlimits import RlimitSpec
+from .seccomp import ArgCondition, SeccompRule, SeccompSpec
+from .userns import IdMapSpec
+
+WORK_DIR = "/work"
+SCRIPT_PLACEHOLDER = "{script}"
+HELPER_PROCESSES = 2  # the proxy and the init share the box's process count
+
+
+@dataclass(frozen=True)
+class Bind:
+    source: str
+    target: str
+    writable: bool = False
+
+
+@dataclass(frozen=True)
+class Request:
+    """What one caller asks for on top of a profile (CLI flags or API arguments)."""
+
+    program: tuple[str, ...] = ()
+    script: Optional[str] = None
+    script_args: tuple[str, ...] = ()
+    limits: dict[str, object] = field(default_factory=dict)
+    net: Optional[str] = None
+    binds: tuple[Bind, ...] = ()
+    workdir: Optional[str] = None
+    env: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Plan:
+    argv: tuple[str, ...]
+    env: tuple[tuple[str, str], ...]
+    cwd: str
+    ids: IdMapSpec
+    mounts: tuple[MountOp, ...]
+    hostname: str
+    net: str
+    rlimits: tuple[RlimitSpec, ...]
+    seccomp: SeccompSpec
+    limits: Limits
+    enforced_by: tuple[tuple[str, str], ...]
+
+
+def make_plan(profile: Profile, request: Request, caller_uid: int, caller_gid: int) -> Plan:
+    """Combine a validated profile with one request; raises UsageError for bad requests."""
+    limits = replace(profile.limits, **request.limits)
+    work_binds = _work_binds(request)
+    argv = _argv(profile, request, work_binds)
+    mounts = tuple(_profile_mount(entry, limits) for entry in profile.mounts)
+    mounts += _work_mounts(request, work_binds, limits)
+    env = dict(profile.env)
+    env.update(request.env)
+    return Plan(
+        argv=argv,
+        env=tuple(env.items()),
+        cwd=WORK_DIR,
+        ids=IdMapSpec(profile.uid, profile.gid, caller_uid, caller_gid),
+        mounts=mounts,
+        hostname=profile.hostname,
+        net=request.net or profile.net,
+        rlimits=_rlimits(limits),
+        seccomp=seccomp_spec(profile),
+        limits=limits,
+        enforced_by=tuple(_enforced_by(limits, caller_uid).items()),
+    )
+
+
+def _abs_existing(path: str, what: str) -> str:
+    full = os.path.abspath(path)
+    if not os.path.exists(full):
+        raise UsageError(f"{what} {path}: no such file or directory")
+    return full
+
+
+def _work_binds(request: Request) -> list[Bind]:
+    binds = []
+    if request.workdir is not None:
+        workdir = _abs_existing(request.workdir, "--workdir")
+        if not os.path.isdir(workdir):
+            raise UsageError(f"--workdir {request.workdir}: not a directory")
+        binds.append(Bind(workdir, WORK_DIR))
+    for bind in request.binds:
+        source = _abs_existing(bind.source, "--bind-rw" if bind.writable else "--bind")
+        target = bind.target or source
+        if not os.path.isabs(target):
+            raise UsageError(f"--bind {bind.source}:{bind.target}: the target must be an absolute path")
+        binds.append(Bind(source, os.path.normpath(target), bind.writable))
+    return binds
+
+
+def _script_target(script: str, work_binds: list[Bind]) -> tuple[str, bool]:
+    """Where the script appears in the box, and whether it needs a bind of its own."""
+    workdir = next((b for b in work_binds if b.target == WORK_DIR), None)
+    if workdir is None:
+        return f"{WORK_DIR}/{os.path.basename(script)}", True
+    relative = os.path.relpath(script, workdir.source)
+    if relative.startswith(os.pardir + os.sep) or relative == os.pardir:
+        raise UsageError(f"{script}: the script must be inside the work directory {workdir.source}")
+    return f"{WORK_DIR}/{relative}", False
+
+
+def _argv(profile: Profile, request: Request, work_binds: list[Bind]) -> tuple[str, ...]:
+    if request.program:
+        return request.program
+    if request.script is None:
+        raise UsageError("nothing to run: give a script, or -- PROGRAM [ARGS]")
+    if SCRIPT_PLACEHOLDER not in profile.command:
+        raise UsageError(f"profile {profile.name} does not run scripts; use -- PROGRAM [ARGS]")
+    script = _abs_existing(request.script, "script")
+    if not os.path.isfile(script):
+        raise UsageError(f"script {request.script}: not a regular file")
+    target, _ = _script_target(script, work_binds)
+    return tuple(target if part == SCRIPT_PLACEHOLDER else part for part in profile.command) + request.script_args
+
+
+def _profile_mount(entry: MountEntry, limits: Limits) -> MountOp:
+    if entry.kind == "bind":
+        return MountOp("bind", entry.target, entry.source, readonly=not entry.writable, optional=entry.optional)
+    if entry.kind == "tmpfs":
+        return MountOp("tmpfs", entry.target, size=entry.size or limits.tmp_size, mode=0o1777)
+    return MountOp(entry.kind, entry.target)
+
+
+def _work_mounts(request: Request, work_binds: list[Bind], limits: Limits) -> tuple[MountOp, ...]:
+    """/work (a private tmpfs unless a directory is bound there), the script, then the caller's binds."""
+    ops = []
+    if not any(b.target == WORK_DIR for b in work_binds):
+        ops.append(MountOp("tmpfs", WORK_DIR, size=limits.tmp_size, mode=0o755))
+    if request.script is not None and not request.program:
+        script = os.path.abspath(request.script)
+        target, needs_bind = _script_target(script, work_binds)
+        if needs_bind:
+            ops.append(MountOp("bind", target, script, readonly=True))
+    ops += [MountOp("bind", b.target, b.source, readonly=not b.writable) for b in work_binds]
+    return tuple(ops)
+
+
+def _rlimits(limits: Limits) -> tuple[RlimitSpec, ...]:
+    specs = [RlimitSpec("core", 0, 0)]
+    if limits.cpu_time is not None:
+        # Whole seconds only: SIGXCPU at the soft limit, SIGKILL a second later.
+        seconds = max(1, math.ceil(limits.cpu_time))
+        specs.append(RlimitSpec("cpu", seconds, seconds + 1))
+    if limits.memory is not None:
+        specs.append(RlimitSpec("as", limits.memory, limits.memory))
+    if limits.pids is not None:
+        total = limits.pids + HELPER_PROCESSES
+        specs.append(RlimitSpec("nproc", total, total))
+    if limits.file_size is not None:
+        specs.append(RlimitSpec("fsize", limits.file_size, limits.file_size))
+    if limits.open_files is not None:
+        specs.append(RlimitSpec("nofile", limits.open_files, limits.open_files))
+    if limits.stack is not None:
+        specs.append(RlimitSpec("stack", limits.stack, limits.stack))
+    return tuple(specs)
+
+
+def _enforced_by(limits: Limits, caller_uid: int) -> dict[str, str]:
+    """Which mechanism enforces each limit that is set, stated honestly."""
+    mechanisms = {
+        "cpu_time": "RLIMIT_CPU (per process, whole seconds)",
+        "wall_time": "supervisor timer",
+        "memory": "RLIMIT_AS (per process address space)",
+        "pids": "RLIMIT_NPROC (per box user namespace)",
+        "output": "supervisor output cap",
+        "file_size": "RLIMIT_FSIZE",
+        "open_files": "RLIMIT_NOFILE",
+        "stack": "RLIMIT_STACK",
+        "tmp_size": "tmpfs size",
+    }
+    if caller_uid == 0:
+        mechanisms["pids"] = "not enforced: the kernel exempts uid 0 from RLIMIT_NPROC"
+    return {key: mechanisms[key] for key in mechanisms if getattr(limits, key) is not None}
+
+
+def _seccomp_rule(rule: SyscallRule) -> SeccompRule:
+    condition = None if rule.arg is None else ArgCondition(rule.arg, rule.mask, rule.value)
+    return SeccompRule(rule.name, condition)
+
+
+def seccomp_spec(profile: Profile) -> SeccompSpec:
+    policy = profile.seccomp
+    return SeccompSpec(
+        policy.default,
+        tuple(_seccomp_rule(r) for r in policy.allow),
+        tuple(_seccomp_rule(r) for r in policy.kill),
+    )

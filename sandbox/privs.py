@@ -1,0 +1,25 @@
+"""Privileges: no_new_privs, no capabilities, death with the parent.  Side: child.
+
+After these, execve as a non-zero uid leaves the program no capabilities, no
+setuid binary or file capability can give one back, and a box whose parent dies
+dies too.  Man pages: prctl(2), capabilities(7).
+"""
+from __future__ import annotations
+
+import os
+import signal
+
+from . import _syscalls as sc
+
+
+def die_with_parent(expected_parent: int) -> None:
+    """SIGKILL this process when its parent dies, even if the parent died already."""
+    sc.set_parent_death_signal(signal.SIGKILL)
+    if os.getppid() != expected_parent:  # the parent was gone before the signal was armed
+        os._exit(1)
+
+
+def drop_all() -> None:
+    """no_new_privs, then an empty bounding set (needs CAP_SETPCAP, which we still hold)."""
+    sc.set_no_new_privs()
+    sc.drop_all_bounding_capabilities()

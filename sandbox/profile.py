@@ -1,0 +1,364 @@
+"""YAML profiles -> frozen dataclasses, validated strictly.  Pure; side: parent.
+
+A profile is policy written by a trusted caller, so every mistake in it is
+reported at once, naming the file, the key and what was expected, before any
+process starts.  Unknown keys are errors: a typo must never weaken a box.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any, Callable, Optional
+
+from .errors import ProfileError
+from .units import UnitError, parse_count, parse_duration, parse_size
+
+SHIPPED_DIR = "profiles"
+GROUPS_FILE = "syscalls.yaml"
+
+LIMIT_PARSERS: dict[str, Callable[[object], object]] = {
+    "cpu_time": parse_duration,
+    "wall_time": parse_duration,
+    "memory": parse_size,
+    "pids": parse_count,
+    "output": parse_size,
+    "file_size": parse_size,
+    "open_files": parse_count,
+    "stack": parse_size,
+    "tmp_size": parse_size,
+}
+NET_MODES = ("none", "loopback")
+SECCOMP_DEFAULTS = ("ENOSYS", "EPERM", "kill")
+ARG_CONDITIONS = ("eq32", "masked_eq")
+MOUNT_KINDS = ("bind", "proc", "dev", "tmpfs")
+MOUNT_KEYS = {
+    "bind": {"bind", "to", "rw", "optional"},
+    "proc": {"proc"},
+    "dev": {"dev"},
+    "tmpfs": {"tmpfs", "size"},
+}
+TOP_KEYS = {"description", "command", "limits", "net", "env", "mounts", "seccomp", "uid", "gid", "hostname"}
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits; None means no limit of that kind."""
+
+    cpu_time: Optional[float] = None
+    wall_time: Optional[float] = None
+    memory: Optional[int] = None
+    pids: Optional[int] = None
+    output: Optional[int] = None
+    file_size: Optional[int] = None
+    open_files: Optional[int] = None
+    stack: Optional[int] = None
+    tmp_size: Optional[int] = None
+
+
+@dataclass(frozen=True)
+class MountEntry:
+    """One mount operation as the profile wrote it; plan.py turns these into MountOps."""
+
+    kind: str
+    target: str
+    source: Optional[str] = None
+    writable: bool = False
+    optional: bool = False
+    size: Optional[int] = None
+
+
+@dataclass(frozen=True)
+class SyscallRule:
+    """Match a syscall by name, optionally only when (args[arg] & mask) == value."""
+
+    name: str
+    arg: Optional[int] = None
+    mask: int = 0
+    value: int = 0
+
+
+@dataclass(frozen=True)
+class SeccompPolicy:
+    default: str
+    allow: tuple[SyscallRule, ...]
+    kill: tuple[SyscallRule, ...]
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    source: str
+    description: str
+    command: tuple[str, ...]
+    limits: Limits
+    net: str
+    env: tuple[tuple[str, str], ...]
+    mounts: tuple[MountEntry, ...]
+    seccomp: SeccompPolicy
+    uid: int
+    gid: int
+    hostname: str
+
+
+def shipped_profiles_dir() -> str:
+    return str(resources.files(__package__) / SHIPPED_DIR)
+
+
+def list_shipped() -> list[str]:
+    return sorted(f[:-5] for f in os.listdir(shipped_profiles_dir()) if f.endswith(".yaml") and f != GROUPS_FILE)
+
+
+def resolve_profile_path(name_or_path: str) -> str:
+    """A shipped profile name (py3) or a path to a YAML file."""
+    if os.sep in name_or_path or name_or_path.endswith((".yaml", ".yml")):
+        if not os.path.isfile(name_or_path):
+            raise ProfileError(name_or_path, ["no such profile file"])
+        return name_or_path
+    path = os.path.join(shipped_profiles_dir(), name_or_path + ".yaml")
+    if name_or_path == GROUPS_FILE[:-5] or not os.path.isfile(path):
+        raise ProfileError(name_or_path, [f"no such profile; shipped profiles: {', '.join(list_shipped())}"])
+    return path
+
+
+def _read_yaml(path: str) -> Any:
+    import yaml
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            return yaml.safe_load(f)
+    except OSError as e:
+        raise ProfileError(path, [f"cannot read: {e.strerror}"]) from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark else ""
+        raise ProfileError(path, [f"{where}not valid YAML: {getattr(e, 'problem', e)}"]) from None
+
+
+_groups_cache: dict[str, dict[str, tuple[SyscallRule, ...]]] = {}
+
+
+def load_syscall_groups(path: Optional[str] = None) -> dict[str, tuple[SyscallRule, ...]]:
+    """The named syscall groups ("@base", ...) that profiles allow by name; parsed once."""
+    path = path or os.path.join(shipped_profiles_dir(), GROUPS_FILE)
+    if path in _groups_cache:
+        return _groups_cache[path]
+    data = _read_yaml(path)
+    problems: list[str] = []
+    groups: dict[str, tuple[SyscallRule, ...]] = {}
+    if not isinstance(data, dict) or not isinstance(data.get("groups"), dict):
+        raise ProfileError(path, ["groups: expected a mapping of group name -> {why, syscalls}"])
+    for name, body in data["groups"].items():
+        where = f"groups.{name}"
+        if not isinstance(body, dict) or set(body) != {"why", "syscalls"}:
+            problems.append(f"{where}: expected exactly the keys why and syscalls")
+            continue
+        if not isinstance(body["syscalls"], list):
+            problems.append(f"{where}.syscalls: expected a list")
+            continue
+        groups[name] = tuple(_parse_rules(body["syscalls"], f"{where}.syscalls", problems, {}))
+    if problems:
+        raise ProfileError(path, problems)
+    _groups_cache[path] = groups
+    return groups
+
+
+def _parse_rules(
+    items: list[Any], where: str, problems: list[str], groups: dict[str, tuple[SyscallRule, ...]]
+) -> list[SyscallRule]:
+    """Syscall names, "@group" references, or {name: {arg: N, eq32: V | masked_eq: [MASK, V]}}."""
+    rules: list[SyscallRule] = []
+    for index, item in enumerate(items):
+        here = f"{where}[{index}]"
+        if isinstance(item, str) and item.startswith("@"):
+            if item[1:] not in groups:
+                problems.append(f"{here}: unknown syscall group {item!r}; known: {', '.join(sorted(groups))}")
+            else:
+                rules.extend(groups[item[1:]])
+        elif isinstance(item, str):
+            rules.append(SyscallRule(item))
+        elif isinstance(item, dict) and len(item) == 1:
+            (name, condition), = item.items()
+            rule = _parse_condition(name, condition, here, problems)
+            if rule:
+                rules.append(rule)
+        else:
+            problems.append(f"{here}: expected a syscall name, @group or {{name: {{arg: N, eq32: VALUE}}}}")
+    return rules
+
+
+def _parse_condition(name: str, condition: Any, where: str, problems: list[str]) -> Optional[SyscallRule]:
+    if not isinstance(condition, dict) or "arg" not in condition or len(condition) != 2:
+        problems.append(f"{where}.{name}: expected {{arg: N, eq32: VALUE}} or {{arg: N, masked_eq: [MASK, VALUE]}}")
+        return None
+    arg = condition["arg"]
+    (kind, operand), = ((k, v) for k, v in condition.items() if k != "arg")
+    if not isinstance(arg, int) or not 0 <= arg <= 5:
+        problems.append(f"{where}.{name}.arg: expected an argument index 0-5, got {arg!r}")
+        return None
+    if kind == "eq32" and isinstance(operand, int):
+        # The kernel reads int arguments as 32 bits: compare only those, so junk in the
+        # high half cannot slip a value past the filter.
+        return SyscallRule(name, arg, 0xFFFFFFFF, operand & 0xFFFFFFFF)
+    if kind == "masked_eq" and isinstance(operand, list) and len(operand) == 2 and all(isinstance(v, int) for v in operand):
+        return SyscallRule(name, arg, operand[0], operand[1])
+    problems.append(f"{where}.{name}.{kind}: expected one of {', '.join(ARG_CONDITIONS)} with integer operands")
+    return None
+
+
+def load_profile(name_or_path: str) -> Profile:
+    """Load and validate a profile; raises ProfileError listing every problem."""
+    path = resolve_profile_path(name_or_path)
+    data = _read_yaml(path)
+    if not isinstance(data, dict):
+        raise ProfileError(path, ["expected a mapping of profile keys at the top level"])
+    groups = load_syscall_groups()
+    problems: list[str] = []
+    for key in sorted(set(data) - TOP_KEYS):
+        problems.append(f"{key}: unknown key; expected one of {', '.join(sorted(TOP_KEYS))}")
+    name = os.path.splitext(os.path.basename(path))[0]
+    profile = Profile(
+        name=name,
+        source=path,
+        description=_expect(data, "description", str, "", problems),
+        command=tuple(_string_list(data.get("command", []), "command", problems)),
+        limits=_parse_limits(data.get("limits", {}), problems),
+        net=_parse_choice(data, "net", NET_MODES, "none", problems),
+        env=tuple(_parse_env(data.get("env", {}), problems)),
+        mounts=tuple(_parse_mounts(data.get("mounts", []), problems)),
+        seccomp=_parse_seccomp(data.get("seccomp"), groups, problems),
+        uid=_parse_id(data, "uid", problems),
+        gid=_parse_id(data, "gid", problems),
+        hostname=_expect(data, "hostname", str, "sandbox", problems),
+    )
+    if problems:
+        raise ProfileError(path, problems)
+    return profile
+
+
+def _expect(data: dict[str, Any], key: str, kind: type, default: Any, problems: list[str]) -> Any:
+    value = data.get(key, default)
+    if not isinstance(value, kind):
+        problems.append(f"{key}: expected a {kind.__name__}, got {value!r}")
+        return default
+    return value
+
+
+def _string_list(value: Any, where: str, problems: list[str]) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        problems.append(f"{where}: expected a list of strings, got {value!r}")
+        return []
+    return value
+
+
+def _parse_choice(data: dict[str, Any], key: str, choices: tuple[str, ...], default: str, problems: list[str]) -> str:
+    value = data.get(key, default)
+    if value not in choices:
+        problems.append(f"{key}: expected one of {', '.join(choices)}, got {value!r}")
+        return default
+    return value
+
+
+def _parse_id(data: dict[str, Any], key: str, problems: list[str]) -> int:
+    value = data.get(key, 1000)
+    # A non-zero id inside means execve leaves the program no capabilities.
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**32 - 1:
+        problems.append(f"{key}: expected a non-zero id inside the box, got {value!r}")
+        return 1000
+    return value
+
+
+def parse_limit(key: str, value: object) -> object:
+    """Parse one limit value by its key (also used for CLI overrides); raises UnitError."""
+    if value is None or value == "unlimited":
+        return None
+    return LIMIT_PARSERS[key](value)
+
+
+def _parse_limits(value: Any, problems: list[str]) -> Limits:
+    if not isinstance(value, dict):
+        problems.append(f"limits: expected a mapping, got {value!r}")
+        return Limits()
+    parsed: dict[str, object] = {}
+    for key, raw in value.items():
+        if key not in LIMIT_PARSERS:
+            problems.append(f"limits.{key}: unknown limit; expected one of {', '.join(LIMIT_PARSERS)}")
+            continue
+        try:
+            parsed[key] = parse_limit(key, raw)
+        except UnitError as e:
+            problems.append(f"limits.{key}: {e}")
+    return Limits(**parsed)  # type: ignore[arg-type]
+
+
+def _parse_env(value: Any, problems: list[str]) -> list[tuple[str, str]]:
+    if not isinstance(value, dict):
+        problems.append(f"env: expected a mapping of NAME: value, got {value!r}")
+        return []
+    pairs = []
+    for key, raw in value.items():
+        if not isinstance(key, str) or not key or "=" in key or not isinstance(raw, (str, int)):
+            problems.append(f"env.{key}: expected a NAME without '=' and a string value")
+            continue
+        pairs.append((key, str(raw)))
+    return pairs
+
+
+def _parse_mounts(value: Any, problems: list[str]) -> list[MountEntry]:
+    if not isinstance(value, list):
+        problems.append(f"mounts: expected a list of operations, got {value!r}")
+        return []
+    entries = []
+    for index, item in enumerate(value):
+        where = f"mounts[{index}]"
+        kinds = [k for k in MOUNT_KINDS if isinstance(item, dict) and k in item]
+        if len(kinds) != 1:
+            problems.append(f"{where}: expected exactly one of {', '.join(MOUNT_KINDS)}")
+            continue
+        kind = kinds[0]
+        extra = set(item) - MOUNT_KEYS[kind]
+        if extra:
+            problems.append(f"{where}: unknown key {sorted(extra)[0]!r} for {kind}; allowed: {', '.join(sorted(MOUNT_KEYS[kind]))}")
+            continue
+        path = item[kind]
+        if not isinstance(path, str) or not os.path.isabs(path):
+            problems.append(f"{where}.{kind}: expected an absolute path, got {path!r}")
+            continue
+        if kind == "bind":
+            target = item.get("to", path)
+            if not isinstance(target, str) or not os.path.isabs(target):
+                problems.append(f"{where}.to: expected an absolute path, got {target!r}")
+                continue
+            if not isinstance(item.get("rw", False), bool) or not isinstance(item.get("optional", False), bool):
+                problems.append(f"{where}: rw and optional must be true or false")
+                continue
+            entries.append(MountEntry("bind", target, path, item.get("rw", False), item.get("optional", False)))
+        elif kind == "tmpfs":
+            try:
+                size = parse_size(item["size"]) if "size" in item else None
+            except UnitError as e:
+                problems.append(f"{where}.size: {e}")
+                continue
+            entries.append(MountEntry("tmpfs", path, size=size))
+        else:
+            entries.append(MountEntry(kind, path))
+    return entries
+
+
+def _parse_seccomp(value: Any, groups: dict[str, tuple[SyscallRule, ...]], problems: list[str]) -> SeccompPolicy:
+    if not isinstance(value, dict):
+        problems.append("seccomp: expected a mapping with default, allow and optionally kill")
+        return SeccompPolicy("ENOSYS", (), ())
+    for key in sorted(set(value) - {"default", "allow", "kill"}):
+        problems.append(f"seccomp.{key}: unknown key; expected default, allow, kill")
+    default = value.get("default", "ENOSYS")
+    if default not in SECCOMP_DEFAULTS:
+        problems.append(f"seccomp.default: expected one of {', '.join(SECCOMP_DEFAULTS)}, got {default!r}")
+    rules = {}
+    for key in ("allow", "kill"):
+        items = value.get(key, [])
+        if not isinstance(items, list):
+            problems.append(f"seccomp.{key}: expected a list of syscall names or @groups")
+            items = []
+        rules[key] = tuple(_parse_rules(items, f"seccomp.{key}", problems, groups))
+    return SeccompPolicy(default, rules["allow"], rules["kill"])

@@ -1,0 +1,114 @@
+"""Verdicts and the result record judges parse.  Pure; side: parent.
+
+decide_verdict() applies one fixed precedence, TLE > MLE > OLE > SV > RE > OK,
+so that a run that breached several limits always gets the same verdict.
+"""
+from __future__ import annotations
+
+import enum
+import signal
+from dataclasses import asdict, dataclass, field
+from typing import Optional
+
+
+class Verdict(str, enum.Enum):
+    OK = "OK"    # exited 0, no limit breached
+    RE = "RE"    # runtime error: non-zero exit or killed by a signal
+    TLE = "TLE"  # CPU time or wall time limit
+    MLE = "MLE"  # memory limit
+    OLE = "OLE"  # output limit (collected output or file size)
+    SV = "SV"    # security violation: killed by the seccomp filter
+    IE = "IE"    # internal error of the sandbox itself
+
+
+@dataclass(frozen=True)
+class Usage:
+    """What the run did, as measured; every field is filled by the supervisor."""
+
+    exit_code: Optional[int] = None
+    signal: Optional[int] = None
+    cpu_time: float = 0.0
+    user_time: float = 0.0
+    system_time: float = 0.0
+    wall_time: float = 0.0
+    memory_peak: Optional[int] = None
+    pids_peak: Optional[int] = None
+    oom_killed: bool = False
+    killed_for: Optional[str] = None      # the limit the supervisor killed the box for
+    output_exceeded: bool = False
+
+
+@dataclass(frozen=True)
+class LimitValues:
+    """The limits the verdict is judged against (None = unlimited)."""
+
+    cpu_time: Optional[float] = None
+    wall_time: Optional[float] = None
+    memory: Optional[int] = None
+
+
+def decide_verdict(usage: Usage, limits: LimitValues) -> tuple[Verdict, Optional[str]]:
+    """The verdict and the limit that ended the run, by fixed precedence."""
+    if usage.killed_for == "wall_time":
+        return Verdict.TLE, "wall_time"
+    if (
+        usage.killed_for == "cpu_time"
+        or usage.signal == signal.SIGXCPU
+        or (limits.cpu_time is not None and usage.cpu_time > limits.cpu_time)
+    ):
+        return Verdict.TLE, "cpu_time"
+    if (
+        usage.killed_for == "memory"
+        or usage.oom_killed
+        or (limits.memory is not None and usage.memory_peak is not None and usage.memory_peak > limits.memory)
+    ):
+        return Verdict.MLE, "memory"
+    if usage.killed_for == "output" or usage.output_exceeded or usage.signal == signal.SIGXFSZ:
+        return Verdict.OLE, "output"
+    if usage.signal == signal.SIGSYS:
+        return Verdict.SV, None
+    if usage.signal is not None or usage.exit_code != 0:
+        return Verdict.RE, None
+    return Verdict.OK, None
+
+
+@dataclass
+class Result:
+    """One run's outcome; to_dict() is the stable JSON document (keys never change meaning)."""
+
+    verdict: Verdict
+    exit_code: Optional[int]
+    signal: Optional[int]
+    limit: Optional[str]
+    cpu_time: float
+    user_time: float
+    system_time: float
+    wall_time: float
+    memory_peak: Optional[int]
+    pids_peak: Optional[int]
+    oom_killed: bool
+    enforced_by: dict[str, str]
+    message: str = ""
+    stdout: Optional[bytes] = None
+    stderr: Optional[bytes] = None
+    stdout_truncated: bool = False
+    stderr_truncated: bool = False
+    limits: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def cli_exit_code(self) -> int:
+        """What `sandbox run` exits with: the program's code, or 128+N for signal N."""
+        if self.signal is not None:
+            return 128 + self.signal
+        if self.exit_code is None:
+            return 125
+        return self.exit_code
+
+    def to_dict(self) -> dict[str, object]:
+        document = asdict(self)
+        document["verdict"] = self.verdict.value
+        document["signal_name"] = signal.Signals(self.signal).name if self.signal else None
+        for stream in ("stdout", "stderr"):
+            data = document[stream]
+            document[stream] = None if data is None else data.decode("utf-8", "replace")
+        return document

@@ -1,0 +1,38 @@
+"""Resource limits for the program's own process.  Side: child (the target, before execve).
+
+Where no cgroup is delegated these are the fallback enforcement: RLIMIT_CPU
+(SIGXCPU, then SIGKILL one second later), RLIMIT_AS for memory, RLIMIT_NPROC for
+processes (counted per user namespace since Linux 5.14, so per box),
+RLIMIT_FSIZE, RLIMIT_NOFILE, RLIMIT_STACK.  Core dumps are always off.
+Man page: getrlimit(2).
+"""
+from __future__ import annotations
+
+import resource
+from dataclasses import dataclass
+
+RESOURCES = {
+    "cpu": resource.RLIMIT_CPU,
+    "as": resource.RLIMIT_AS,
+    "nproc": resource.RLIMIT_NPROC,
+    "fsize": resource.RLIMIT_FSIZE,
+    "nofile": resource.RLIMIT_NOFILE,
+    "stack": resource.RLIMIT_STACK,
+    "core": resource.RLIMIT_CORE,
+}
+
+
+@dataclass(frozen=True)
+class RlimitSpec:
+    name: str
+    soft: int
+    hard: int
+
+
+def apply(specs: tuple[RlimitSpec, ...]) -> None:
+    """Set each limit, never above the hard limit the caller already has (raising it is refused)."""
+    for spec in specs:
+        number = RESOURCES[spec.name]
+        _, current_hard = resource.getrlimit(number)
+        ceiling = spec.hard if current_hard == resource.RLIM_INFINITY else min(spec.hard, current_hard)
+        resource.setrlimit(number, (min(spec.soft, ceiling), ceiling))

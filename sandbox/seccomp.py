@@ -1,0 +1,94 @@
+"""seccomp-bpf: an allowlist compiled once in the parent, loaded last in the child.  Side: both.
+
+compile_filter() (parent) turns the policy into classic BPF with libseccomp
+(through pyseccomp); load() (child, the last step before execve) installs those
+bytes, so the child needs neither libseccomp nor the policy.  Calls not allowed
+get the default action: ERRNO(ENOSYS) so glibc falls back (clone3 -> clone) and a
+test can tell "filtered" from "refused by the kernel".  Calls of another
+architecture (i386 `int 0x80`, x32) kill the process.  Man pages: seccomp(2),
+seccomp_rule_add(3), seccomp_export_bpf(3).
+"""
+from __future__ import annotations
+
+import errno
+import os
+from dataclasses import dataclass
+from typing import Optional
+
+from . import _syscalls as sc
+
+
+@dataclass(frozen=True)
+class ArgCondition:
+    """(args[index] & mask) == value."""
+
+    index: int
+    mask: int
+    value: int
+
+
+@dataclass(frozen=True)
+class SeccompRule:
+    syscall: str
+    condition: Optional[ArgCondition] = None
+
+
+@dataclass(frozen=True)
+class SeccompSpec:
+    default: str  # "ENOSYS", "EPERM" or "kill"
+    allow: tuple[SeccompRule, ...]
+    kill: tuple[SeccompRule, ...]
+
+
+class UnknownSyscall(ValueError):
+    """A rule names a syscall libseccomp does not know on this architecture."""
+
+
+def _action(name: str) -> int:
+    import pyseccomp
+
+    if name == "kill":
+        return pyseccomp.KILL_PROCESS
+    return pyseccomp.ERRNO(getattr(errno, name))
+
+
+def compile_filter(spec: SeccompSpec) -> bytes:
+    """BPF bytes for `spec`; raises UnknownSyscall naming every unknown call."""
+    import pyseccomp
+
+    flt = pyseccomp.SyscallFilter(_action(spec.default))
+    flt.set_attr(pyseccomp.Attr.ACT_BADARCH, pyseccomp.KILL_PROCESS)
+    unknown = []
+    for action, rules in ((pyseccomp.KILL_PROCESS, spec.kill), (pyseccomp.ALLOW, spec.allow)):
+        for rule in rules:
+            args = ()
+            if rule.condition:
+                c = rule.condition
+                args = (pyseccomp.Arg(c.index, pyseccomp.MASKED_EQ, c.mask, c.value),)
+            try:
+                flt.add_rule(action, rule.syscall, *args)
+            except (OSError, ValueError, RuntimeError):
+                unknown.append(rule.syscall)
+    if unknown:
+        raise UnknownSyscall(", ".join(sorted(set(unknown))))
+    fd = os.memfd_create("seccomp-bpf", os.MFD_CLOEXEC)
+    try:
+        flt.export_bpf(_FileNo(fd))
+        return os.pread(fd, os.fstat(fd).st_size, 0)
+    finally:
+        os.close(fd)
+
+
+class _FileNo:
+    """pyseccomp's export_bpf wants an object with fileno()."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+
+    def fileno(self) -> int:
+        return self._fd
+
+
+def load(bpf: bytes) -> None:
+    """Install the filter; the caller must have set no_new_privs."""
+    sc.seccomp_load_bpf(bpf)

@@ -1,0 +1,276 @@
+"""The PARENT pipeline: plan, start the box, watch it, judge it, clean up.  Side: parent.
+
+run() is the one numbered function a reader follows.  The child is a fresh
+`python -I -S` started with subprocess (fork+exec in C, so safe from threaded
+callers).  The program's stdout and stderr always flow through pipes to this
+process, which forwards them live and caps what it passes (OLE); the program's
+stdin is handed over directly.  Man pages: pipe(7), wait4(2).
+"""
+from __future__ import annotations
+
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from typing import Optional, Union
+
+from . import _channel, seccomp
+from .errors import ExecError, HostError, ProfileError, SetupError
+from .hostcheck import userns_refusal_reason
+from .plan import Plan, Request, make_plan
+from .profile import Profile
+from .result import LimitValues, Result, Usage, decide_verdict
+
+SETUP_TIMEOUT = 30.0   # building a box takes milliseconds; this only catches a wedged child
+KILL_GRACE = 2.0       # after asking the init to end the box, SIGKILL the proxy
+_BOOT = ("import sys; sys.path[:0] = sys.argv[4:]; "
+         "from sandbox._child import main; main(*map(int, sys.argv[1:4]))")
+
+PASS = "pass"        # the caller's own stream
+CAPTURE = "capture"  # collected into the Result
+Sink = Union[str, int]  # PASS, CAPTURE, or a file descriptor to write to
+Source = Union[None, int, bytes]  # None: the caller's stdin; an fd; or bytes to feed
+
+
+@dataclass(frozen=True)
+class Stdio:
+    stdin: Source = None
+    stdout: Sink = PASS
+    stderr: Sink = PASS
+
+
+_bpf_cache: dict[seccomp.SeccompSpec, bytes] = {}
+
+
+def compile_seccomp(spec: seccomp.SeccompSpec, source: str) -> bytes:
+    """Compile once per policy; a name libseccomp does not know is a profile error."""
+    if spec not in _bpf_cache:
+        try:
+            _bpf_cache[spec] = seccomp.compile_filter(spec)
+        except seccomp.UnknownSyscall as e:
+            raise ProfileError(source, [f"seccomp: unknown syscall(s) on this architecture: {e}"]) from None
+    return _bpf_cache[spec]
+
+
+def run(profile: Profile, request: Request, stdio: Stdio = Stdio()) -> Result:
+    plan = make_plan(profile, request, os.getuid(), os.getgid())           # 1. pure: the whole run as data
+    bpf = compile_seccomp(plan.seccomp, profile.source)                    # 3. (2, host report: see hostcheck)
+    box = _Box(plan, stdio)                                                # 5. start the child, send the plan
+    try:
+        box.send(bpf)
+        usage = box.watch()                                                # 6-7. status, output, deadlines
+    finally:
+        box.close()                                                        # 10. kill, reap, close
+    return _judge(plan, usage, box)                                        # 8-9. collect and decide
+
+
+def _judge(plan: Plan, usage: Usage, box: "_Box") -> Result:
+    limits = plan.limits
+    verdict, limit = decide_verdict(usage, LimitValues(limits.cpu_time, limits.wall_time, limits.memory))
+    return Result(
+        verdict=verdict,
+        exit_code=usage.exit_code,
+        signal=usage.signal,
+        limit=limit,
+        cpu_time=round(usage.cpu_time, 6),
+        user_time=round(usage.user_time, 6),
+        system_time=round(usage.system_time, 6),
+        wall_time=round(usage.wall_time, 6),
+        memory_peak=usage.memory_peak,
+        pids_peak=usage.pids_peak,
+        oom_killed=usage.oom_killed,
+        enforced_by=dict(plan.enforced_by),
+        message=_message(verdict.value, limit, usage, plan),
+        stdout=box.captured("stdout"),
+        stderr=box.captured("stderr"),
+        stdout_truncated=box.truncated["stdout"],
+        stderr_truncated=box.truncated["stderr"],
+        limits={k: v for k, v in vars(limits).items() if v is not None},
+    )
+
+
+def _message(verdict: str, limit: Optional[str], usage: Usage, plan: Plan) -> str:
+    if limit:
+        return f"{limit} limit exceeded (enforced by {dict(plan.enforced_by).get(limit, 'the supervisor')})"
+    if usage.signal is not None:
+        return f"killed by {signal.Signals(usage.signal).name}"
+    if verdict == "RE" and "memory" in dict(plan.enforced_by):
+        return f"exited with {usage.exit_code} (note: memory is capped by RLIMIT_AS, where a failed allocation is an error of the program)"
+    return f"exited with {usage.exit_code}"
+
+
+class _Box:
+    """One running box as the supervisor sees it: the proxy process and three pipes."""
+
+    def __init__(self, plan: Plan, stdio: Stdio) -> None:
+        self.plan = plan
+        self.sinks = {"stdout": stdio.stdout, "stderr": stdio.stderr}
+        self.buffers = {"stdout": bytearray(), "stderr": bytearray()}
+        self.truncated = {"stdout": False, "stderr": False}
+        self.output_left = plan.limits.output
+        self.killed_for: Optional[str] = None
+        self.records: list[dict] = []
+        plan_read, self.plan_write = os.pipe2(os.O_CLOEXEC)
+        self.status_read, status_write = os.pipe2(os.O_CLOEXEC)
+        out_read, out_write = os.pipe2(os.O_CLOEXEC)
+        err_read, err_write = os.pipe2(os.O_CLOEXEC)
+        self.streams = {out_read: "stdout", err_read: "stderr"}
+        stdin = _stdin_fd(stdio.stdin)
+        try:
+            self.proxy = subprocess.Popen(
+                [sys.executable, "-I", "-S", "-c", _BOOT, str(plan_read), str(status_write), str(os.getpid()),
+                 *_child_path()],
+                stdin=stdin, stdout=out_write, stderr=err_write, pass_fds=(plan_read, status_write),
+                env={}, start_new_session=True,
+            )
+        finally:
+            for fd in (plan_read, status_write, out_write, err_write):
+                os.close(fd)
+            if stdin is not None and stdin != stdio.stdin:
+                os.close(stdin)
+
+    def send(self, bpf: bytes) -> None:
+        try:
+            _channel.send_plan(self.plan_write, (self.plan, bpf))
+        except BrokenPipeError:
+            pass  # the child died at once; watch() reports why
+        finally:
+            os.close(self.plan_write)
+
+    def watch(self) -> Usage:
+        """Pump output and records until every pipe is closed, enforcing the deadlines."""
+        started_at = time.monotonic()
+        deadline: Optional[float] = started_at + SETUP_TIMEOUT
+        deadline_reason = "setup"
+        reader = _channel.RecordReader()
+        selector = selectors.DefaultSelector()
+        for fd in (*self.streams, self.status_read):
+            selector.register(fd, selectors.EVENT_READ)
+        while selector.get_map():
+            timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+            events = selector.select(timeout)
+            if not events and deadline is not None and time.monotonic() >= deadline:
+                deadline, deadline_reason = self._on_deadline(deadline_reason)
+                continue
+            for key, _ in events:
+                data = os.read(key.fd, 1 << 16)
+                if not data:
+                    selector.unregister(key.fd)
+                    os.close(key.fd)
+                elif key.fd == self.status_read:
+                    for record in reader.feed(data):
+                        self.records.append(record)
+                        if record["kind"] == _channel.STARTED:
+                            started_at = time.monotonic()
+                            wall = self.plan.limits.wall_time
+                            deadline, deadline_reason = (None, "") if wall is None else (started_at + wall, "wall_time")
+                else:
+                    self._forward(self.streams[key.fd], data)
+                    if self.killed_for == "output" and deadline_reason not in ("kill", "gone"):
+                        deadline, deadline_reason = time.monotonic() + KILL_GRACE, "kill"
+        self.proxy.wait()
+        return self._usage(time.monotonic() - started_at)
+
+    def _on_deadline(self, reason: str) -> tuple[Optional[float], str]:
+        if reason == "kill":  # the init did not end the box in time: cut the proxy, the chain follows
+            self.proxy.kill()
+            return None, "gone"
+        self.killed_for = self.killed_for or ("wall_time" if reason == "wall_time" else "setup")
+        self._request_kill()
+        return time.monotonic() + KILL_GRACE, "kill"
+
+    def _request_kill(self) -> None:
+        """Ask the proxy to have the init SIGKILL every process of the box (it then reports usage)."""
+        try:
+            self.proxy.send_signal(signal.SIGUSR1)
+        except ProcessLookupError:
+            pass
+
+    def _forward(self, stream: str, data: bytes) -> None:
+        if self.output_left is not None:
+            if len(data) > self.output_left:
+                data = data[: self.output_left]
+                self.truncated[stream] = True
+                if self.killed_for is None:
+                    self.killed_for = "output"
+                    self._request_kill()
+            self.output_left -= len(data)
+        sink = self.sinks[stream]
+        if sink == CAPTURE:
+            self.buffers[stream] += data
+        elif data:
+            _write_all(1 if sink == PASS and stream == "stdout" else 2 if sink == PASS else int(sink), data)
+
+    def captured(self, stream: str) -> Optional[bytes]:
+        return bytes(self.buffers[stream]) if self.sinks[stream] == CAPTURE else None
+
+    def _usage(self, supervisor_wall: float) -> Usage:
+        by_kind = {r["kind"]: r for r in self.records}
+        if _channel.SETUP_FAILED in by_kind:
+            failure = by_kind[_channel.SETUP_FAILED]
+            raise _setup_error(failure)
+        if _channel.EXEC_FAILED in by_kind:
+            failure = by_kind[_channel.EXEC_FAILED]
+            code = 127 if failure.get("errno") == 2 else 126
+            raise ExecError(failure["message"], code, errno=failure.get("errno"))
+        if self.killed_for == "setup":
+            raise SetupError(f"the box was not ready within {SETUP_TIMEOUT:.0f}s")
+        end = by_kind.get(_channel.EXITED)
+        if end is None:
+            raise SetupError(f"the box ended without reporting the program's status (proxy exit {self.proxy.returncode})")
+        status = end["wait_status"]
+        return Usage(
+            exit_code=os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
+            signal=os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
+            cpu_time=end["user_time"] + end["system_time"],
+            user_time=end["user_time"],
+            system_time=end["system_time"],
+            wall_time=end["wall_time"],
+            memory_peak=end["max_rss"],
+            killed_for=self.killed_for,
+            output_exceeded=any(self.truncated.values()),
+        )
+
+    def close(self) -> None:
+        """Whatever happened, nothing of this box survives: kill the proxy (the chain follows) and reap it."""
+        if self.proxy.poll() is None:
+            self.proxy.kill()
+            self.proxy.wait()
+
+
+def _setup_error(failure: dict) -> Exception:
+    step, err, message = failure.get("step"), failure.get("errno"), failure.get("message", "")
+    if step == "user namespace" and err in (1, 13, 28):  # EPERM, EACCES, ENOSPC
+        return HostError(f"cannot create a user namespace: {userns_refusal_reason()}", step=step, errno=err)
+    return SetupError(f"setting up the box failed at step '{step}': {message}", step=step, errno=err)
+
+
+def _stdin_fd(source: Source) -> Optional[int]:
+    """The fd the program reads: the caller's stdin, a given fd, or a memfd holding the bytes."""
+    if source is None or isinstance(source, int):
+        return source
+    fd = os.memfd_create("sandbox-stdin", os.MFD_CLOEXEC)
+    _write_all(fd, source)
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[os.write(fd, view):]
+        except BrokenPipeError:
+            return  # the reader went away (e.g. `| head`); keep draining the box
+
+
+def _child_path() -> list[str]:
+    """sys.path entries the child needs under -I -S: this package's parent and python-prctl's."""
+    import prctl
+
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    prctl_dir = os.path.dirname(os.path.abspath(prctl.__file__))
+    return [here] if here == prctl_dir else [here, prctl_dir]

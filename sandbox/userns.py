@@ -1,0 +1,33 @@
+"""User namespace: the box's own ids, written the rootless way.  Side: child (the proxy).
+
+An unprivileged process may map exactly one id: its own.  It must deny
+setgroups(2) before writing gid_map.  The caller's uid maps to a non-zero id
+inside, so the program, after execve, holds no capabilities even in its own
+namespace.  Man page: user_namespaces(7).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import _syscalls as sc
+
+
+@dataclass(frozen=True)
+class IdMapSpec:
+    inside_uid: int
+    inside_gid: int
+    outside_uid: int
+    outside_gid: int
+
+
+def _write(path: str, text: str) -> None:
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def enter(spec: IdMapSpec) -> None:
+    """unshare(CLONE_NEWUSER), then map one uid and one gid."""
+    sc.unshare(sc.CLONE_NEWUSER)
+    _write("/proc/self/setgroups", "deny")
+    _write("/proc/self/uid_map", f"{spec.inside_uid} {spec.outside_uid} 1\n")
+    _write("/proc/self/gid_map", f"{spec.inside_gid} {spec.outside_gid} 1\n")
