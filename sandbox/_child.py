@@ -99,21 +99,21 @@ def _die_with_proxy(lifeline: int) -> None:
 def _target(plan: Plan, bpf: bytes, status_fd: int, exec_error_fd: int) -> None:
     """The program's process, from fork to execve."""
     step = _Step(exec_error_fd)  # failures here go to the init, which forwards them
-    signal.signal(signal.SIGUSR1, signal.SIG_DFL)
     os.close(status_fd)
-    step("new session", os.setsid)                      # 1. no controlling terminal: no TIOCSTI into the caller's
-    step("rlimits", rlimits.apply, plan.rlimits)        # 2
-    step("file descriptors", _close_fds_but_stdio, exec_error_fd)  # 3. nothing of the caller's leaks in
-    step("working directory", os.chdir, plan.cwd)       # 4
-    env = dict(plan.env)                                # 5. only the plan's environment
+    step("signals", _default_signals)                   # 1. Python ignores SIGPIPE and SIGXFSZ; exec would keep that
+    step("new session", os.setsid)                      # 2. no controlling terminal: no TIOCSTI into the caller's
+    step("rlimits", rlimits.apply, plan.rlimits)        # 3
+    step("file descriptors", _close_fds_but_stdio, exec_error_fd)  # 4. nothing of the caller's leaks in
+    step("working directory", os.chdir, plan.cwd)       # 5
+    env = dict(plan.env)                                # 6. only the plan's environment
     try:
         path = _find_program(plan.argv[0], env.get("PATH", ""))
     except OSError as e:
         _report_exec_failure(exec_error_fd, plan.argv[0], e.errno or 0, e.strerror or "")
-    step("privileges", privs.drop_all)                  # 6. no_new_privs, empty bounding set
-    step("seccomp", seccomp.load, bpf)                  # 7. last: the filter also binds our own next call
+    step("privileges", privs.drop_all)                  # 7. no_new_privs, empty bounding set
+    step("seccomp", seccomp.load, bpf)                  # 8. last: the filter also binds our own next call
     try:
-        os.execve(path, list(plan.argv), env)           # 8
+        os.execve(path, list(plan.argv), env)           # 9
     except OSError as e:
         _report_exec_failure(exec_error_fd, plan.argv[0], e.errno or 0, e.strerror or "")
 
@@ -135,6 +135,17 @@ def _report_exec_failure(fd: int, name: str, err: int, strerror: str) -> None:
     message = strerror if strerror.startswith(name) else f"{name}: {strerror}"
     _channel.send_record(fd, _channel.EXEC_FAILED, errno=err, message=message)
     os._exit(127)
+
+
+def _default_signals() -> None:
+    """Every signal back to its default action and unblocked, as a freshly exec'd program expects."""
+    for signum in signal.valid_signals():
+        if signum not in (signal.SIGKILL, signal.SIGSTOP):
+            try:
+                signal.signal(signum, signal.SIG_DFL)
+            except (OSError, ValueError):
+                pass  # signals reserved by the C library
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
 
 
 def _close_fds_but_stdio(keep: int) -> None:

@@ -1,0 +1,66 @@
+"""Shared fixtures for the unit tests: pure modules only, no root, no namespaces."""
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+# A minimal profile that loads cleanly; tests append or replace keys to break it.
+MINIMAL_PROFILE = """\
+description: a test profile
+command: [python3, "{script}"]
+limits:
+  cpu_time: 1.5s
+  wall_time: 3s
+  memory: 64M
+  pids: 8
+  output: 1M
+  file_size: 1M
+  open_files: 64
+  stack: 8M
+  tmp_size: 16M
+net: none
+env:
+  PATH: /usr/bin:/bin
+  HOME: /tmp
+mounts:
+  - bind: /usr
+  - bind: /lib64
+    optional: true
+  - bind: /srv/data
+    to: /data
+    rw: true
+  - proc: /proc
+  - dev: /dev
+  - tmpfs: /tmp
+  - tmpfs: /scratch
+    size: 2M
+seccomp:
+  default: ENOSYS
+  allow: ["@base", {ioctl: {arg: 1, eq32: 0x5401}}]
+  kill: [ptrace]
+"""
+
+
+@pytest.fixture
+def write_profile(tmp_path: Path) -> Callable[..., str]:
+    """write_profile(text, name="p") -> path of a YAML file holding `text` (dedented)."""
+
+    def write(text: str, name: str = "p.yaml") -> str:
+        path = tmp_path / name
+        path.write_text(textwrap.dedent(text))
+        return str(path)
+
+    return write
+
+
+@pytest.fixture
+def minimal_profile_text() -> str:
+    return MINIMAL_PROFILE
+
+
+@pytest.fixture
+def minimal_profile_path(write_profile: Callable[..., str]) -> str:
+    return write_profile(MINIMAL_PROFILE, "minimal.yaml")
