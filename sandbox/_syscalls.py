@@ -142,6 +142,13 @@ def set_hostname(name: str) -> None:
 
 # --- python-prctl -----------------------------------------------------------------
 
+def prctl_directory() -> str:
+    """Where python-prctl is installed (side: parent), for a child started with -I -S."""
+    import prctl
+
+    return os.path.dirname(os.path.abspath(prctl.__file__))
+
+
 def set_parent_death_signal(signum: int) -> None:
     import prctl
 

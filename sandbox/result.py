@@ -20,6 +20,9 @@ class Verdict(str, enum.Enum):
     SV = "SV"    # security violation: killed by the seccomp filter
     IE = "IE"    # internal error of the sandbox itself
 
+    def __str__(self) -> str:
+        return self.value
+
 
 @dataclass(frozen=True)
 class Usage:

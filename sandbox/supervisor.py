@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Optional, Union
 
 from . import _channel, seccomp
+from ._syscalls import prctl_directory
 from .errors import ExecError, HostError, ProfileError, SetupError
 from .hostcheck import userns_refusal_reason
 from .plan import Plan, Request, make_plan
@@ -269,8 +270,6 @@ def _write_all(fd: int, data: bytes) -> None:
 
 def _child_path() -> list[str]:
     """sys.path entries the child needs under -I -S: this package's parent and python-prctl's."""
-    import prctl
-
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    prctl_dir = os.path.dirname(os.path.abspath(prctl.__file__))
+    prctl_dir = prctl_directory()
     return [here] if here == prctl_dir else [here, prctl_dir]
