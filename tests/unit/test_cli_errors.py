@@ -1,0 +1,103 @@
+"""`python -m sandbox` user errors: exit 125, one line on stderr starting "sandbox:", no traceback.
+
+Every case here fails before a box is started, so none needs namespaces or root.
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+EXIT_SANDBOX_ERROR = 125
+
+
+def run_cli(*args: str, cwd) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "sandbox", *args], cwd=cwd, capture_output=True, text=True, timeout=30,
+    )
+
+
+def assert_user_error(proc: subprocess.CompletedProcess, *fragments: str) -> str:
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert proc.returncode == EXIT_SANDBOX_ERROR, (proc.returncode, proc.stderr)
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert proc.stderr.endswith("\n")
+    (line,) = lines
+    assert line.startswith("sandbox:"), line
+    for fragment in fragments:
+        assert fragment in line, line
+    assert proc.stdout == ""
+    return line
+
+
+@pytest.fixture
+def bad_profile(tmp_path):
+    path = tmp_path / "typo.yaml"
+    path.write_text("seccomp: {allow: [read]}\nlimts: {memory: 64M}\n")
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    "args, fragments",
+    [
+        (["run", "--frobnicate", "--", "/bin/true"], ["--frobnicate"]),
+        (["run", "--memory", "12Q", "--", "/bin/true"], ["memory", "12Q"]),
+        (["run", "--cpu-time", "soon", "--", "/bin/true"], ["cpu_time", "soon"]),
+        (["run", "--pids", "0", "--", "/bin/true"], ["pids"]),
+        (["run", "--net", "host", "--", "/bin/true"], ["--net"]),
+        (["run", "missing_script.py"], ["missing_script.py"]),
+        (["run", "--profile", "no-such-profile", "--", "/bin/true"], ["no-such-profile"]),
+        (["run", "--profile", "./missing.yaml", "--", "/bin/true"], ["missing.yaml"]),
+        (["run", "--bind", "/no/such/source", "--", "/bin/true"], ["/no/such/source"]),
+        (["run", "--workdir", "/no/such/dir", "--", "/bin/true"], ["/no/such/dir"]),
+        (["run", "--env", "=x", "--", "/bin/true"], ["--env"]),
+        (["run"], ["nothing to run"]),
+        (["run", "--"], ["nothing to run"]),
+        (["frobnicate"], ["frobnicate"]),
+        ([], []),
+    ],
+    ids=lambda v: " ".join(v) if isinstance(v, list) else None,
+)
+def test_user_error(tmp_path, args, fragments):
+    assert_user_error(run_cli(*args, cwd=tmp_path), *fragments)
+
+
+def test_profile_file_with_an_unknown_key(tmp_path, bad_profile):
+    line = assert_user_error(run_cli("run", "--profile", bad_profile, "--", "/bin/true", cwd=tmp_path), "limts")
+    assert bad_profile in line  # names the file ...
+    assert "unknown key" in line  # ... and what is wrong
+
+
+def test_profile_file_with_several_problems_is_still_one_line(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("colour: blue\nlimits: {memory: 12Q}\nnet: host\nseccomp: {allow: ['@nope']}\n")
+    line = assert_user_error(run_cli("run", "--profile", str(path), "--", "/bin/true", cwd=tmp_path))
+    for key in ("colour", "limits.memory", "net", "@nope"):
+        assert key in line
+
+
+def test_profile_with_an_unknown_syscall(tmp_path):
+    path = tmp_path / "nosys.yaml"
+    path.write_text("seccomp: {allow: [read, not_a_syscall]}\n")
+    assert_user_error(run_cli("run", "--profile", str(path), "--", "/bin/true", cwd=tmp_path), "not_a_syscall")
+
+
+def test_invalid_yaml_profile(tmp_path):
+    path = tmp_path / "broken.yaml"
+    path.write_text("limits: [1, 2\n")
+    assert_user_error(run_cli("run", "--profile", str(path), "--", "/bin/true", cwd=tmp_path), "YAML")
+
+
+def test_script_outside_the_workdir(tmp_path):
+    (tmp_path / "w").mkdir()
+    (tmp_path / "outside.py").write_text("print(1)\n")
+    assert_user_error(run_cli("run", "--workdir", "w", "outside.py", cwd=tmp_path), "outside.py")
+
+
+def test_profiles_command_lists_the_shipped_profiles(tmp_path):
+    proc = run_cli("profiles", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    names = proc.stdout.split()
+    assert "py3" in names and "sh" in names and "syscalls" not in names

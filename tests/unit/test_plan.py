@@ -1,0 +1,341 @@
+"""sandbox.plan.make_plan: Profile + Request -> Plan, pure data."""
+from __future__ import annotations
+
+import math
+import os
+import pickle
+
+import pytest
+
+from sandbox.errors import UsageError
+from sandbox.mountns import MountOp
+from sandbox.plan import Bind, Plan, Request, make_plan
+from sandbox.profile import load_profile
+from sandbox.rlimits import RlimitSpec
+from sandbox.seccomp import ArgCondition, SeccompRule
+
+M = 1 << 20
+UID, GID = 1234, 5678
+
+
+@pytest.fixture
+def profile(minimal_profile_path):
+    return load_profile(minimal_profile_path)
+
+
+@pytest.fixture
+def script(tmp_path):
+    path = tmp_path / "solution.py"
+    path.write_text("print(1)\n")
+    return str(path)
+
+
+def plan_for(profile, uid=UID, **request):
+    return make_plan(profile, Request(**request), uid, GID)
+
+
+def ops_at(plan: Plan, target: str) -> list[MountOp]:
+    return [op for op in plan.mounts if op.target == target]
+
+
+def rlimit(plan: Plan, name: str) -> RlimitSpec:
+    (spec,) = [r for r in plan.rlimits if r.name == name]
+    return spec
+
+
+# --- script mode ---------------------------------------------------------------------------------
+
+
+def test_script_mode_argv(profile, script):
+    plan = plan_for(profile, script=script, script_args=("a", "b c"))
+    assert plan.argv == ("python3", "/work/solution.py", "a", "b c")
+    assert plan.cwd == "/work"
+
+
+def test_script_mode_binds_the_script_read_only_over_a_private_work_tmpfs(profile, script):
+    plan = plan_for(profile, script=script)
+    (work,) = ops_at(plan, "/work")
+    assert work.kind == "tmpfs"
+    (bind,) = ops_at(plan, "/work/solution.py")
+    assert bind.kind == "bind"
+    assert bind.source == script
+    assert bind.readonly is True
+    # /work must exist before the script is bound into it.
+    assert plan.mounts.index(work) < plan.mounts.index(bind)
+
+
+def test_relative_script_path_is_made_absolute(profile, script, monkeypatch):
+    monkeypatch.chdir(os.path.dirname(script))
+    plan = plan_for(profile, script="solution.py")
+    (bind,) = ops_at(plan, "/work/solution.py")
+    assert bind.source == script
+
+
+def test_profile_mounts_come_first_in_profile_order(profile, script):
+    plan = plan_for(profile, script=script)
+    head = plan.mounts[: len(profile.mounts)]
+    assert [(op.kind, op.target) for op in head] == [(m.kind, m.target) for m in profile.mounts]
+    usr = ops_at(plan, "/usr")[0]
+    assert (usr.source, usr.readonly, usr.optional) == ("/usr", True, False)
+    assert ops_at(plan, "/lib64")[0].optional is True
+    data = ops_at(plan, "/data")[0]
+    assert (data.source, data.readonly) == ("/srv/data", False)
+
+
+def test_tmpfs_sizes(profile, script):
+    plan = plan_for(profile, script=script)
+    assert ops_at(plan, "/scratch")[0].size == 2 * M  # its own size
+    assert ops_at(plan, "/tmp")[0].size == 16 * M  # the profile's tmp_size
+    assert ops_at(plan, "/tmp")[0].mode == 0o1777
+
+
+@pytest.mark.parametrize("missing", ["nope.py", "dir/nope.py"])
+def test_missing_script_is_a_usage_error(profile, tmp_path, missing):
+    with pytest.raises(UsageError, match="nope.py"):
+        plan_for(profile, script=str(tmp_path / missing))
+
+
+def test_a_directory_is_not_a_script(profile, tmp_path):
+    with pytest.raises(UsageError, match="not a regular file"):
+        plan_for(profile, script=str(tmp_path))
+
+
+def test_nothing_to_run_is_a_usage_error(profile):
+    with pytest.raises(UsageError, match="nothing to run"):
+        plan_for(profile)
+
+
+def test_script_with_a_profile_that_runs_no_scripts(write_profile, script):
+    profile = load_profile(write_profile("command: [cc]\nseccomp: {allow: [read]}\n"))
+    with pytest.raises(UsageError, match="does not run scripts"):
+        plan_for(profile, script=script)
+
+
+# --- program mode --------------------------------------------------------------------------------
+
+
+def test_program_mode(profile):
+    plan = plan_for(profile, program=("/bin/echo", "hi"))
+    assert plan.argv == ("/bin/echo", "hi")
+    assert plan.cwd == "/work"
+    (work,) = ops_at(plan, "/work")
+    assert work.kind == "tmpfs"
+    assert work.size == 16 * M
+    # Nothing but the profile's mounts and the /work tmpfs.
+    assert len(plan.mounts) == len(profile.mounts) + 1
+
+
+def test_program_mode_ignores_the_profile_command(write_profile):
+    profile = load_profile(write_profile("command: [cc]\nseccomp: {allow: [read]}\n"))
+    assert plan_for(profile, program=("/usr/bin/true",)).argv == ("/usr/bin/true",)
+
+
+# --- --workdir -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def workdir(tmp_path):
+    root = tmp_path / "work"
+    (root / "sub").mkdir(parents=True)
+    (root / "main.py").write_text("print(1)\n")
+    (root / "sub" / "helper.py").write_text("print(2)\n")
+    return root
+
+
+def test_workdir_is_a_read_only_bind_at_work(profile, workdir):
+    plan = plan_for(profile, program=("/bin/ls",), workdir=str(workdir))
+    (work,) = ops_at(plan, "/work")
+    assert work.kind == "bind"
+    assert work.source == str(workdir)
+    assert work.readonly is True
+    assert not [op for op in plan.mounts if op.kind == "tmpfs" and op.target == "/work"]
+    assert plan.cwd == "/work"
+
+
+@pytest.mark.parametrize("relative, inside", [("main.py", "/work/main.py"), ("sub/helper.py", "/work/sub/helper.py")])
+def test_script_inside_workdir_is_referenced_relative_to_work(profile, workdir, relative, inside):
+    plan = plan_for(profile, script=str(workdir / relative), workdir=str(workdir))
+    assert plan.argv == ("python3", inside)
+    # Seen through the workdir bind: no extra bind of the script itself.
+    assert not ops_at(plan, inside)
+    assert [op.source for op in plan.mounts if op.kind == "bind" and op.target.startswith("/work")] == [str(workdir)]
+
+
+def test_script_outside_workdir_is_a_usage_error(profile, workdir, script):
+    with pytest.raises(UsageError, match="inside the work directory"):
+        plan_for(profile, script=script, workdir=str(workdir))
+
+
+def test_script_in_a_sibling_with_a_common_prefix_is_outside(profile, tmp_path, workdir):
+    sibling = tmp_path / "work-other"
+    sibling.mkdir()
+    (sibling / "x.py").write_text("")
+    with pytest.raises(UsageError):
+        plan_for(profile, script=str(sibling / "x.py"), workdir=str(workdir))
+
+
+def test_missing_workdir_is_a_usage_error(profile, tmp_path):
+    with pytest.raises(UsageError, match="--workdir"):
+        plan_for(profile, program=("/bin/true",), workdir=str(tmp_path / "nope"))
+
+
+def test_workdir_must_be_a_directory(profile, script):
+    with pytest.raises(UsageError, match="not a directory"):
+        plan_for(profile, program=("/bin/true",), workdir=script)
+
+
+# --- binds ---------------------------------------------------------------------------------------
+
+
+def test_binds(profile, tmp_path):
+    ro = tmp_path / "ro"
+    rw = tmp_path / "rw"
+    ro.mkdir()
+    rw.mkdir()
+    plan = plan_for(profile, program=("/bin/true",), binds=(Bind(str(ro), ""), Bind(str(rw), "/out/", True)))
+    (ro_op,) = ops_at(plan, str(ro))  # no target: same path inside
+    assert (ro_op.kind, ro_op.source, ro_op.readonly) == ("bind", str(ro), True)
+    (rw_op,) = ops_at(plan, "/out")  # target normalised
+    assert (rw_op.kind, rw_op.source, rw_op.readonly) == ("bind", str(rw), False)
+    # The caller's binds come after the profile's mounts and the /work tmpfs.
+    assert plan.mounts.index(ro_op) > plan.mounts.index(ops_at(plan, "/work")[0])
+
+
+@pytest.mark.parametrize("writable, flag", [(False, "--bind"), (True, "--bind-rw")])
+def test_missing_bind_source_is_a_usage_error(profile, tmp_path, writable, flag):
+    with pytest.raises(UsageError, match=flag):
+        plan_for(profile, program=("/bin/true",), binds=(Bind(str(tmp_path / "nope"), "/x", writable),))
+
+
+def test_relative_bind_target_is_a_usage_error(profile, tmp_path):
+    with pytest.raises(UsageError, match="absolute"):
+        plan_for(profile, program=("/bin/true",), binds=(Bind(str(tmp_path), "relative/target"),))
+
+
+# --- limits and rlimits --------------------------------------------------------------------------
+
+
+def test_profile_limits_are_used_without_overrides(profile):
+    plan = plan_for(profile, program=("/bin/true",))
+    assert plan.limits == profile.limits
+
+
+def test_limit_overrides_replace_profile_limits(profile):
+    plan = plan_for(profile, program=("/bin/true",), limits={"memory": 32 * M, "cpu_time": 0.25, "pids": 3})
+    assert plan.limits.memory == 32 * M
+    assert plan.limits.cpu_time == 0.25
+    assert plan.limits.pids == 3
+    assert plan.limits.wall_time == profile.limits.wall_time  # untouched
+    assert rlimit(plan, "as") == RlimitSpec("as", 32 * M, 32 * M)
+    assert rlimit(plan, "cpu") == RlimitSpec("cpu", 1, 2)
+    assert rlimit(plan, "nproc") == RlimitSpec("nproc", 5, 5)
+    assert profile.limits.memory == 64 * M  # the profile itself is not changed
+
+
+def test_limit_override_to_none_removes_the_limit(profile):
+    plan = plan_for(profile, program=("/bin/true",), limits={"memory": None, "cpu_time": None, "pids": None})
+    assert plan.limits.memory is None
+    names = {r.name for r in plan.rlimits}
+    assert not names & {"as", "cpu", "nproc"}
+    assert not {"memory", "cpu_time", "pids"} & dict(plan.enforced_by).keys()
+
+
+@pytest.mark.parametrize(
+    "cpu_time, soft", [(0.001, 1), (0.5, 1), (1.0, 1), (1.2, 2), (1.5, 2), (2.0, 2), (2.0001, 3), (59.9, 60)]
+)
+def test_cpu_rlimit_rounds_up_to_whole_seconds(profile, cpu_time, soft):
+    plan = plan_for(profile, program=("/bin/true",), limits={"cpu_time": cpu_time})
+    assert rlimit(plan, "cpu") == RlimitSpec("cpu", soft, soft + 1)
+    assert soft >= math.ceil(cpu_time)
+
+
+def test_rlimits_from_the_profile(profile):
+    plan = plan_for(profile, program=("/bin/true",))
+    assert rlimit(plan, "core") == RlimitSpec("core", 0, 0)
+    assert rlimit(plan, "cpu") == RlimitSpec("cpu", 2, 3)  # 1.5s
+    assert rlimit(plan, "nproc") == RlimitSpec("nproc", 8 + 2, 8 + 2)  # the proxy and the init count too
+    assert rlimit(plan, "fsize") == RlimitSpec("fsize", M, M)
+    assert rlimit(plan, "nofile") == RlimitSpec("nofile", 64, 64)
+    assert rlimit(plan, "stack") == RlimitSpec("stack", 8 * M, 8 * M)
+    assert len({r.name for r in plan.rlimits}) == len(plan.rlimits)  # each at most once
+
+
+def test_core_dumps_are_off_even_without_limits(write_profile):
+    profile = load_profile(write_profile("seccomp: {allow: [read]}\n"))
+    plan = plan_for(profile, program=("/bin/true",))
+    assert plan.rlimits == (RlimitSpec("core", 0, 0),)
+    assert plan.enforced_by == ()
+
+
+# --- enforced_by ---------------------------------------------------------------------------------
+
+
+def test_enforced_by_names_a_mechanism_for_each_set_limit(profile):
+    enforced = dict(plan_for(profile, program=("/bin/true",)).enforced_by)
+    set_limits = {k for k, v in vars(profile.limits).items() if v is not None}
+    assert set(enforced) == set_limits
+    assert all(isinstance(v, str) and v.strip() for v in enforced.values())
+    assert "not enforced" not in enforced["pids"]
+
+
+def test_enforced_by_only_lists_set_limits(write_profile):
+    profile = load_profile(write_profile("limits: {memory: 8M}\nseccomp: {allow: [read]}\n"))
+    enforced = dict(plan_for(profile, program=("/bin/true",)).enforced_by)
+    assert list(enforced) == ["memory"]
+
+
+def test_pids_is_not_enforced_for_root(profile):
+    enforced = dict(plan_for(profile, uid=0, program=("/bin/true",)).enforced_by)
+    assert "not enforced" in enforced["pids"]
+    assert "not enforced" not in enforced["memory"]
+
+
+# --- env, ids, net, seccomp ----------------------------------------------------------------------
+
+
+def test_env_merges_profile_and_request(profile):
+    plan = plan_for(profile, program=("/bin/true",), env=(("PATH", "/opt/bin"), ("EXTRA", "1")))
+    env = dict(plan.env)
+    assert env == {"PATH": "/opt/bin", "HOME": "/tmp", "EXTRA": "1"}
+    assert len(plan.env) == len(env)  # no duplicate names
+
+
+def test_env_is_the_profile_env_without_request(profile):
+    assert plan_for(profile, program=("/bin/true",)).env == profile.env
+
+
+def test_ids(profile):
+    ids = plan_for(profile, program=("/bin/true",)).ids
+    assert (ids.inside_uid, ids.inside_gid, ids.outside_uid, ids.outside_gid) == (1000, 1000, UID, GID)
+
+
+@pytest.mark.parametrize("requested, expected", [(None, "none"), ("loopback", "loopback"), ("none", "none")])
+def test_net(profile, requested, expected):
+    assert plan_for(profile, program=("/bin/true",), net=requested).net == expected
+
+
+def test_hostname(profile):
+    assert plan_for(profile, program=("/bin/true",)).hostname == "sandbox"
+
+
+def test_seccomp_spec_follows_the_profile(profile):
+    spec = plan_for(profile, program=("/bin/true",)).seccomp
+    assert spec.default == "ENOSYS"
+    assert SeccompRule("read") in spec.allow
+    assert SeccompRule("ioctl", ArgCondition(1, 0xFFFFFFFF, 0x5401)) in spec.allow
+    assert spec.kill == (SeccompRule("ptrace"),)
+
+
+def test_plan_is_picklable_and_hashable(profile, script):
+    plan = plan_for(profile, script=script, env=(("A", "b"),))
+    assert pickle.loads(pickle.dumps(plan)) == plan
+    hash(plan.seccomp)  # the supervisor caches compiled filters by spec
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: a NaN cpu_time (YAML .nan) crashes make_plan with ValueError")
+def test_non_finite_cpu_time_is_rejected_before_planning(write_profile):
+    from sandbox.errors import SandboxError
+
+    with pytest.raises(SandboxError):
+        profile = load_profile(write_profile("limits: {cpu_time: .nan}\nseccomp: {allow: [read]}\n"))
+        plan_for(profile, program=("/bin/true",))
