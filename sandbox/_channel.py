@@ -36,10 +36,20 @@ def receive_plan(fd: int) -> Any:
 
 
 def send_record(fd: int, kind: str, **fields: Any) -> None:
-    line = json.dumps({"kind": kind, **fields}, separators=(",", ":")).encode() + b"\n"
+    """One line, one write(2); an oversized message is shortened so the line fits PIPE_BUF."""
+    line = _encode(kind, fields)
     if len(line) > _PIPE_BUF:
-        line = json.dumps({"kind": kind, "message": str(fields.get("message", ""))[:1024]}).encode() + b"\n"
+        message = str(fields.get("message", ""))
+        excess = len(line) - _PIPE_BUF + 16
+        while len(line) > _PIPE_BUF and message:
+            message = message[: max(0, len(message) - excess)]
+            line = _encode(kind, {**fields, "message": message + "..."})
+            excess = max(1, excess // 2)
     os.write(fd, line)
+
+
+def _encode(kind: str, fields: dict[str, Any]) -> bytes:
+    return json.dumps({"kind": kind, **fields}, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
 
 
 class RecordReader:

@@ -52,14 +52,17 @@ def main(plan_fd: int, status_fd: int, supervisor_pid: int) -> None:
     step("die with the supervisor", privs.die_with_parent, supervisor_pid)                 # 1
     step("user namespace", userns.enter, plan.ids)                                          # 2
     step("other namespaces", sc.unshare, NAMESPACES)                                        # 3
-    lifeline_read, lifeline_write = os.pipe2(os.O_CLOEXEC)                                  # 4
-    init_pid = os.fork()                                                                    # 5
+    # 4. The supervisor asks for the box to end with SIGUSR1; only we can name the init's pid.
+    #    Armed before the fork, so a request can never find us without a handler.
+    init: list[int] = []
+    signal.signal(signal.SIGUSR1, lambda *_: init and os.kill(init[0], signal.SIGUSR1))
+    lifeline_read, lifeline_write = os.pipe2(os.O_CLOEXEC)                                  # 5
+    init_pid = os.fork()                                                                    # 6
     if init_pid == 0:
         os.close(lifeline_write)
         _init(plan, bpf, step, lifeline_read)
+    init.append(init_pid)
     os.close(lifeline_read)
-    # 6. The supervisor asks for the box to end with SIGUSR1; only we may name the init's pid.
-    signal.signal(signal.SIGUSR1, lambda *_: os.kill(init_pid, signal.SIGUSR1))
     _, status = os.waitpid(init_pid, 0)                                                     # 7
     os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
 

@@ -22,7 +22,7 @@ NOTEWORTHY = ("TLE", "MLE", "OLE", "SV", "IE")
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{self.prog}: {message}")
+        raise UsageError(f"{self.prog.removeprefix('sandbox').strip() or 'sandbox'}: {message}")
 
 
 def _parser() -> _Parser:

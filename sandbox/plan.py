@@ -111,7 +111,7 @@ def _script_target(script: str, work_binds: list[Bind]) -> tuple[str, bool]:
     workdir = next((b for b in work_binds if b.target == WORK_DIR), None)
     if workdir is None:
         return f"{WORK_DIR}/{os.path.basename(script)}", True
-    relative = os.path.relpath(script, workdir.source)
+    relative = os.path.relpath(os.path.realpath(script), os.path.realpath(workdir.source))
     if relative.startswith(os.pardir + os.sep) or relative == os.pardir:
         raise UsageError(f"{script}: the script must be inside the work directory {workdir.source}")
     return f"{WORK_DIR}/{relative}", False

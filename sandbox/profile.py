@@ -193,8 +193,11 @@ def _parse_condition(name: str, condition: Any, where: str, problems: list[str])
         return None
     arg = condition["arg"]
     (kind, operand), = ((k, v) for k, v in condition.items() if k != "arg")
-    if not isinstance(arg, int) or not 0 <= arg <= 5:
+    if isinstance(arg, bool) or not isinstance(arg, int) or not 0 <= arg <= 5:
         problems.append(f"{where}.{name}.arg: expected an argument index 0-5, got {arg!r}")
+        return None
+    if isinstance(operand, bool) or (isinstance(operand, list) and any(isinstance(v, bool) for v in operand)):
+        problems.append(f"{where}.{name}.{kind}: expected integers, got {operand!r}")
         return None
     if kind == "eq32" and isinstance(operand, int):
         # The kernel reads int arguments as 32 bits: compare only those, so junk in the
@@ -269,10 +272,11 @@ def _parse_id(data: dict[str, Any], key: str, problems: list[str]) -> int:
 
 
 def parse_limit(key: str, value: object) -> object:
-    """Parse one limit value by its key (also used for CLI overrides); raises UnitError."""
+    """Parse one limit value by its key (also used for CLI overrides); raises KeyError, UnitError."""
+    parser = LIMIT_PARSERS[key]
     if value is None or value == "unlimited":
         return None
-    return LIMIT_PARSERS[key](value)
+    return parser(value)
 
 
 def _parse_limits(value: Any, problems: list[str]) -> Limits:
@@ -297,8 +301,8 @@ def _parse_env(value: Any, problems: list[str]) -> list[tuple[str, str]]:
         return []
     pairs = []
     for key, raw in value.items():
-        if not isinstance(key, str) or not key or "=" in key or not isinstance(raw, (str, int)):
-            problems.append(f"env.{key}: expected a NAME without '=' and a string value")
+        if not isinstance(key, str) or not key or "=" in key or isinstance(raw, bool) or not isinstance(raw, (str, int)):
+            problems.append(f"env.{key}: expected a NAME without '=' and a string value (quote yes/no/true/false)")
             continue
         pairs.append((key, str(raw)))
     return pairs

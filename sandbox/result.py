@@ -75,6 +75,16 @@ def decide_verdict(usage: Usage, limits: LimitValues) -> tuple[Verdict, Optional
     return Verdict.OK, None
 
 
+def signal_name(signum: Optional[int]) -> Optional[str]:
+    """SIGTERM for 15; real-time signals have no name of their own in Python: SIG40."""
+    if signum is None:
+        return None
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"SIG{signum}"
+
+
 @dataclass
 class Result:
     """One run's outcome; to_dict() is the stable JSON document (keys never change meaning)."""
@@ -110,7 +120,7 @@ class Result:
     def to_dict(self) -> dict[str, object]:
         document = asdict(self)
         document["verdict"] = self.verdict.value
-        document["signal_name"] = signal.Signals(self.signal).name if self.signal else None
+        document["signal_name"] = signal_name(self.signal)
         for stream in ("stdout", "stderr"):
             data = document[stream]
             document[stream] = None if data is None else data.decode("utf-8", "replace")

@@ -220,6 +220,9 @@ class _Box:
         if self.killed_for == "setup":
             raise SetupError(f"the box was not ready within {SETUP_TIMEOUT:.0f}s")
         end = by_kind.get(_channel.EXITED)
+        if end is None and self.killed_for:  # the init did not answer the kill in time: we cut it
+            return Usage(signal=signal.SIGKILL, wall_time=supervisor_wall, killed_for=self.killed_for,
+                         output_exceeded=any(self.truncated.values()))
         if end is None:
             raise SetupError(f"the box ended without reporting the program's status (proxy exit {self.proxy.returncode})")
         status = end["wait_status"]

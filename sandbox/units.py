@@ -5,6 +5,7 @@ RLIMIT_AS and tmpfs size= count.  A bare number is bytes or seconds.
 """
 from __future__ import annotations
 
+import math
 import re
 
 _SIZE_SUFFIXES = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
@@ -37,8 +38,8 @@ def parse_duration(value: object) -> float:
     if isinstance(value, bool):
         raise UnitError(f"expected a duration such as 2s, got {value!r}")
     if isinstance(value, (int, float)):
-        if value < 0:
-            raise UnitError(f"expected a duration of at least 0, got {value}")
+        if not math.isfinite(value) or value < 0:
+            raise UnitError(f"expected a finite duration of at least 0, got {value}")
         return float(value)
     if isinstance(value, str):
         match = _TIME_RE.match(value)

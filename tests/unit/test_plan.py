@@ -332,7 +332,6 @@ def test_plan_is_picklable_and_hashable(profile, script):
     hash(plan.seccomp)  # the supervisor caches compiled filters by spec
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a NaN cpu_time (YAML .nan) crashes make_plan with ValueError")
 def test_non_finite_cpu_time_is_rejected_before_planning(write_profile):
     from sandbox.errors import SandboxError
 

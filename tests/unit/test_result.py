@@ -206,7 +206,6 @@ def test_verdict_set_is_the_contract():
     assert {v.value for v in Verdict} == {"OK", "RE", "TLE", "MLE", "OLE", "SV", "IE"}
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: to_dict raises ValueError for a real-time signal (signal.Signals(40))")
 def test_to_dict_with_a_realtime_signal():
     sig = signal.SIGRTMIN + 6
     document = make_result(exit_code=None, signal=sig, verdict=Verdict.RE).to_dict()
