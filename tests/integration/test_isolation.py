@@ -242,3 +242,24 @@ def test_program_starts_with_default_signal_dispositions():
     # Python ignores SIGPIPE and SIGXFSZ; a program exec'd from it must not inherit that.
     completed = sandbox("run", "--profile", "sh", "--", "grep", "-E", "^Sig(Ign|Blk)", "/proc/self/status")
     assert completed.stdout == b"SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n"
+
+
+def test_x32_syscalls_kill_the_program(script):
+    result, _ = run_json(script("""
+        import ctypes
+        ctypes.CDLL(None).syscall(0x40000000 | 39)  # getpid through the x32 ABI
+        print("survived")
+    """))
+    assert result["verdict"] == "SV" and result["stdout"] == ""
+
+
+def test_i386_int80_syscalls_kill_the_program(script):
+    result, _ = run_json(script("""
+        import ctypes, mmap
+        code = b"\\xb8\\x14\\x00\\x00\\x00\\xcd\\x80\\xc3"  # mov eax, 20 (i386 getpid); int 0x80; ret
+        page = mmap.mmap(-1, 4096, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)
+        page.write(code)
+        address = ctypes.addressof(ctypes.c_char.from_buffer(page))
+        print("pid via int 0x80:", ctypes.CFUNCTYPE(ctypes.c_int)(address)())
+    """))
+    assert result["verdict"] == "SV" and "pid via" not in result["stdout"]
