@@ -19,7 +19,7 @@ import signal
 import sys
 import time
 
-from . import _channel, mountns, netns, pidns, privs, rlimits, seccomp, userns, utsns
+from . import _channel, cgroup, mountns, netns, pidns, privs, rlimits, seccomp, userns, utsns
 from . import _syscalls as sc
 from .plan import Plan
 
@@ -44,8 +44,8 @@ class _Step:
             os._exit(EXIT_SETUP_FAILED)
 
 
-def main(plan_fd: int, status_fd: int, supervisor_pid: int) -> None:
-    """The proxy."""
+def main(plan_fd: int, status_fd: int, supervisor_pid: int, cgroup_fd: int = -1) -> None:
+    """The proxy.  cgroup_fd: the box cgroup's cgroup.procs, or -1 without cgroups."""
     step = _Step(status_fd)
     plan, bpf = step("read plan", _channel.receive_plan, plan_fd)
     os.close(plan_fd)
@@ -60,14 +60,14 @@ def main(plan_fd: int, status_fd: int, supervisor_pid: int) -> None:
     init_pid = os.fork()                                                                    # 6
     if init_pid == 0:
         os.close(lifeline_write)
-        _init(plan, bpf, step, lifeline_read)
+        _init(plan, bpf, step, lifeline_read, cgroup_fd)
     init.append(init_pid)
     os.close(lifeline_read)
     _, status = os.waitpid(init_pid, 0)                                                     # 7
     os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
 
 
-def _init(plan: Plan, bpf: bytes, step: _Step, lifeline: int) -> None:
+def _init(plan: Plan, bpf: bytes, step: _Step, lifeline: int, cgroup_fd: int) -> None:
     """PID 1 of the box."""
     step("die with the proxy", _die_with_proxy, lifeline)                                   # 1
     step("kill switch", pidns.arm_kill_switch)                                              # 2
@@ -79,8 +79,10 @@ def _init(plan: Plan, bpf: bytes, step: _Step, lifeline: int) -> None:
     target = os.fork()                                                                      # 7
     if target == 0:
         os.close(exec_read)
-        _target(plan, bpf, step.status_fd, exec_write)
+        _target(plan, bpf, step.status_fd, exec_write, cgroup_fd)
     os.close(exec_write)
+    if cgroup_fd >= 0:
+        os.close(cgroup_fd)
     failure = _read_all(exec_read)                                                          # 8
     if failure:
         os.write(step.status_fd, failure)
@@ -99,24 +101,26 @@ def _die_with_proxy(lifeline: int) -> None:
         os._exit(1)
 
 
-def _target(plan: Plan, bpf: bytes, status_fd: int, exec_error_fd: int) -> None:
+def _target(plan: Plan, bpf: bytes, status_fd: int, exec_error_fd: int, cgroup_fd: int) -> None:
     """The program's process, from fork to execve."""
     step = _Step(exec_error_fd)  # failures here go to the init, which forwards them
     os.close(status_fd)
     step("signals", _default_signals)                   # 1. Python ignores SIGPIPE and SIGXFSZ; exec would keep that
     step("new session", os.setsid)                      # 2. no controlling terminal: no TIOCSTI into the caller's
     step("rlimits", rlimits.apply, plan.rlimits)        # 3
-    step("file descriptors", _close_fds_but_stdio, exec_error_fd)  # 4. nothing of the caller's leaks in
+    step("file descriptors", _close_fds_but_stdio, exec_error_fd, cgroup_fd)  # 4. nothing of the caller's leaks in
     step("working directory", os.chdir, plan.cwd)       # 5
     env = dict(plan.env)                                # 6. only the plan's environment
     try:
         path = _find_program(plan.argv[0], env.get("PATH", ""))
     except OSError as e:
         _report_exec_failure(exec_error_fd, plan.argv[0], e.errno or 0, e.strerror or "")
-    step("privileges", privs.drop_all)                  # 7. no_new_privs, empty bounding set
-    step("seccomp", seccomp.load, bpf)                  # 8. last: the filter also binds our own next call
+    if cgroup_fd >= 0:                                  # 7. as late as possible: only the program is charged
+        step("cgroup", _join_cgroup, cgroup_fd)
+    step("privileges", privs.drop_all)                  # 8. no_new_privs, empty bounding set
+    step("seccomp", seccomp.load, bpf)                  # 9. last: the filter also binds our own next call
     try:
-        os.execve(path, list(plan.argv), env)           # 9
+        os.execve(path, list(plan.argv), env)           # 10
     except OSError as e:
         _report_exec_failure(exec_error_fd, plan.argv[0], e.errno or 0, e.strerror or "")
 
@@ -151,9 +155,18 @@ def _default_signals() -> None:
     signal.pthread_sigmask(signal.SIG_SETMASK, [])
 
 
-def _close_fds_but_stdio(keep: int) -> None:
-    os.closerange(3, keep)
-    os.closerange(keep + 1, 1 << 20)
+def _join_cgroup(procs_fd: int) -> None:
+    """Join the box's cgroup, then root a cgroup namespace there so the program sees "/"."""
+    cgroup.join(procs_fd)
+    sc.unshare(sc.CLONE_NEWCGROUP)
+
+
+def _close_fds_but_stdio(*keep: int) -> None:
+    low = 3
+    for fd in sorted(k for k in keep if k >= 3):
+        os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, 1 << 20)
 
 
 def _read_all(fd: int) -> bytes:
@@ -165,4 +178,4 @@ def _read_all(fd: int) -> bytes:
 
 
 if __name__ == "__main__":
-    main(*(int(a) for a in sys.argv[1:4]))
+    main(*(int(a) for a in sys.argv[1:5]))

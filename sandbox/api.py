@@ -37,10 +37,15 @@ def parse_limit_overrides(overrides: Mapping[str, object]) -> dict[str, object]:
 class Sandbox:
     """A profile plus limit overrides, checked once; call run() as often as needed."""
 
-    def __init__(self, profile: Union[str, Profile] = "py3", **limits: object) -> None:
+    def __init__(self, profile: Union[str, Profile] = "py3", *, cgroup_root: Optional[str] = None,
+                 **limits: object) -> None:
+        """cgroup_root: a delegated cgroup v2 subtree for the boxes (default: $SANDBOX_CGROUP_ROOT,
+        else this process's own cgroup if it is delegated, else rlimits only)."""
         base = profile if isinstance(profile, Profile) else load_profile(profile)
         self.profile = replace(base, limits=replace(base.limits, **parse_limit_overrides(limits)))
+        self.cgroup_root = cgroup_root
         supervisor.compile_seccomp(seccomp_spec(self.profile), self.profile.source)
+        supervisor.cgroup_subtree(cgroup_root, self.profile)  # a host refusal surfaces here, once
 
     def run(
         self,
@@ -61,7 +66,7 @@ class Sandbox:
         request = Request(
             program=tuple(argv), script=script, script_args=tuple(args),
             limits=parse_limit_overrides(limits), net=net, binds=tuple(binds), workdir=workdir,
-            env=tuple((env or {}).items()),
+            env=tuple((env or {}).items()), cgroup_root=self.cgroup_root,
         )
         return supervisor.run(self.profile, request, supervisor.Stdio(stdin, stdout, stderr))
 

@@ -13,10 +13,11 @@ import os
 import sys
 from typing import NoReturn, Optional, Sequence
 
-from .errors import ExecError, SandboxError, UsageError
+from .errors import ExecError, HostError, SandboxError, UsageError
 
 EXIT_SANDBOX_ERROR = 125
-LIMIT_FLAGS = ("cpu_time", "wall_time", "memory", "pids", "output", "file_size", "open_files")
+LIMIT_FLAGS = ("cpu_time", "wall_time", "memory", "pids", "output", "file_size", "open_files", "cpus")
+IN_SCOPE_ENV = "SANDBOX_IN_SYSTEMD_SCOPE"
 NOTEWORTHY = ("TLE", "MLE", "OLE", "SV", "IE")
 
 
@@ -46,7 +47,13 @@ def _parser() -> _Parser:
     run.add_argument("--env", action="append", default=[], metavar="K=V|K", help="set (or pass through) a variable")
     run.add_argument("--result", metavar="FILE", help="write the result as JSON to FILE")
     run.add_argument("--json", action="store_true", help="capture the output and print the result as JSON")
+    run.add_argument("--cgroup-root", metavar="DIR",
+                     help="a cgroup v2 directory delegated to you, for whole-box limits (or $SANDBOX_CGROUP_ROOT)")
+    run.add_argument("--systemd-scope", action="store_true",
+                     help="re-run inside `systemd-run --user --scope -p Delegate=yes` to get a delegated cgroup")
     commands.add_parser("profiles", help="list the shipped profiles")
+    doctor = commands.add_parser("doctor", help="what this host allows, and how to fix what it does not")
+    doctor.add_argument("--cgroup-root", metavar="DIR", help="check this delegated cgroup v2 directory")
     return parser
 
 
@@ -127,6 +134,8 @@ def _cmd_run(parser: argparse.ArgumentParser, tokens: list[str]) -> int:
 
     options, script, rest = _split_command(parser, tokens)
     args = parser.parse_args(["run", *options])
+    if args.systemd_scope and not os.environ.get(IN_SCOPE_ENV):
+        _reexec_in_systemd_scope(tokens)
     program = tuple(rest) if script is None else ()
     if script is None and not program:
         raise UsageError("sandbox run: nothing to run; give SCRIPT [ARGS] or -- PROGRAM [ARGS]")
@@ -136,7 +145,7 @@ def _cmd_run(parser: argparse.ArgumentParser, tokens: list[str]) -> int:
         program=program, script=script, script_args=tuple(rest) if script is not None else (),
         limits=limits, net=args.net,
         binds=tuple([_bind(b, False) for b in args.bind] + [_bind(b, True) for b in args.bind_rw]),
-        workdir=args.workdir, env=tuple(_env(args.env).items()),
+        workdir=args.workdir, env=tuple(_env(args.env).items()), cgroup_root=args.cgroup_root,
     )
     capture = supervisor.CAPTURE if args.json else supervisor.PASS
     stdout = _open_output(args.stdout, "--stdout")
@@ -159,6 +168,36 @@ def _cmd_run(parser: argparse.ArgumentParser, tokens: list[str]) -> int:
     return result.cli_exit_code
 
 
+def _reexec_in_systemd_scope(tokens: list[str]) -> NoReturn:
+    """Become a process alone in a delegated scope of the user's systemd manager."""
+    import shutil
+
+    from .hostcheck import systemd_user_manager
+
+    systemd_run = shutil.which("systemd-run")
+    if systemd_run is None or not systemd_user_manager():
+        raise HostError("--systemd-scope: no systemd user manager is running for this user; fix: log in through a "
+                        "systemd session or run `loginctl enable-linger $USER`, or pass --cgroup-root")
+    os.environ[IN_SCOPE_ENV] = "1"
+    os.execv(systemd_run, [systemd_run, "--user", "--scope", "--quiet", "--collect", "-p", "Delegate=yes", "--",
+                           sys.executable, "-m", "sandbox", "run", *tokens])
+
+
+def _cmd_doctor(cgroup_root: Optional[str]) -> int:
+    from .hostcheck import report
+
+    checks = report(cgroup_root)
+    for check in checks:
+        status = "ok" if check.ok else ("FAIL" if check.essential else "warn")
+        print(f"{status:<5}{check.name}: {check.detail}")
+        if not check.ok and check.fix:
+            print(f"     {check.fix}")
+    essential_failed = [c.name for c in checks if c.essential and not c.ok]
+    print("the sandbox cannot run here: " + ", ".join(essential_failed) if essential_failed
+          else "the sandbox can run here" + ("" if all(c.ok for c in checks) else " (see the warnings above)"))
+    return 1 if essential_failed else 0
+
+
 def main(argv: Optional[Sequence[str]] = None) -> NoReturn:
     tokens = list(sys.argv[1:] if argv is None else argv)
     parser = _parser()
@@ -167,11 +206,13 @@ def main(argv: Optional[Sequence[str]] = None) -> NoReturn:
             code = _cmd_run(parser, tokens[1:])
         else:
             args = parser.parse_args(tokens)
+            code = 0
             if args.command == "profiles":
                 from .profile import list_shipped
 
                 print("\n".join(list_shipped()))
-            code = 0
+            elif args.command == "doctor":
+                code = _cmd_doctor(args.cgroup_root)
     except SandboxError as e:
         print(f"sandbox: {e.message}", file=sys.stderr)
         code = e.exit_code

@@ -11,6 +11,7 @@ import os
 from dataclasses import dataclass, field, replace
 from typing import Optional
 
+from .cgroup import CgroupLimits
 from .errors import UsageError
 from .mountns import MountOp
 from .profile import Limits, MountEntry, Profile, SyscallRule
@@ -42,6 +43,7 @@ class Request:
     binds: tuple[Bind, ...] = ()
     workdir: Optional[str] = None
     env: tuple[tuple[str, str], ...] = ()
+    cgroup_root: Optional[str] = None  # a delegated cgroup v2 subtree to use (else: discovered)
 
 
 @dataclass(frozen=True)
@@ -57,10 +59,15 @@ class Plan:
     seccomp: SeccompSpec
     limits: Limits
     enforced_by: tuple[tuple[str, str], ...]
+    cgroup: Optional[CgroupLimits]  # None: no delegated cgroup, rlimits only
 
 
-def make_plan(profile: Profile, request: Request, caller_uid: int, caller_gid: int) -> Plan:
-    """Combine a validated profile with one request; raises UsageError for bad requests."""
+def make_plan(profile: Profile, request: Request, caller_uid: int, caller_gid: int, cgroup: bool = False) -> Plan:
+    """Combine a validated profile with one request; raises UsageError for bad requests.
+
+    `cgroup` says whether a delegated cgroup v2 subtree will hold the box: then memory,
+    pids and CPU are whole-box cgroup limits, otherwise per-process rlimits.
+    """
     limits = replace(profile.limits, **request.limits)
     work_binds = _work_binds(request)
     argv = _argv(profile, request, work_binds)
@@ -76,10 +83,11 @@ def make_plan(profile: Profile, request: Request, caller_uid: int, caller_gid: i
         mounts=mounts,
         hostname=profile.hostname,
         net=request.net or profile.net,
-        rlimits=_rlimits(limits),
+        rlimits=_rlimits(limits, cgroup),
         seccomp=seccomp_spec(profile),
         limits=limits,
-        enforced_by=tuple(_enforced_by(limits, caller_uid).items()),
+        enforced_by=tuple(_enforced_by(limits, caller_uid, cgroup).items()),
+        cgroup=CgroupLimits(limits.memory, limits.pids, limits.cpus) if cgroup else None,
     )
 
 
@@ -153,15 +161,17 @@ def _work_mounts(request: Request, work_binds: list[Bind], limits: Limits) -> tu
     return tuple(ops)
 
 
-def _rlimits(limits: Limits) -> tuple[RlimitSpec, ...]:
+def _rlimits(limits: Limits, cgroup: bool) -> tuple[RlimitSpec, ...]:
+    """Per-process limits.  With a cgroup, memory and pids are the cgroup's (RLIMIT_AS breaks
+    JITs and counts address space, not memory); RLIMIT_CPU stays as a per-process backstop."""
     specs = [RlimitSpec("core", 0, 0)]
     if limits.cpu_time is not None:
         # Whole seconds only: SIGXCPU at the soft limit, SIGKILL a second later.
         seconds = max(1, math.ceil(limits.cpu_time))
         specs.append(RlimitSpec("cpu", seconds, seconds + 1))
-    if limits.memory is not None:
+    if limits.memory is not None and not cgroup:
         specs.append(RlimitSpec("as", limits.memory, limits.memory))
-    if limits.pids is not None:
+    if limits.pids is not None and not cgroup:
         total = limits.pids + HELPER_PROCESSES
         specs.append(RlimitSpec("nproc", total, total))
     if limits.file_size is not None:
@@ -173,7 +183,7 @@ def _rlimits(limits: Limits) -> tuple[RlimitSpec, ...]:
     return tuple(specs)
 
 
-def _enforced_by(limits: Limits, caller_uid: int) -> dict[str, str]:
+def _enforced_by(limits: Limits, caller_uid: int, cgroup: bool) -> dict[str, str]:
     """Which mechanism enforces each limit that is set, stated honestly."""
     mechanisms = {
         "cpu_time": "RLIMIT_CPU (per process, whole seconds)",
@@ -185,8 +195,16 @@ def _enforced_by(limits: Limits, caller_uid: int) -> dict[str, str]:
         "open_files": "RLIMIT_NOFILE",
         "stack": "RLIMIT_STACK",
         "tmp_size": "tmpfs size",
+        "cpus": "not enforced: needs a delegated cgroup v2 subtree (cpu.max)",
     }
-    if caller_uid == 0:
+    if cgroup:
+        mechanisms.update({
+            "cpu_time": "cgroup cpu.stat (whole box, watched by the supervisor)",
+            "memory": "cgroup memory.max (swap off)",
+            "pids": "cgroup pids.max",
+            "cpus": "cgroup cpu.max",
+        })
+    elif caller_uid == 0:
         mechanisms["pids"] = "not enforced: the kernel exempts uid 0 from RLIMIT_NPROC"
     return {key: mechanisms[key] for key in mechanisms if getattr(limits, key) is not None}
 

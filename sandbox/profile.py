@@ -12,7 +12,7 @@ from importlib import resources
 from typing import Any, Callable, Optional
 
 from .errors import ProfileError
-from .units import UnitError, parse_count, parse_duration, parse_size
+from .units import UnitError, parse_count, parse_cpus, parse_duration, parse_size
 
 SHIPPED_DIR = "profiles"
 GROUPS_FILE = "syscalls.yaml"
@@ -27,7 +27,9 @@ LIMIT_PARSERS: dict[str, Callable[[object], object]] = {
     "open_files": parse_count,
     "stack": parse_size,
     "tmp_size": parse_size,
+    "cpus": parse_cpus,
 }
+REQUIREMENTS = ("cgroup",)
 NET_MODES = ("none", "loopback")
 SECCOMP_DEFAULTS = ("ENOSYS", "EPERM", "kill")
 ARG_CONDITIONS = ("eq32", "masked_eq")
@@ -38,7 +40,7 @@ MOUNT_KEYS = {
     "dev": {"dev"},
     "tmpfs": {"tmpfs", "size"},
 }
-TOP_KEYS = {"description", "command", "limits", "net", "env", "mounts", "seccomp", "uid", "gid", "hostname"}
+TOP_KEYS = {"description", "command", "limits", "net", "env", "mounts", "seccomp", "uid", "gid", "hostname", "require"}
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,7 @@ class Limits:
     open_files: Optional[int] = None
     stack: Optional[int] = None
     tmp_size: Optional[int] = None
+    cpus: Optional[float] = None
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,7 @@ class Profile:
     uid: int
     gid: int
     hostname: str
+    require: tuple[str, ...] = ()
 
 
 def shipped_profiles_dir() -> str:
@@ -233,6 +237,7 @@ def load_profile(name_or_path: str) -> Profile:
         uid=_parse_id(data, "uid", problems),
         gid=_parse_id(data, "gid", problems),
         hostname=_expect(data, "hostname", str, "sandbox", problems),
+        require=tuple(_parse_require(data.get("require", []), problems)),
     )
     if problems:
         raise ProfileError(path, problems)
@@ -252,6 +257,15 @@ def _string_list(value: Any, where: str, problems: list[str]) -> list[str]:
         problems.append(f"{where}: expected a list of strings, got {value!r}")
         return []
     return value
+
+
+def _parse_require(value: Any, problems: list[str]) -> list[str]:
+    """Protections the profile refuses to run without (fail closed instead of a weaker box)."""
+    items = _string_list(value, "require", problems)
+    for item in items:
+        if item not in REQUIREMENTS:
+            problems.append(f"require: unknown requirement {item!r}; expected one of {', '.join(REQUIREMENTS)}")
+    return items
 
 
 def _parse_choice(data: dict[str, Any], key: str, choices: tuple[str, ...], default: str, problems: list[str]) -> str:

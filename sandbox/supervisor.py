@@ -13,22 +13,26 @@ import selectors
 import signal
 import subprocess
 import sys
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Optional, Union
 
-from . import _channel, seccomp
+from . import _channel, cgroup, seccomp
 from ._syscalls import prctl_directory
 from .errors import ExecError, HostError, ProfileError, SetupError
-from .hostcheck import userns_refusal_reason
+from .hostcheck import NO_CGROUP_REMEDY, userns_refusal_reason
 from .plan import Plan, Request, make_plan
 from .profile import Profile
 from .result import LimitValues, Result, Usage, decide_verdict
 
 SETUP_TIMEOUT = 30.0   # building a box takes milliseconds; this only catches a wedged child
 KILL_GRACE = 2.0       # after asking the init to end the box, SIGKILL the proxy
-_BOOT = ("import sys; sys.path[:0] = sys.argv[4:]; "
-         "from sandbox._child import main; main(*map(int, sys.argv[1:4]))")
+CPU_POLL_MIN = 0.01    # seconds between checks of the box's CPU time (cgroup cpu.stat)
+CPU_POLL_MAX = 0.25
+CGROUP_ROOT_ENV = "SANDBOX_CGROUP_ROOT"
+_BOOT = ("import sys; sys.path[:0] = sys.argv[5:]; "
+         "from sandbox._child import main; main(*map(int, sys.argv[1:5]))")
 
 PASS = "pass"        # the caller's own stream
 CAPTURE = "capture"  # collected into the Result
@@ -56,16 +60,49 @@ def compile_seccomp(spec: seccomp.SeccompSpec, source: str) -> bytes:
     return _bpf_cache[spec]
 
 
+_subtrees: dict[Optional[str], tuple[Optional[cgroup.Subtree], str]] = {}
+_subtrees_lock = threading.Lock()
+
+
+def cgroup_subtree(explicit: Optional[str], profile: Profile) -> Optional[cgroup.Subtree]:
+    """The delegated cgroup v2 subtree boxes go in (prepared and swept once per process), or None.
+
+    An explicit root that cannot be used is an error; a profile that requires cgroups
+    refuses to run without one (fail closed) rather than get a weaker box.
+    """
+    explicit = explicit or os.environ.get(CGROUP_ROOT_ENV) or None
+    with _subtrees_lock:
+        if explicit not in _subtrees:
+            delegation = cgroup.find_delegation(explicit)
+            problem = delegation.problem if delegation else NO_CGROUP_REMEDY
+            subtree = None
+            if delegation and delegation.usable:
+                try:
+                    subtree = cgroup.Subtree(delegation)
+                except OSError as e:
+                    problem = f"preparing {delegation.path} failed: {e.strerror or e}"
+            if explicit and subtree is None:
+                raise HostError(f"cgroup root {explicit}: {problem}")
+            _subtrees[explicit] = (subtree, problem or "")
+        subtree, problem = _subtrees[explicit]
+    if subtree is None and "cgroup" in profile.require:
+        raise HostError(f"profile {profile.name} requires cgroup v2 limits, but {problem}")
+    return subtree
+
+
 def run(profile: Profile, request: Request, stdio: Stdio = Stdio()) -> Result:
-    plan = make_plan(profile, request, os.getuid(), os.getgid())           # 1. pure: the whole run as data
-    bpf = compile_seccomp(plan.seccomp, profile.source)                    # 3. (2, host report: see hostcheck)
-    box = _Box(plan, stdio)                                                # 5. start the child, send the plan
+    subtree = cgroup_subtree(request.cgroup_root, profile)                 # 1. host: a delegated cgroup v2 subtree?
+    plan = make_plan(profile, request, os.getuid(), os.getgid(),           # 2. pure: the whole run as data
+                     cgroup=subtree is not None)
+    bpf = compile_seccomp(plan.seccomp, profile.source)                    # 3. once per policy
+    run_cgroup = subtree.new_run(plan.cgroup) if subtree else None        # 4. limits written before anyone is in it
+    box = _Box(plan, stdio, run_cgroup)                                    # 5. start the child, send the plan
     try:
         box.send(bpf)
-        usage = box.watch()                                                # 6-7. status, output, deadlines
+        usage = box.watch()                                                # 6-8. status, output, deadlines, usage
     finally:
-        box.close()                                                        # 10. kill, reap, close
-    return _judge(plan, usage, box)                                        # 8-9. collect and decide
+        box.close()                                                        # 10. kill, reap, remove the cgroup
+    return _judge(plan, usage, box)                                        # 9. decide
 
 
 def _judge(plan: Plan, usage: Usage, box: "_Box") -> Result:
@@ -106,8 +143,9 @@ def _message(verdict: str, limit: Optional[str], usage: Usage, plan: Plan) -> st
 class _Box:
     """One running box as the supervisor sees it: the proxy process and three pipes."""
 
-    def __init__(self, plan: Plan, stdio: Stdio) -> None:
+    def __init__(self, plan: Plan, stdio: Stdio, run_cgroup: Optional[cgroup.RunCgroup] = None) -> None:
         self.plan = plan
+        self.cgroup = run_cgroup
         self.sinks = {"stdout": stdio.stdout, "stderr": stdio.stderr}
         self.buffers = {"stdout": bytearray(), "stderr": bytearray()}
         self.truncated = {"stdout": False, "stderr": False}
@@ -120,15 +158,17 @@ class _Box:
         err_read, err_write = os.pipe2(os.O_CLOEXEC)
         self.streams = {out_read: "stdout", err_read: "stderr"}
         stdin = _stdin_fd(stdio.stdin)
+        procs = run_cgroup.open_procs() if run_cgroup else -1
+        passed = (plan_read, status_write) + ((procs,) if procs >= 0 else ())
         try:
             self.proxy = subprocess.Popen(
                 [sys.executable, "-I", "-S", "-c", _BOOT, str(plan_read), str(status_write), str(os.getpid()),
-                 *_child_path()],
-                stdin=stdin, stdout=out_write, stderr=err_write, pass_fds=(plan_read, status_write),
+                 str(procs), *_child_path()],
+                stdin=stdin, stdout=out_write, stderr=err_write, pass_fds=passed,
                 env={}, start_new_session=True,
             )
         finally:
-            for fd in (plan_read, status_write, out_write, err_write):
+            for fd in (*passed, out_write, err_write):
                 os.close(fd)
             if stdin is not None and stdin != stdio.stdin:
                 os.close(stdin)
@@ -150,10 +190,14 @@ class _Box:
         selector = selectors.DefaultSelector()
         for fd in (*self.streams, self.status_read):
             selector.register(fd, selectors.EVENT_READ)
+        cpu_check: Optional[float] = None
         while selector.get_map():
-            timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
-            events = selector.select(timeout)
-            if not events and deadline is not None and time.monotonic() >= deadline:
+            wake = min((t for t in (deadline, cpu_check) if t is not None), default=None)
+            events = selector.select(None if wake is None else max(0.0, wake - time.monotonic()))
+            now = time.monotonic()
+            if cpu_check is not None and now >= cpu_check:
+                cpu_check = self._check_box_cpu()
+            if not events and deadline is not None and now >= deadline:
                 deadline, deadline_reason = self._on_deadline(deadline_reason)
                 continue
             for key, _ in events:
@@ -168,12 +212,27 @@ class _Box:
                             started_at = time.monotonic()
                             wall = self.plan.limits.wall_time
                             deadline, deadline_reason = (None, "") if wall is None else (started_at + wall, "wall_time")
+                            if self.cgroup and self.plan.limits.cpu_time is not None:
+                                cpu_check = started_at + CPU_POLL_MIN
                 else:
                     self._forward(self.streams[key.fd], data)
                     if self.killed_for == "output" and deadline_reason not in ("kill", "gone"):
                         deadline, deadline_reason = time.monotonic() + KILL_GRACE, "kill"
         self.proxy.wait()
         return self._usage(time.monotonic() - started_at)
+
+    def _check_box_cpu(self) -> Optional[float]:
+        """CPU time of the whole box (every process and thread) against the limit; the next check time."""
+        assert self.cgroup is not None and self.plan.limits.cpu_time is not None
+        if self.killed_for:
+            return None
+        left = self.plan.limits.cpu_time - self.cgroup.cpu_usec() / 1e6
+        if left < 0:
+            self.killed_for = "cpu_time"
+            self._request_kill()
+            return None
+        # The box burns at most one second per CPU per second: no breach is possible sooner.
+        return time.monotonic() + min(CPU_POLL_MAX, max(CPU_POLL_MIN, left / (os.cpu_count() or 1)))
 
     def _on_deadline(self, reason: str) -> tuple[Optional[float], str]:
         if reason == "kill":  # the init did not end the box in time: cut the proxy, the chain follows
@@ -184,7 +243,11 @@ class _Box:
         return time.monotonic() + KILL_GRACE, "kill"
 
     def _request_kill(self) -> None:
-        """Ask the proxy to have the init SIGKILL every process of the box (it then reports usage)."""
+        """End every process of the program: cgroup.kill where there is a cgroup, else ask the
+        proxy to have the init SIGKILL the namespace.  Either way the init then reports usage."""
+        if self.cgroup:
+            self.cgroup.kill()
+            return
         try:
             self.proxy.send_signal(signal.SIGUSR1)
         except ProcessLookupError:
@@ -220,11 +283,16 @@ class _Box:
         if self.killed_for == "setup":
             raise SetupError(f"the box was not ready within {SETUP_TIMEOUT:.0f}s")
         end = by_kind.get(_channel.EXITED)
-        if end is None and self.killed_for:  # the init did not answer the kill in time: we cut it
+        if end is None and not self.killed_for:
+            raise SetupError(f"the box ended without reporting the program's status (proxy exit {self.proxy.returncode})")
+        usage = self._program_usage(end, supervisor_wall)
+        return usage if self.cgroup is None else _with_cgroup_usage(usage, self.cgroup.usage())
+
+    def _program_usage(self, end: Optional[dict], supervisor_wall: float) -> Usage:
+        """From the init's report; or, if the init did not answer a kill in time and we cut it, what we know."""
+        if end is None:
             return Usage(signal=signal.SIGKILL, wall_time=supervisor_wall, killed_for=self.killed_for,
                          output_exceeded=any(self.truncated.values()))
-        if end is None:
-            raise SetupError(f"the box ended without reporting the program's status (proxy exit {self.proxy.returncode})")
         status = end["wait_status"]
         return Usage(
             exit_code=os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
@@ -239,10 +307,26 @@ class _Box:
         )
 
     def close(self) -> None:
-        """Whatever happened, nothing of this box survives: kill the proxy (the chain follows) and reap it."""
+        """Whatever happened, nothing of this box survives: kill the proxy (the chain follows),
+        reap it, and remove the box's cgroup."""
         if self.proxy.poll() is None:
             self.proxy.kill()
             self.proxy.wait()
+        if self.cgroup:
+            self.cgroup.destroy()
+
+
+def _with_cgroup_usage(usage: Usage, measured: cgroup.CgroupUsage) -> Usage:
+    """The cgroup's numbers cover every process of the program, and nothing of ours."""
+    return replace(
+        usage,
+        cpu_time=measured.cpu_usec / 1e6,
+        user_time=measured.user_usec / 1e6,
+        system_time=measured.system_usec / 1e6,
+        memory_peak=measured.memory_peak if measured.memory_peak is not None else usage.memory_peak,
+        pids_peak=measured.pids_peak,
+        oom_killed=measured.oom_kills > 0,
+    )
 
 
 def _setup_error(failure: dict) -> Exception:

@@ -48,6 +48,19 @@ def parse_duration(value: object) -> float:
     raise UnitError(f"expected a duration such as 2s, 500ms or 1.5, got {value!r}")
 
 
+def parse_cpus(value: object) -> float:
+    """A CPU quota in CPUs: 1, 0.5, "2" (cgroup cpu.max)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise UnitError(f"expected a number of CPUs such as 1 or 0.5, got {value!r}")
+    try:
+        number = float(value)
+    except ValueError:
+        raise UnitError(f"expected a number of CPUs such as 1 or 0.5, got {value!r}") from None
+    if not math.isfinite(number) or number < 0.01:
+        raise UnitError(f"expected a number of CPUs of at least 0.01, got {value!r}")
+    return number
+
+
 def parse_count(value: object) -> int:
     """A whole number of at least 1 (processes, open files)."""
     if isinstance(value, bool) or not isinstance(value, (int, str)):

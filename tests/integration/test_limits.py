@@ -13,7 +13,7 @@ from conftest import SANDBOX, _our_processes, run_json, sandbox
 def test_cpu_bound_loop_gets_tle_by_cpu_time(script):
     result, _ = run_json("--cpu-time", "1", "--wall-time", "20", script("while True: pass"))
     assert result["verdict"] == "TLE" and result["limit"] == "cpu_time"
-    assert result["cpu_time"] >= 1.0
+    assert result["cpu_time"] >= 0.9  # rusage and the RLIMIT_CPU tick disagree by a few ms
 
 
 def test_sleeping_program_gets_tle_by_wall_time(script):

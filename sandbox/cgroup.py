@@ -1,0 +1,298 @@
+"""cgroup v2: whole-box limits and exact accounting in a delegated subtree.  Side: parent (join: child).
+
+A box gets one cgroup of its own, a child of a delegated subtree.  Its limits
+(memory.max, memory.swap.max=0, pids.max, cpu.max) are written before any
+process is in it; only the program joins it, just before execve, through a
+cgroup.procs descriptor the supervisor opened, so the Python helpers are never
+charged to it.  Usage is read from memory.peak, memory.events, pids.peak and
+cpu.stat; cgroup.kill ends every process in it at once.
+
+Never touches a cgroup it was not delegated: discovery only reads, and only
+a subtree owned by the caller (or named explicitly) is ever written.
+Man pages: cgroups(7), cgroup_namespaces(7); the kernel's cgroup-v2.rst
+("Delegation", "No Internal Process Constraint").
+"""
+from __future__ import annotations
+
+import errno
+import itertools
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Optional
+
+REQUIRED_CONTROLLERS = ("memory", "pids", "cpu")
+RUN_PREFIX = "sandbox-run-"
+LEAF_PREFIX = "sandbox-supervisor-"
+CPU_PERIOD_USEC = 100_000
+
+
+@dataclass(frozen=True)
+class CgroupLimits:
+    """What a box's cgroup is limited to; None = no limit of that kind."""
+
+    memory: Optional[int] = None
+    pids: Optional[int] = None
+    cpus: Optional[float] = None
+
+
+@dataclass(frozen=True)
+class CgroupUsage:
+    memory_peak: Optional[int]
+    oom_kills: int
+    pids_peak: Optional[int]
+    cpu_usec: int
+    user_usec: int
+    system_usec: int
+
+
+@dataclass(frozen=True)
+class Delegation:
+    """A cgroup v2 directory this process may create box cgroups in, and why."""
+
+    path: str
+    controllers: tuple[str, ...]
+    source: str  # "explicit" or "own cgroup"
+    problem: Optional[str] = None  # set when the subtree cannot be used, with the fix
+
+    @property
+    def usable(self) -> bool:
+        return self.problem is None
+
+
+def _read(path: str) -> str:
+    with open(path) as f:
+        return f.read()
+
+
+def _write(path: str, text: str) -> None:
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def cgroup2_mount() -> Optional[str]:
+    """Where the cgroup v2 hierarchy is mounted, from /proc/self/mountinfo."""
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            left, _, right = line.partition(" - ")
+            if right.split()[0] == "cgroup2":
+                return left.split()[4]
+    return None
+
+
+def own_cgroup_path(mount: str) -> Optional[str]:
+    """This process's cgroup v2 directory (the "0::" line of /proc/self/cgroup)."""
+    for line in _read("/proc/self/cgroup").splitlines():
+        if line.startswith("0::"):
+            relative = line[3:].strip()
+            if relative.endswith(" (deleted)") or relative.startswith("/.."):
+                return None
+            return os.path.normpath(mount + relative)
+    return None
+
+
+def inspect(path: str, source: str) -> Delegation:
+    """Read-only: can this process create box cgroups under `path`?  Problems carry the fix."""
+    try:
+        controllers = tuple(_read(os.path.join(path, "cgroup.controllers")).split())
+    except OSError as e:
+        return Delegation(path, (), source, f"{path} is not a cgroup v2 directory ({e.strerror})")
+    missing = [c for c in REQUIRED_CONTROLLERS if c not in controllers]
+    if missing:
+        return Delegation(path, controllers, source,
+                          f"{path} lacks the {' '.join(missing)} controller(s); enable them in its parent's "
+                          f"cgroup.subtree_control (systemd: Delegate=yes)")
+    for name in (".", "cgroup.procs", "cgroup.subtree_control"):
+        if not os.access(os.path.join(path, name), os.W_OK):
+            return Delegation(path, controllers, source,
+                              f"{path} is not delegated to this user ({name} is not writable); "
+                              f"fix: run under `systemd-run --user --scope -p Delegate=yes`, or chown the subtree "
+                              f"(directory, cgroup.procs, cgroup.subtree_control, cgroup.threads) to this user")
+    enabled = _read(os.path.join(path, "cgroup.subtree_control")).split()
+    others = set(_read(os.path.join(path, "cgroup.procs")).split()) - {str(os.getpid())}
+    if not all(c in enabled for c in REQUIRED_CONTROLLERS) and others:
+        return Delegation(path, controllers, source,
+                          f"{path} holds other processes ({' '.join(sorted(others)[:5])}), so the no-internal-process "
+                          f"rule forbids enabling controllers below it; fix: run under `systemd-run --user --scope "
+                          f"-p Delegate=yes`, or give --cgroup-root a subtree of its own")
+    return Delegation(path, controllers, source)
+
+
+def find_delegation(explicit: Optional[str]) -> Optional[Delegation]:
+    """The subtree to use: an explicit one, else our own cgroup if it is delegated to us.
+
+    Root never adopts its own cgroup automatically: every cgroup is writable by root,
+    so writability says nothing about delegation there.
+    """
+    mount = cgroup2_mount()
+    if explicit:
+        if mount is None:
+            return Delegation(explicit, (), "explicit", "no cgroup v2 hierarchy is mounted")
+        return inspect(os.path.normpath(explicit), "explicit")
+    if mount is None or os.geteuid() == 0:
+        return None
+    own = own_cgroup_path(mount)
+    if own is None or os.stat(own).st_uid != os.geteuid():
+        return None
+    return inspect(own, "own cgroup")
+
+
+def _start_time(pid: int) -> Optional[str]:
+    try:
+        return _read(f"/proc/{pid}/stat").rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def _owner_tag() -> str:
+    pid = os.getpid()
+    return f"{pid}-{_start_time(pid)}"
+
+
+def _owner_alive(name: str) -> bool:
+    """Names carry the supervisor's pid and start time, so a reused pid is not mistaken for it."""
+    tag = name.removeprefix(RUN_PREFIX).removeprefix(LEAF_PREFIX)
+    pid, _, start = tag.partition("-")
+    start = start.split("-")[0]
+    return pid.isdigit() and _start_time(int(pid)) == start
+
+
+class Subtree:
+    """A prepared delegated subtree: controllers enabled, stale boxes swept.  One per process."""
+
+    def __init__(self, delegation: Delegation) -> None:
+        self.path = delegation.path
+        self._counter = itertools.count()
+        self._tag = _owner_tag()
+        self._enable_controllers()
+        self.sweep_stale()
+
+    def _enable_controllers(self) -> None:
+        """Enable +memory +pids +cpu for children.  The no-internal-process rule forbids that
+        while processes sit in this cgroup, so first move ourselves into a leaf of our own."""
+        control = os.path.join(self.path, "cgroup.subtree_control")
+        if all(c in _read(control).split() for c in REQUIRED_CONTROLLERS):
+            return
+        if _read(os.path.join(self.path, "cgroup.procs")).split():
+            leaf = os.path.join(self.path, LEAF_PREFIX + self._tag)
+            os.makedirs(leaf, exist_ok=True)
+            _write(os.path.join(leaf, "cgroup.procs"), "0")
+        try:
+            _write(control, " ".join("+" + c for c in REQUIRED_CONTROLLERS))
+        except OSError as e:
+            if e.errno == errno.EBUSY:
+                raise OSError(e.errno, f"{self.path} still holds other processes; move them into a leaf cgroup "
+                                       f"(the no-internal-process rule) or use a subtree of their own") from None
+            raise
+
+    def sweep_stale(self) -> None:
+        """Remove box cgroups whose supervisor died (a kill -9 leaves them behind)."""
+        for name in os.listdir(self.path):
+            if name.startswith((RUN_PREFIX, LEAF_PREFIX)) and not _owner_alive(name):
+                RunCgroup(os.path.join(self.path, name)).destroy()
+
+    def new_run(self, limits: CgroupLimits) -> "RunCgroup":
+        path = os.path.join(self.path, f"{RUN_PREFIX}{self._tag}-{next(self._counter)}")
+        os.mkdir(path, 0o755)
+        run = RunCgroup(path)
+        try:
+            run.apply(limits)
+        except BaseException:
+            run.destroy()
+            raise
+        return run
+
+
+@dataclass
+class RunCgroup:
+    """One box's cgroup."""
+
+    path: str
+    _kill_supported: bool = field(default=True, repr=False)
+
+    def apply(self, limits: CgroupLimits) -> None:
+        """Write every limit before any process is inside."""
+        if limits.memory is not None:
+            _write(self._file("memory.max"), str(limits.memory))
+            _write(self._file("memory.swap.max"), "0")
+            _write(self._file("memory.oom.group"), "1")  # an OOM ends the whole box, not one random process
+        if limits.pids is not None:
+            _write(self._file("pids.max"), str(limits.pids))
+        if limits.cpus is not None:
+            _write(self._file("cpu.max"), f"{max(1000, int(limits.cpus * CPU_PERIOD_USEC))} {CPU_PERIOD_USEC}")
+
+    def _file(self, name: str) -> str:
+        return os.path.join(self.path, name)
+
+    def open_procs(self) -> int:
+        """A descriptor on cgroup.procs for the program to join with: opened here, with the
+        caller's credentials and cgroup namespace, which the kernel checks at write time."""
+        return os.open(self._file("cgroup.procs"), os.O_WRONLY | os.O_CLOEXEC)
+
+    def cpu_usec(self) -> int:
+        return self._stat("cpu.stat").get("usage_usec", 0)
+
+    def usage(self) -> CgroupUsage:
+        cpu = self._stat("cpu.stat")
+        events = self._stat("memory.events")
+        return CgroupUsage(
+            memory_peak=self._number("memory.peak"),
+            oom_kills=events.get("oom_kill", 0) + events.get("oom_group_kill", 0),
+            pids_peak=self._number("pids.peak"),
+            cpu_usec=cpu.get("usage_usec", 0),
+            user_usec=cpu.get("user_usec", 0),
+            system_usec=cpu.get("system_usec", 0),
+        )
+
+    def _stat(self, name: str) -> dict[str, int]:
+        try:
+            return {k: int(v) for k, v in (line.split() for line in _read(self._file(name)).splitlines())}
+        except OSError:
+            return {}
+
+    def _number(self, name: str) -> Optional[int]:
+        try:
+            return int(_read(self._file(name)))
+        except (OSError, ValueError):
+            return None  # older kernels: memory.peak needs 5.19, pids.peak 6.1+
+
+    def kill(self) -> None:
+        """SIGKILL every process in the box at once (cgroup.kill, Linux 5.14)."""
+        try:
+            _write(self._file("cgroup.kill"), "1")
+        except FileNotFoundError:
+            for pid in _read(self._file("cgroup.procs")).split():
+                try:
+                    os.kill(int(pid), 9)
+                except ProcessLookupError:
+                    pass
+
+    def populated(self) -> bool:
+        return self._stat("cgroup.events").get("populated", 0) == 1
+
+    def destroy(self, timeout: float = 5.0) -> None:
+        """Kill what is left, wait until it is empty, remove it (children first)."""
+        if not os.path.isdir(self.path):
+            return
+        for child in os.listdir(self.path):
+            if os.path.isdir(self._file(child)):
+                RunCgroup(self._file(child)).destroy(timeout)
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.populated():
+                self.kill()
+            try:
+                os.rmdir(self.path)
+                return
+            except FileNotFoundError:
+                return
+            except OSError as e:
+                if e.errno != errno.EBUSY or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.005)
+
+
+def join(procs_fd: int) -> None:
+    """Child side: move the calling process into the box's cgroup ("0" means the writer)."""
+    os.write(procs_fd, b"0")
+    os.close(procs_fd)
