@@ -26,7 +26,7 @@ from .plan import Plan, Request, make_plan
 from .profile import Profile
 from .result import LimitValues, Result, Usage, decide_verdict
 
-SETUP_TIMEOUT = 30.0   # building a box takes milliseconds; this only catches a wedged child
+SETUP_TIMEOUT = 120.0  # building a box takes milliseconds; this only catches a wedged child
 KILL_GRACE = 2.0       # after asking the init to end the box, SIGKILL the proxy
 CPU_POLL_MIN = 0.01    # seconds between checks of the box's CPU time (cgroup cpu.stat)
 CPU_POLL_MAX = 0.25

@@ -5,7 +5,7 @@ import os
 import signal
 
 import pytest
-from conftest import run_json, sandbox
+from boxrun import run_json, sandbox
 
 
 def test_hello_example_runs():

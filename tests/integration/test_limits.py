@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from conftest import SANDBOX, _our_processes, run_json, sandbox
+from boxrun import SANDBOX, our_processes, run_json, sandbox
 
 
 def test_cpu_bound_loop_gets_tle_by_cpu_time(script):
@@ -112,7 +112,7 @@ def test_orphans_do_not_outlive_the_program(script):
         print("parent leaves")
     """))
     assert result["verdict"] == "OK"
-    assert not [cmd for _, cmd in _our_processes() if cmd.startswith("sleep 30")]
+    assert not [cmd for _, cmd in our_processes() if cmd.startswith("sleep 30")]
 
 
 def test_killing_the_supervisor_leaves_nothing_behind(script):
@@ -127,9 +127,9 @@ def test_killing_the_supervisor_leaves_nothing_behind(script):
     supervisor.send_signal(signal.SIGKILL)
     supervisor.wait()
     deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and [c for _, c in _our_processes() if "sleep 302" in c or "_child" in c]:
+    while time.monotonic() < deadline and [c for _, c in our_processes() if "sleep 302" in c or "_child" in c]:
         time.sleep(0.05)
-    assert not [c for _, c in _our_processes() if "sleep 302" in c or "sandbox._child" in c]
+    assert not [c for _, c in our_processes() if "sleep 302" in c or "sandbox._child" in c]
 
 
 def test_program_not_found_is_127_and_not_executable_is_126(tmp_path):

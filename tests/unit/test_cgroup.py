@@ -1,0 +1,106 @@
+"""The cgroup module against a fake cgroup directory: reading, deciding and writing files.
+
+No real cgroup is touched here (this host's hierarchies are not ours); the real kernel
+is exercised by tests/cgroup inside the VM.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from sandbox import cgroup
+from sandbox.plan import Request, make_plan
+from sandbox.profile import load_profile
+
+
+def fake_cgroup(path: Path, controllers: str = "cpuset cpu io memory pids", procs: str = "",
+                subtree: str = "") -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    for name, text in {"cgroup.controllers": controllers, "cgroup.procs": procs,
+                       "cgroup.subtree_control": subtree}.items():
+        (path / name).write_text(text)
+    return path
+
+
+def test_a_writable_subtree_with_the_controllers_is_usable(tmp_path):
+    delegation = cgroup.inspect(str(fake_cgroup(tmp_path / "d")), "explicit")
+    assert delegation.usable and delegation.controllers == ("cpuset", "cpu", "io", "memory", "pids")
+
+
+def test_missing_controllers_are_named_with_the_fix(tmp_path):
+    delegation = cgroup.inspect(str(fake_cgroup(tmp_path / "d", controllers="cpu io")), "explicit")
+    assert not delegation.usable
+    assert "memory pids" in delegation.problem and "Delegate=yes" in delegation.problem
+
+
+def test_not_a_cgroup_directory(tmp_path):
+    delegation = cgroup.inspect(str(tmp_path), "explicit")
+    assert not delegation.usable and "not a cgroup v2 directory" in delegation.problem
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anything: permissions are not checked")
+def test_a_subtree_not_delegated_to_us_is_refused(tmp_path):
+    group = fake_cgroup(tmp_path / "d")
+    (group / "cgroup.procs").chmod(0o444)
+    delegation = cgroup.inspect(str(group), "explicit")
+    assert not delegation.usable and "not delegated to this user" in delegation.problem
+
+
+def test_other_processes_block_enabling_controllers(tmp_path):
+    group = fake_cgroup(tmp_path / "d", procs=f"{os.getpid()}\n1\n")
+    delegation = cgroup.inspect(str(group), "own cgroup")
+    assert not delegation.usable and "no-internal-process" in delegation.problem
+    # Alone in it (the supervisor under systemd-run --scope): usable, it will move into a leaf.
+    (group / "cgroup.procs").write_text(f"{os.getpid()}\n")
+    assert cgroup.inspect(str(group), "own cgroup").usable
+
+
+def test_limits_are_written_as_the_kernel_expects(tmp_path):
+    run = cgroup.RunCgroup(str(tmp_path))
+    run.apply(cgroup.CgroupLimits(memory=64 << 20, pids=16, cpus=0.5))
+    assert (tmp_path / "memory.max").read_text() == str(64 << 20)
+    assert (tmp_path / "memory.swap.max").read_text() == "0"
+    assert (tmp_path / "memory.oom.group").read_text() == "1"
+    assert (tmp_path / "pids.max").read_text() == "16"
+    assert (tmp_path / "cpu.max").read_text() == "50000 100000"
+
+
+def test_unset_limits_write_nothing(tmp_path):
+    cgroup.RunCgroup(str(tmp_path)).apply(cgroup.CgroupLimits())
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_usage_is_read_from_the_interface_files(tmp_path):
+    (tmp_path / "cpu.stat").write_text("usage_usec 1500000\nuser_usec 1000000\nsystem_usec 500000\n")
+    (tmp_path / "memory.events").write_text("low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\noom_group_kill 0\n")
+    (tmp_path / "memory.peak").write_text("104857600\n")
+    usage = cgroup.RunCgroup(str(tmp_path)).usage()
+    assert usage == cgroup.CgroupUsage(memory_peak=100 << 20, oom_kills=1, pids_peak=None,
+                                       cpu_usec=1_500_000, user_usec=1_000_000, system_usec=500_000)
+
+
+def test_stale_names_are_recognised_by_pid_and_start_time():
+    mine = cgroup.RUN_PREFIX + cgroup._owner_tag() + "-0"
+    assert cgroup._owner_alive(mine)
+    pid, start = cgroup._owner_tag().split("-")
+    assert not cgroup._owner_alive(f"{cgroup.RUN_PREFIX}{pid}-{int(start) + 1}-0")  # a reused pid
+    assert not cgroup._owner_alive(f"{cgroup.LEAF_PREFIX}999999999-1")
+
+
+def test_root_never_adopts_its_own_cgroup(monkeypatch):
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    monkeypatch.setattr(cgroup, "cgroup2_mount", lambda: "/sys/fs/cgroup")
+    assert cgroup.find_delegation(None) is None
+
+
+def test_plan_with_a_cgroup_moves_memory_and_pids_off_rlimits():
+    profile = load_profile("py3")
+    plan = make_plan(profile, Request(program=("true",)), 1000, 1000, cgroup=True)
+    assert {r.name for r in plan.rlimits}.isdisjoint({"as", "nproc"})
+    assert plan.cgroup == cgroup.CgroupLimits(profile.limits.memory, profile.limits.pids, None)
+    enforced = dict(plan.enforced_by)
+    assert enforced["memory"].startswith("cgroup memory.max") and enforced["pids"] == "cgroup pids.max"
+    without = dict(make_plan(profile, Request(program=("true",)), 1000, 1000).enforced_by)
+    assert "cgroup" not in " ".join(without.values()) and without["memory"].startswith("RLIMIT_AS")
