@@ -218,4 +218,10 @@ def main(argv: Optional[Sequence[str]] = None) -> NoReturn:
         code = e.exit_code
     except KeyboardInterrupt:
         code = 130
+    except Exception as e:  # a bug of ours: still one line, unless asked for the traceback
+        if os.environ.get("SANDBOX_DEBUG"):
+            raise
+        print(f"sandbox: internal error: {type(e).__name__}: {e} (SANDBOX_DEBUG=1 shows the traceback)",
+              file=sys.stderr)
+        code = EXIT_SANDBOX_ERROR
     sys.exit(code)

@@ -313,7 +313,12 @@ class _Box:
             self.proxy.kill()
             self.proxy.wait()
         if self.cgroup:
-            self.cgroup.destroy()
+            try:
+                self.cgroup.destroy()
+            except OSError as e:
+                if sys.exc_info()[0] is None:  # do not hide the error that brought us here
+                    raise SetupError(f"removing the box's cgroup {self.cgroup.path} failed: {e.strerror or e}; "
+                                     f"the next run sweeps it") from None
 
 
 def _with_cgroup_usage(usage: Usage, measured: cgroup.CgroupUsage) -> Usage:
