@@ -24,7 +24,7 @@ from .errors import ExecError, HostError, ProfileError, SetupError
 from .hostcheck import NO_CGROUP_REMEDY, userns_refusal_reason
 from .plan import Plan, Request, make_plan
 from .profile import Profile
-from .result import LimitValues, Result, Usage, decide_verdict
+from .result import LimitValues, Result, Usage, decide_verdict, signal_name
 
 SETUP_TIMEOUT = 120.0  # building a box takes milliseconds; this only catches a wedged child
 KILL_GRACE = 2.0       # after asking the init to end the box, SIGKILL the proxy
@@ -96,7 +96,12 @@ def run(profile: Profile, request: Request, stdio: Stdio = Stdio()) -> Result:
                      cgroup=subtree is not None)
     bpf = compile_seccomp(plan.seccomp, profile.source)                    # 3. once per policy
     run_cgroup = subtree.new_run(plan.cgroup) if subtree else None        # 4. limits written before anyone is in it
-    box = _Box(plan, stdio, run_cgroup)                                    # 5. start the child, send the plan
+    try:
+        box = _Box(plan, stdio, run_cgroup)                                # 5. start the child, send the plan
+    except BaseException:
+        if run_cgroup:
+            run_cgroup.destroy()
+        raise
     try:
         box.send(bpf)
         usage = box.watch()                                                # 6-8. status, output, deadlines, usage
@@ -134,8 +139,8 @@ def _message(verdict: str, limit: Optional[str], usage: Usage, plan: Plan) -> st
     if limit:
         return f"{limit} limit exceeded (enforced by {dict(plan.enforced_by).get(limit, 'the supervisor')})"
     if usage.signal is not None:
-        return f"killed by {signal.Signals(usage.signal).name}"
-    if verdict == "RE" and "memory" in dict(plan.enforced_by):
+        return f"killed by {signal_name(usage.signal)}"
+    if verdict == "RE" and dict(plan.enforced_by).get("memory", "").startswith("RLIMIT_AS"):
         return f"exited with {usage.exit_code} (note: memory is capped by RLIMIT_AS, where a failed allocation is an error of the program)"
     return f"exited with {usage.exit_code}"
 
