@@ -81,3 +81,12 @@ def host_unchanged(targets: Targets):
     assert our_processes() - before[0] == set(), "processes left behind"
     assert mounts() == before[1], "host mount table changed"
     assert temp_entries() - before[2] == set(), "temp entries left behind"
+    assert _box_cgroups() == [], "box cgroups left behind"
+
+
+def _box_cgroups() -> list[str]:
+    """In the VM tier: cgroups of boxes still present under the delegated subtree."""
+    root = os.environ.get("SANDBOX_CGROUP_ROOT")
+    if not root:
+        return []
+    return sorted(name for name in os.listdir(root) if name.startswith("sandbox-run-"))
