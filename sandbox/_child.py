@@ -44,7 +44,7 @@ class _Step:
             os._exit(EXIT_SETUP_FAILED)
 
 
-def main(plan_fd: int, status_fd: int, supervisor_pid: int, cgroup_fd: int = -1) -> None:
+def main(plan_fd: int, status_fd: int, cgroup_fd: int, supervisor_pid: int) -> None:
     """The proxy.  cgroup_fd: the box cgroup's cgroup.procs, or -1 without cgroups."""
     step = _Step(status_fd)
     plan, bpf = step("read plan", _channel.receive_plan, plan_fd)
@@ -178,4 +178,4 @@ def _read_all(fd: int) -> bytes:
 
 
 if __name__ == "__main__":
-    main(*(int(a) for a in sys.argv[1:5]))
+    main(*(int(a) for a in sys.argv[1:4]), supervisor_pid=os.getppid())

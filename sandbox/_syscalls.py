@@ -140,6 +140,21 @@ def set_hostname(name: str) -> None:
     socket.sethostname(name)
 
 
+def set_domainname(name: str) -> None:
+    encoded = name.encode()
+    _check(_libc.setdomainname(encoded, ctypes.c_size_t(len(encoded))), "setdomainname")
+
+
+_SYS_KEYCTL = 250  # x86_64
+_KEYCTL_JOIN_SESSION_KEYRING = 1
+
+
+def join_new_session_keyring() -> None:
+    """A fresh, anonymous session keyring, so the caller's is not shared (as runc does)."""
+    _check(_libc.syscall(ctypes.c_long(_SYS_KEYCTL), ctypes.c_int(_KEYCTL_JOIN_SESSION_KEYRING), None),
+           "keyctl(JOIN_SESSION_KEYRING)")
+
+
 # --- python-prctl -----------------------------------------------------------------
 
 def prctl_directory() -> str:

@@ -119,9 +119,10 @@ def _bind(source: str, target: str, op: MountOp) -> None:
 
 
 def _build_dev(target: str) -> None:
-    """A minimal /dev: the five harmless character devices bound from the host, a private /dev/shm."""
+    """A minimal /dev: the five harmless character devices bound from the host, a private /dev/shm;
+    then /dev itself read-only, so the program cannot add names to it."""
     _make_mountpoint(target, is_dir=True)
-    sc.mount("tmpfs", target, "tmpfs", sc.MS_NOSUID | sc.MS_NOEXEC, "size=64k,mode=0755")
+    sc.mount("tmpfs", target, "tmpfs", sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC, "size=64k,mode=0755")
     for node in DEVICE_NODES:
         path = f"{target}/{node}"
         _make_mountpoint(path, is_dir=False)
@@ -132,3 +133,4 @@ def _build_dev(target: str) -> None:
         os.symlink(link, f"{target}/{name}")
     os.mkdir(f"{target}/shm", 0o755)
     sc.mount("tmpfs", f"{target}/shm", "tmpfs", sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC, "size=16m,mode=1777")
+    sc.mount_setattr(target, _RO_ATTRS | sc.MOUNT_ATTR_NOEXEC, recursive=False)

@@ -1,8 +1,9 @@
 """Privileges: no_new_privs, no capabilities, death with the parent.  Side: child.
 
 After these, execve as a non-zero uid leaves the program no capabilities, no
-setuid binary or file capability can give one back, and a box whose parent dies
-dies too.  Man pages: prctl(2), capabilities(7).
+setuid binary or file capability can give one back, the caller's session keyring
+is not shared, and a box whose parent dies dies too.  Man pages: prctl(2),
+capabilities(7), keyrings(7).
 """
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ def die_with_parent(expected_parent: int) -> None:
 
 
 def drop_all() -> None:
-    """no_new_privs, then an empty bounding set (needs CAP_SETPCAP, which we still hold)."""
+    """A session keyring of its own, no_new_privs, then an empty bounding set (needs
+    CAP_SETPCAP, which we still hold)."""
+    sc.join_new_session_keyring()
     sc.set_no_new_privs()
     sc.drop_all_bounding_capabilities()

@@ -31,8 +31,12 @@ KILL_GRACE = 2.0       # after asking the init to end the box, SIGKILL the proxy
 CPU_POLL_MIN = 0.01    # seconds between checks of the box's CPU time (cgroup cpu.stat)
 CPU_POLL_MAX = 0.25
 CGROUP_ROOT_ENV = "SANDBOX_CGROUP_ROOT"
-_BOOT = ("import sys; sys.path[:0] = sys.argv[5:]; "
-         "from sandbox._child import main; main(*map(int, sys.argv[1:5]))")
+# The child's command line is readable inside the box (/proc/1/cmdline), so it carries only
+# fd numbers; the host paths it needs come through its environment, which is not readable there.
+_CHILD_NAME = "sandbox-init"
+_BOOT = ("import os, sys; sys.path[:0] = os.environ['SANDBOX_CHILD_PATH'].split(':'); "
+         "from sandbox._child import main; "
+         "main(*map(int, sys.argv[1:4]), supervisor_pid=int(os.environ['SANDBOX_SUPERVISOR_PID']))")
 
 PASS = "pass"        # the caller's own stream
 CAPTURE = "capture"  # collected into the Result
@@ -167,10 +171,10 @@ class _Box:
         passed = (plan_read, status_write) + ((procs,) if procs >= 0 else ())
         try:
             self.proxy = subprocess.Popen(
-                [sys.executable, "-I", "-S", "-c", _BOOT, str(plan_read), str(status_write), str(os.getpid()),
-                 str(procs), *_child_path()],
-                stdin=stdin, stdout=out_write, stderr=err_write, pass_fds=passed,
-                env={}, start_new_session=True,
+                [_CHILD_NAME, "-I", "-S", "-c", _BOOT, str(plan_read), str(status_write), str(procs)],
+                executable=sys.executable, stdin=stdin, stdout=out_write, stderr=err_write, pass_fds=passed,
+                env={"SANDBOX_CHILD_PATH": ":".join(_child_path()), "SANDBOX_SUPERVISOR_PID": str(os.getpid())},
+                start_new_session=True,
             )
         finally:
             for fd in (*passed, out_write, err_write):

@@ -1,4 +1,4 @@
-"""UTS namespace: the box's own hostname, so the host's name does not leak.  Side: child (the box's init).
+"""UTS namespace: the box's own hostname and NIS domain name, so the host's do not leak.  Side: child (the box's init).
 
 Man page: uts_namespaces(7).
 """
@@ -9,3 +9,4 @@ from . import _syscalls as sc
 
 def configure(hostname: str) -> None:
     sc.set_hostname(hostname)
+    sc.set_domainname("(none)")

@@ -40,7 +40,7 @@ def box_processes() -> list[str]:
             cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        if "sandbox._child" in cmdline or "sleep 30" in cmdline or "burn" in cmdline:
+        if "sandbox-init" in cmdline or "sleep 30" in cmdline or "burn" in cmdline:
             found.append(cmdline.strip())
     return found
 

@@ -127,9 +127,9 @@ def test_killing_the_supervisor_leaves_nothing_behind(script):
     supervisor.send_signal(signal.SIGKILL)
     supervisor.wait()
     deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and [c for _, c in our_processes() if "sleep 302" in c or "_child" in c]:
+    while time.monotonic() < deadline and [c for _, c in our_processes() if "sleep 302" in c or "sandbox-init" in c]:
         time.sleep(0.05)
-    assert not [c for _, c in our_processes() if "sleep 302" in c or "sandbox._child" in c]
+    assert not [c for _, c in our_processes() if "sleep 302" in c or "sandbox-init" in c]
 
 
 def test_program_not_found_is_127_and_not_executable_is_126(tmp_path):
