@@ -70,10 +70,11 @@ def main(plan_fd: int, status_fd: int, cgroup_fd: int, supervisor_pid: int) -> N
 def _init(plan: Plan, bpf: bytes, step: _Step, lifeline: int, cgroup_fd: int) -> None:
     """PID 1 of the box."""
     step("die with the proxy", _die_with_proxy, lifeline)                                   # 1
-    step("kill switch", pidns.arm_kill_switch)                                              # 2
+    step("signals", pidns.become_init)                                                      # 2. sigwaitinfo only
     step("mount namespace", mountns.build_root, plan.mounts)                                # 3
     step("hostname", utsns.configure, plan.hostname)                                        # 4
     step("network", netns.configure, plan.net)                                              # 5
+    step("not dumpable", privs.make_undumpable)     # 5b. the program may not touch /proc/1/* (oom_score_adj, fds)
     exec_read, exec_write = os.pipe2(os.O_CLOEXEC)                                          # 6
     started = time.monotonic()
     target = os.fork()                                                                      # 7
@@ -105,7 +106,7 @@ def _target(plan: Plan, bpf: bytes, status_fd: int, exec_error_fd: int, cgroup_f
     """The program's process, from fork to execve."""
     step = _Step(exec_error_fd)  # failures here go to the init, which forwards them
     os.close(status_fd)
-    step("signals", _default_signals)                   # 1. Python ignores SIGPIPE and SIGXFSZ; exec would keep that
+    step("signals", pidns.reset_signals)                # 1. Python ignores SIGPIPE and SIGXFSZ; exec would keep that
     step("new session", os.setsid)                      # 2. no controlling terminal: no TIOCSTI into the caller's
     step("rlimits", rlimits.apply, plan.rlimits)        # 3
     step("file descriptors", _close_fds_but_stdio, exec_error_fd, cgroup_fd)  # 4. nothing of the caller's leaks in
@@ -142,17 +143,6 @@ def _report_exec_failure(fd: int, name: str, err: int, strerror: str) -> None:
     message = strerror if strerror.startswith(name) else f"{name}: {strerror}"
     _channel.send_record(fd, _channel.EXEC_FAILED, errno=err, message=message)
     os._exit(127)
-
-
-def _default_signals() -> None:
-    """Every signal back to its default action and unblocked, as a freshly exec'd program expects."""
-    for signum in signal.valid_signals():
-        if signum not in (signal.SIGKILL, signal.SIGSTOP):
-            try:
-                signal.signal(signum, signal.SIG_DFL)
-            except (OSError, ValueError):
-                pass  # signals reserved by the C library
-    signal.pthread_sigmask(signal.SIG_SETMASK, [])
 
 
 def _join_cgroup(procs_fd: int) -> None:

@@ -170,6 +170,12 @@ def set_parent_death_signal(signum: int) -> None:
     prctl.set_pdeathsig(signum)
 
 
+def set_dumpable(dumpable: bool) -> None:
+    import prctl
+
+    prctl.set_dumpable(dumpable)
+
+
 def set_no_new_privs() -> None:
     import prctl
 

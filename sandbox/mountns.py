@@ -25,6 +25,8 @@ DEVICE_NODES = ("null", "zero", "full", "random", "urandom")
 DEVICE_LINKS = (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
                 ("stderr", "/proc/self/fd/2"))
 _RO_ATTRS = sc.MOUNT_ATTR_RDONLY | sc.MOUNT_ATTR_NOSUID | sc.MOUNT_ATTR_NODEV
+INODE_BYTES = 4096  # one inode per page of a tmpfs's size
+SHM_SIZE = 16 << 20
 _TMPFS_FLAGS = sc.MS_NOSUID | sc.MS_NODEV
 
 
@@ -53,13 +55,13 @@ class MountError(OSError):
 def build_root(ops: tuple[MountOp, ...]) -> None:
     """Replace this mount namespace's root with one built from `ops`."""
     sc.mount(None, "/", None, sc.MS_REC | sc.MS_PRIVATE)
-    sc.mount("tmpfs", SCRATCH, "tmpfs", _TMPFS_FLAGS, "size=64k,mode=0755")
+    sc.mount("tmpfs", SCRATCH, "tmpfs", _TMPFS_FLAGS, _tmpfs_options(64 << 10, 0o755))
     os.chdir(SCRATCH)
     os.mkdir("oldroot")
     os.mkdir("newroot")
     sc.pivot_root(".", "oldroot")
     os.chdir("/")
-    sc.mount("tmpfs", NEW, "tmpfs", _TMPFS_FLAGS, "size=1m,mode=0755")
+    sc.mount("tmpfs", NEW, "tmpfs", _TMPFS_FLAGS, _tmpfs_options(1 << 20, 0o755))
     for op in ops:
         try:
             _apply(op)
@@ -70,6 +72,13 @@ def build_root(ops: tuple[MountOp, ...]) -> None:
     sc.umount_detach(".")
     os.chdir("/")
     sc.mount_setattr("/", _RO_ATTRS, recursive=False)
+
+
+def _tmpfs_options(size: Optional[int], mode: int) -> str:
+    """size= caps the blocks; nr_inodes= caps empty files, which cost kernel memory but no blocks."""
+    if size is None:
+        return f"mode={mode:o}"
+    return f"size={size},nr_inodes={max(1024, size // INODE_BYTES)},mode={mode:o}"
 
 
 def _inside(target: str) -> str:
@@ -90,8 +99,7 @@ def _apply(op: MountOp) -> None:
         _bind(OLD + op.source if op.source else "", target, op)
     elif op.kind == "tmpfs":
         _make_mountpoint(target, is_dir=True)
-        size = f"size={op.size}," if op.size else ""
-        sc.mount("tmpfs", target, "tmpfs", _TMPFS_FLAGS, f"{size}mode={op.mode:o}")
+        sc.mount("tmpfs", target, "tmpfs", _TMPFS_FLAGS, _tmpfs_options(op.size, op.mode))
     elif op.kind == "proc":
         _make_mountpoint(target, is_dir=True)
         sc.mount("proc", target, "proc", sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC)
@@ -122,7 +130,7 @@ def _build_dev(target: str) -> None:
     """A minimal /dev: the five harmless character devices bound from the host, a private /dev/shm;
     then /dev itself read-only, so the program cannot add names to it."""
     _make_mountpoint(target, is_dir=True)
-    sc.mount("tmpfs", target, "tmpfs", sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC, "size=64k,mode=0755")
+    sc.mount("tmpfs", target, "tmpfs", sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC, _tmpfs_options(64 << 10, 0o755))
     for node in DEVICE_NODES:
         path = f"{target}/{node}"
         _make_mountpoint(path, is_dir=False)
@@ -132,5 +140,6 @@ def _build_dev(target: str) -> None:
     for name, link in DEVICE_LINKS:
         os.symlink(link, f"{target}/{name}")
     os.mkdir(f"{target}/shm", 0o755)
-    sc.mount("tmpfs", f"{target}/shm", "tmpfs", sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC, "size=16m,mode=1777")
+    sc.mount("tmpfs", f"{target}/shm", "tmpfs", sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC,
+             _tmpfs_options(SHM_SIZE, 0o1777))
     sc.mount_setattr(target, _RO_ATTRS | sc.MOUNT_ATTR_NOEXEC, recursive=False)

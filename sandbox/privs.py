@@ -20,6 +20,11 @@ def die_with_parent(expected_parent: int) -> None:
         os._exit(1)
 
 
+def make_undumpable() -> None:
+    """/proc/<pid>/* of a non-dumpable process belongs to root, out of the program's reach."""
+    sc.set_dumpable(False)
+
+
 def drop_all() -> None:
     """A session keyring of its own, no_new_privs, then an empty bounding set (needs
     CAP_SETPCAP, which we still hold)."""

@@ -11,6 +11,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Optional
 
 
+# RLIMIT_CPU's SIGXCPU arrives when the kernel's tick count reaches the limit; rusage may read a
+# few milliseconds less.  A SIGXCPU long before the limit is the program's own doing: RE.
+SIGXCPU_SLACK = 0.05
+
+
 class Verdict(str, enum.Enum):
     OK = "OK"    # exited 0, no limit breached
     RE = "RE"    # runtime error: non-zero exit or killed by a signal
@@ -56,8 +61,9 @@ def decide_verdict(usage: Usage, limits: LimitValues) -> tuple[Verdict, Optional
         return Verdict.TLE, "wall_time"
     if (
         usage.killed_for == "cpu_time"
-        or usage.signal == signal.SIGXCPU
         or (limits.cpu_time is not None and usage.cpu_time > limits.cpu_time)
+        or (usage.signal == signal.SIGXCPU and limits.cpu_time is not None
+            and usage.cpu_time >= limits.cpu_time - SIGXCPU_SLACK)
     ):
         return Verdict.TLE, "cpu_time"
     if (

@@ -32,7 +32,10 @@ def verdict(limits=LIMITS, **usage):
         ({"exit_code": None, "signal": signal.SIGABRT}, (Verdict.RE, None)),
         ({"exit_code": None, "signal": signal.SIGKILL}, (Verdict.RE, None)),
         ({"exit_code": None, "signal": signal.SIGSYS}, (Verdict.SV, None)),
-        ({"exit_code": None, "signal": signal.SIGXCPU}, (Verdict.TLE, "cpu_time")),
+        # RLIMIT_CPU's SIGXCPU at the limit (rusage may read a few ms short) is TLE ...
+        ({"exit_code": None, "signal": signal.SIGXCPU, "cpu_time": 0.99}, (Verdict.TLE, "cpu_time")),
+        # ... but a SIGXCPU the program raised on itself long before it is its own death: RE.
+        ({"exit_code": None, "signal": signal.SIGXCPU, "cpu_time": 0.02}, (Verdict.RE, None)),
         ({"exit_code": None, "signal": signal.SIGXFSZ}, (Verdict.OLE, "output")),
         ({"killed_for": "wall_time", "exit_code": None, "signal": signal.SIGKILL}, (Verdict.TLE, "wall_time")),
         ({"killed_for": "cpu_time", "exit_code": None, "signal": signal.SIGKILL}, (Verdict.TLE, "cpu_time")),

@@ -1,11 +1,12 @@
-"""The init ends the box on SIGUSR1 (the supervisor's kill switch, relayed by the proxy).  The program
-can pull it too; it must then only kill itself: the run is recorded as the program's own death by
-SIGKILL (RE, no limit), and nothing outside the box is touched (the harness checks the sentinel)."""
+"""The init ends the box on SIGUSR1, the supervisor's kill request relayed by the proxy.  It reads
+its signals with sigwaitinfo() and honours the request only from outside the box (sender pid 0
+in here), so the program pulling the switch must change nothing: it lives on, and so does init."""
 import os
 import signal
 import time
 
-print("SAFE sending SIGUSR1 to the init", flush=True)
-os.kill(1, signal.SIGUSR1)
-time.sleep(2)
-print("HOLE the program outlived the kill switch")
+for signum in (signal.SIGUSR1, signal.SIGUSR1, signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+    os.kill(1, signum)
+time.sleep(0.5)
+alive = os.path.exists("/proc/1")
+print("SAFE the program outlived its own kill requests" if alive else "HOLE the init died")
