@@ -46,7 +46,7 @@ def _program(path: Path, case: dict[str, Any], workdir: Path) -> tuple[list[str]
         binary = workdir / "probe"
         subprocess.run(["gcc", "-O1", "-o", str(binary), str(probe)], check=True, capture_output=True)
         return ["--bind", f"{binary}:/work/probe", "--", "/work/probe"], "sh"
-    return [str(probe)], "py3"
+    return ["--bind", f"{CASES / 'probelib.py'}:/work/probelib.py", str(probe)], "py3"
 
 
 def _profile(path: Path, case: dict[str, Any], default: str) -> str:

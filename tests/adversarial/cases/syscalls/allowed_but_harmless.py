@@ -2,28 +2,10 @@
 and no_new_privs stay on), raw and packet-ish AF_INET sockets (allowed family, but no CAP_NET_RAW),
 mknodat of a device node (no CAP_MKNOD; /tmp is nodev anyway), setrlimit/prlimit of our own hard
 limits (no CAP_SYS_RESOURCE), kill/tgkill of pids the box cannot see."""
-import ctypes
 import errno
 import os
 
-libc = ctypes.CDLL(None, use_errno=True)
-libc.syscall.restype = ctypes.c_long
-
-
-def call(nr, *args):
-    """The raw system call; every argument as a 64-bit word.  Returns (ret, errno)."""
-    ctypes.set_errno(0)
-    ret = libc.syscall(ctypes.c_long(nr), *(ctypes.c_ulong(a & (2**64 - 1)) for a in args))
-    return ret, ctypes.get_errno()
-
-
-def filtered(label, nr, *args):
-    """SAFE when the filter answered ENOSYS; anything else means the call reached the kernel."""
-    ret, err = call(nr, *args)
-    if ret == -1 and err == errno.ENOSYS:
-        print("SAFE", label, "ENOSYS (filtered)")
-    else:
-        print("HOLE", label, "reached the kernel: ret", ret, errno.errorcode.get(err, err))
+from probelib import call  # bound next to the probe by the harness
 import resource
 import socket
 import stat

@@ -1,28 +1,9 @@
 """ioctl is allowed only for a handful of terminal queries, compared on the low 32 bits (the kernel
 reads `unsigned int cmd`).  Every other request number must get ENOSYS, also with junk in the high
 half.  fd -1: a request that passed the filter would fail with EBADF (a HOLE)."""
-import ctypes
 import errno
-import os
 
-libc = ctypes.CDLL(None, use_errno=True)
-libc.syscall.restype = ctypes.c_long
-
-
-def call(nr, *args):
-    """The raw system call; every argument as a 64-bit word.  Returns (ret, errno)."""
-    ctypes.set_errno(0)
-    ret = libc.syscall(ctypes.c_long(nr), *(ctypes.c_ulong(a & (2**64 - 1)) for a in args))
-    return ret, ctypes.get_errno()
-
-
-def filtered(label, nr, *args):
-    """SAFE when the filter answered ENOSYS; anything else means the call reached the kernel."""
-    ret, err = call(nr, *args)
-    if ret == -1 and err == errno.ENOSYS:
-        print("SAFE", label, "ENOSYS (filtered)")
-    else:
-        print("HOLE", label, "reached the kernel: ret", ret, errno.errorcode.get(err, err))
+from probelib import call, filtered  # bound next to the probe by the harness
 
 REQUESTS = {
     "TIOCSTI": 0x5412, "TIOCLINUX": 0x541C, "TIOCSCTTY": 0x540E, "TIOCSETD (line discipline)": 0x5423,

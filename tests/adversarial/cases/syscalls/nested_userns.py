@@ -7,24 +7,7 @@ import ctypes
 import errno
 import os
 
-libc = ctypes.CDLL(None, use_errno=True)
-libc.syscall.restype = ctypes.c_long
-
-
-def call(nr, *args):
-    """The raw system call; every argument as a 64-bit word.  Returns (ret, errno)."""
-    ctypes.set_errno(0)
-    ret = libc.syscall(ctypes.c_long(nr), *(ctypes.c_ulong(a & (2**64 - 1)) for a in args))
-    return ret, ctypes.get_errno()
-
-
-def filtered(label, nr, *args):
-    """SAFE when the filter answered ENOSYS; anything else means the call reached the kernel."""
-    ret, err = call(nr, *args)
-    if ret == -1 and err == errno.ENOSYS:
-        print("SAFE", label, "ENOSYS (filtered)")
-    else:
-        print("HOLE", label, "reached the kernel: ret", ret, errno.errorcode.get(err, err))
+from probelib import call, filtered, libc  # bound next to the probe by the harness
 CLONE_THREAD = 0x10000
 NAMESPACE_FLAGS = {"CLONE_NEWNS": 0x20000, "CLONE_NEWCGROUP": 0x02000000, "CLONE_NEWUTS": 0x04000000,
                    "CLONE_NEWIPC": 0x08000000, "CLONE_NEWUSER": 0x10000000, "CLONE_NEWPID": 0x20000000,
