@@ -132,7 +132,10 @@ def find_delegation(explicit: Optional[str]) -> Optional[Delegation]:
     if mount is None or os.geteuid() == 0:
         return None
     own = own_cgroup_path(mount)
-    if own is None or os.stat(own).st_uid != os.geteuid():
+    try:
+        if own is None or os.stat(own).st_uid != os.geteuid():
+            return None
+    except OSError:  # our cgroup is not visible under this mount (another cgroup namespace)
         return None
     return inspect(own, "own cgroup")
 
