@@ -1,14 +1,32 @@
 """sandbox: run untrusted programs in a rootless Linux sandbox.
 
-The public API only; everything else is private to the package.
+The public API only; everything else is private to the package.  Names are
+imported on first use, so the box's own helper process, which imports
+sandbox._child, does not pay for the API, the supervisor and YAML on every run.
 """
-from .api import CAPTURE, PASS, Sandbox, run
-from .errors import ExecError, HostError, ProfileError, SandboxError, SetupError, UsageError
-from .plan import Bind
-from .profile import Limits, Profile, load_profile
-from .result import Result, Verdict
+from __future__ import annotations
 
-__all__ = [
-    "CAPTURE", "PASS", "Sandbox", "run", "Bind", "Limits", "Profile", "load_profile", "Result", "Verdict",
-    "SandboxError", "UsageError", "ProfileError", "HostError", "SetupError", "ExecError",
-]
+from importlib import import_module
+from typing import Any
+
+_WHERE = {
+    "CAPTURE": "api", "PASS": "api", "Sandbox": "api", "run": "api",
+    "Bind": "plan",
+    "Limits": "profile", "Profile": "profile", "load_profile": "profile",
+    "Result": "result", "Verdict": "result",
+    "SandboxError": "errors", "UsageError": "errors", "ProfileError": "errors", "HostError": "errors",
+    "SetupError": "errors", "ExecError": "errors",
+}
+__all__ = list(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'sandbox' has no attribute {name!r}")
+    value = getattr(import_module(f".{_WHERE[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

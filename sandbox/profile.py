@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any, Callable, Optional
 
 from .errors import ProfileError
@@ -106,7 +105,8 @@ class Profile:
 
 
 def shipped_profiles_dir() -> str:
-    return str(resources.files(__package__) / SHIPPED_DIR)
+    """The profiles shipped inside the package (next to this module; importlib.resources is slow to import)."""
+    return os.path.join(os.path.dirname(os.path.abspath(__file__)), SHIPPED_DIR)
 
 
 def list_shipped() -> list[str]:

@@ -166,6 +166,7 @@ class _Box:
         out_read, out_write = os.pipe2(os.O_CLOEXEC)
         err_read, err_write = os.pipe2(os.O_CLOEXEC)
         self.streams = {out_read: "stdout", err_read: "stderr"}
+        self.open_fds = {out_read, err_read, self.status_read}  # ours to close, whatever happens
         stdin = _stdin_fd(stdio.stdin)
         procs = run_cgroup.open_procs() if run_cgroup else -1
         passed = (plan_read, status_write) + ((procs,) if procs >= 0 else ())
@@ -176,6 +177,10 @@ class _Box:
                 env={"SANDBOX_CHILD_PATH": ":".join(_child_path()), "SANDBOX_SUPERVISOR_PID": str(os.getpid())},
                 start_new_session=True,
             )
+        except BaseException:
+            for fd in (*self.open_fds, self.plan_write):
+                os.close(fd)
+            raise
         finally:
             for fd in (*passed, out_write, err_write):
                 os.close(fd)
@@ -192,12 +197,15 @@ class _Box:
 
     def watch(self) -> Usage:
         """Pump output and records until every pipe is closed, enforcing the deadlines."""
+        with selectors.DefaultSelector() as selector:
+            return self._pump(selector)
+
+    def _pump(self, selector: selectors.BaseSelector) -> Usage:
         started_at = time.monotonic()
         deadline: Optional[float] = started_at + SETUP_TIMEOUT
         deadline_reason = "setup"
         reader = _channel.RecordReader()
-        selector = selectors.DefaultSelector()
-        for fd in (*self.streams, self.status_read):
+        for fd in self.open_fds:
             selector.register(fd, selectors.EVENT_READ)
         cpu_check: Optional[float] = None
         while selector.get_map():
@@ -214,6 +222,7 @@ class _Box:
                 if not data:
                     selector.unregister(key.fd)
                     os.close(key.fd)
+                    self.open_fds.remove(key.fd)
                 elif key.fd == self.status_read:
                     for record in reader.feed(data):
                         self.records.append(record)
@@ -321,6 +330,9 @@ class _Box:
         if self.proxy.poll() is None:
             self.proxy.kill()
             self.proxy.wait()
+        for fd in self.open_fds:
+            os.close(fd)
+        self.open_fds.clear()
         if self.cgroup:
             try:
                 self.cgroup.destroy()
