@@ -128,9 +128,10 @@ def resolve_profile_path(name_or_path: str) -> str:
 def _read_yaml(path: str) -> Any:
     import yaml
 
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's loader is ten times faster
     try:
         with open(path, encoding="utf-8") as f:
-            return yaml.safe_load(f)
+            return yaml.load(f, Loader=loader)
     except OSError as e:
         raise ProfileError(path, [f"cannot read: {e.strerror}"]) from None
     except yaml.YAMLError as e:
