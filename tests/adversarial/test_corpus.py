@@ -46,7 +46,9 @@ def _program(path: Path, case: dict[str, Any], workdir: Path) -> tuple[list[str]
         binary = workdir / "probe"
         subprocess.run(["gcc", "-O1", "-o", str(binary), str(probe)], check=True, capture_output=True)
         return ["--bind", f"{binary}:/work/probe", "--", "/work/probe"], "sh"
-    return ["--bind", f"{CASES / 'probelib.py'}:/work/probelib.py", str(probe)], "py3"
+    uses_probelib = "probelib" in probe.read_text()  # bound only where used: it is one more mount point
+    library = ["--bind", f"{CASES / 'probelib.py'}:/work/probelib.py"] if uses_probelib else []
+    return [*library, str(probe)], "py3"
 
 
 def _profile(path: Path, case: dict[str, Any], default: str) -> str:
