@@ -109,7 +109,7 @@ def _target(plan: Plan, bpf: bytes, status_fd: int, exec_error_fd: int, cgroup_f
     step("signals", pidns.reset_signals)                # 1. Python ignores SIGPIPE and SIGXFSZ; exec would keep that
     step("new session", os.setsid)                      # 2. no controlling terminal: no TIOCSTI into the caller's
     step("rlimits", rlimits.apply, plan.rlimits)        # 3
-    step("file descriptors", _close_fds_but_stdio, exec_error_fd, cgroup_fd)  # 4. nothing of the caller's leaks in
+    step("file descriptors", close_fds_except, 0, 1, 2, exec_error_fd, cgroup_fd)  # 4. nothing of the caller's leaks in
     step("working directory", os.chdir, plan.cwd)       # 5
     env = dict(plan.env)                                # 6. only the plan's environment
     try:
@@ -151,10 +151,12 @@ def _join_cgroup(procs_fd: int) -> None:
     sc.unshare(sc.CLONE_NEWCGROUP)
 
 
-def _close_fds_but_stdio(*keep: int) -> None:
-    low = 3
-    for fd in sorted(k for k in keep if k >= 3):
-        os.closerange(low, fd)
+def close_fds_except(*keep: int) -> None:
+    """Close every file descriptor but `keep` (negative numbers are ignored)."""
+    low = 0
+    for fd in sorted(k for k in keep if k >= 0):
+        if fd > low:  # never an empty range: CPython turns closerange(0, 0) into close_range(0, ~0)
+            os.closerange(low, fd)
         low = fd + 1
     os.closerange(low, 1 << 20)
 

@@ -155,6 +155,22 @@ def join_new_session_keyring() -> None:
            "keyctl(JOIN_SESSION_KEYRING)")
 
 
+def set_command_line(title: str) -> None:
+    """Overwrite this process's argv area, which /proc/<pid>/cmdline shows to anyone.
+
+    A forked helper inherits the caller's command line (host paths included); the box can
+    read its init's.  The area is the one /proc/self/stat names (arg_start, arg_end); this
+    process's own copy-on-write pages, as setproctitle does it.
+    """
+    with open("/proc/self/stat", "rb") as f:
+        fields = f.read().rsplit(b")", 1)[1].split()
+    arg_start, arg_end = int(fields[45]), int(fields[46])  # stat fields 48 and 49
+    size = arg_end - arg_start
+    text = title.encode()[: max(0, size - 1)]
+    ctypes.memset(arg_start, 0, size)
+    ctypes.memmove(arg_start, text, len(text))
+
+
 # --- python-prctl -----------------------------------------------------------------
 
 def prctl_directory() -> str:

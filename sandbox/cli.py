@@ -156,7 +156,7 @@ def _cmd_run(parser: argparse.ArgumentParser, tokens: list[str]) -> int:
         stderr=capture if stderr is None else stderr,
     )
     try:
-        result = supervisor.run(profile, request, stdio)
+        result = supervisor.run(profile, request, stdio, fork_child=True)  # the CLI has no other thread
     except ExecError as e:
         if args.json or args.result:
             _write_result({"verdict": "IE", "exit_code": None, "signal": None, "message": e.message},

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from typing import Optional, Union
 
 from . import _channel, cgroup, seccomp
-from ._syscalls import prctl_directory
+from ._syscalls import prctl_directory, set_command_line
 from .errors import ExecError, HostError, ProfileError, SetupError
 from .hostcheck import NO_CGROUP_REMEDY, userns_refusal_reason
 from .plan import Plan, Request, make_plan
@@ -94,14 +94,16 @@ def cgroup_subtree(explicit: Optional[str], profile: Profile) -> Optional[cgroup
     return subtree
 
 
-def run(profile: Profile, request: Request, stdio: Stdio = Stdio()) -> Result:
+def run(profile: Profile, request: Request, stdio: Stdio = Stdio(), fork_child: bool = False) -> Result:
+    """One box, start to verdict.  fork_child: start the box's helpers as a fork of this
+    process instead of a fresh interpreter; only for a single-threaded caller (the CLI)."""
     subtree = cgroup_subtree(request.cgroup_root, profile)                 # 1. host: a delegated cgroup v2 subtree?
     plan = make_plan(profile, request, os.getuid(), os.getgid(),           # 2. pure: the whole run as data
                      cgroup=subtree is not None)
     bpf = compile_seccomp(plan.seccomp, profile.source)                    # 3. once per policy
     run_cgroup = subtree.new_run(plan.cgroup) if subtree else None        # 4. limits written before anyone is in it
     try:
-        box = _Box(plan, stdio, run_cgroup)                                # 5. start the child, send the plan
+        box = _Box(plan, stdio, run_cgroup, fork_child)                    # 5. start the child, send the plan
     except BaseException:
         if run_cgroup:
             run_cgroup.destroy()
@@ -152,7 +154,8 @@ def _message(verdict: str, limit: Optional[str], usage: Usage, plan: Plan) -> st
 class _Box:
     """One running box as the supervisor sees it: the proxy process and three pipes."""
 
-    def __init__(self, plan: Plan, stdio: Stdio, run_cgroup: Optional[cgroup.RunCgroup] = None) -> None:
+    def __init__(self, plan: Plan, stdio: Stdio, run_cgroup: Optional[cgroup.RunCgroup] = None,
+                 fork_child: bool = False) -> None:
         self.plan = plan
         self.cgroup = run_cgroup
         self.sinks = {"stdout": stdio.stdout, "stderr": stdio.stderr}
@@ -171,12 +174,16 @@ class _Box:
         procs = run_cgroup.open_procs() if run_cgroup else -1
         passed = (plan_read, status_write) + ((procs,) if procs >= 0 else ())
         try:
-            self.proxy = subprocess.Popen(
-                [_CHILD_NAME, "-I", "-S", "-c", _BOOT, str(plan_read), str(status_write), str(procs)],
-                executable=sys.executable, stdin=stdin, stdout=out_write, stderr=err_write, pass_fds=passed,
-                env={"SANDBOX_CHILD_PATH": ":".join(_child_path()), "SANDBOX_SUPERVISOR_PID": str(os.getpid())},
-                start_new_session=True,
-            )
+            if fork_child and threading.active_count() == 1:
+                self.proxy: Union[subprocess.Popen, _ForkedProxy] = _ForkedProxy(
+                    stdin, out_write, err_write, plan_read, status_write, procs)
+            else:
+                self.proxy = subprocess.Popen(
+                    [_CHILD_NAME, "-I", "-S", "-c", _BOOT, str(plan_read), str(status_write), str(procs)],
+                    executable=sys.executable, stdin=stdin, stdout=out_write, stderr=err_write, pass_fds=passed,
+                    env={"SANDBOX_CHILD_PATH": ":".join(_child_path()), "SANDBOX_SUPERVISOR_PID": str(os.getpid())},
+                    start_new_session=True,
+                )
         except BaseException:
             for fd in (*self.open_fds, self.plan_write):
                 os.close(fd)
@@ -340,6 +347,54 @@ class _Box:
                 if sys.exc_info()[0] is None:  # do not hide the error that brought us here
                     raise SetupError(f"removing the box's cgroup {self.cgroup.path} failed: {e.strerror or e}; "
                                      f"the next run sweeps it") from None
+
+
+class _ForkedProxy:
+    """The proxy as a fork of this process, with the same face as subprocess.Popen.
+
+    It saves a second interpreter start per run, but is only for a caller with no other
+    thread (the CLI): running Python in a child forked from a threaded process can deadlock
+    on a lock another thread held at the fork.
+    """
+
+    def __init__(self, stdin: Optional[int], stdout: int, stderr: int, plan_fd: int, status_fd: int,
+                 procs_fd: int) -> None:
+        supervisor_pid = os.getpid()
+        self.returncode: Optional[int] = None
+        self.pid = os.fork()
+        if self.pid == 0:
+            try:
+                os.setsid()  # as start_new_session: the terminal's signals are not the box's
+                for source, target in ((stdin, 0), (stdout, 1), (stderr, 2)):
+                    if source is not None:
+                        os.dup2(source, target)
+                from ._child import close_fds_except, main
+
+                set_command_line(_CHILD_NAME)  # the box can read its init's command line: no host paths
+                close_fds_except(0, 1, 2, plan_fd, status_fd, procs_fd)
+                main(plan_fd, status_fd, procs_fd, supervisor_pid=supervisor_pid)
+            finally:
+                os._exit(125)
+
+    def poll(self) -> Optional[int]:
+        if self.returncode is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self) -> int:
+        if self.returncode is None:
+            _, status = os.waitpid(self.pid, 0)
+            self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def send_signal(self, signum: int) -> None:
+        if self.returncode is None:
+            os.kill(self.pid, signum)  # not yet reaped, so the pid is still ours
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
 
 
 def _with_cgroup_usage(usage: Usage, measured: cgroup.CgroupUsage) -> Usage:
