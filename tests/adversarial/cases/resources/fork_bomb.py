@@ -1,5 +1,6 @@
 """A counted fork bomb under --pids 16: every child sleeps, we fork until the kernel refuses (EAGAIN
-from RLIMIT_NPROC, counted in the box's own user namespace).  More than the limit must never exist."""
+from RLIMIT_NPROC, counted in the box's own user namespace; with cgroup v2, from pids.max over every
+process and thread of the box).  More than the limit must never exist."""
 import os
 import time
 
