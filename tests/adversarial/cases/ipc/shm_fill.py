@@ -1,7 +1,6 @@
 """Fill /dev/shm: it is a size-capped tmpfs (memory the box could otherwise take outside its limits),
 so writing stops with ENOSPC well before 64 MiB.  Files of 4 MiB each stay under the file-size limit."""
 import errno
-import os
 
 written = 0
 chunk = b"\0" * (1 << 20)

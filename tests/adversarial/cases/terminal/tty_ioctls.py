@@ -11,7 +11,6 @@ EBADF (HOLE); a filtered one gets ENOSYS (SAFE).  Nothing real happens either wa
 """
 import ctypes
 import errno
-import os
 
 libc = ctypes.CDLL(None, use_errno=True)
 SYS_ioctl = 16
