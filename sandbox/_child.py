@@ -1,7 +1,8 @@
 """The CHILD pipeline: proxy -> init -> target -> execve.  Side: child.
 
-Started by the supervisor as a fresh `python -I -S` (never a fork of a possibly
-threaded parent).  It reads the Plan, then runs one numbered step after another;
+Started as a fork of a single-threaded process (the fork server or the CLI; see
+_forkserver), never of a possibly threaded caller.  start_proxy() gives the fork
+its descriptors; main() reads the Plan, then runs one numbered step after another;
 each step names why it exists.  A step that fails sends a SETUP_FAILED record
 upward and exits; the program's own output pipes never carry sandbox errors.
 
@@ -13,15 +14,19 @@ Three processes:
 """
 from __future__ import annotations
 
+import gc
 import os
 import select
 import signal
-import sys
 import time
+from typing import TYPE_CHECKING, NoReturn
 
 from . import _channel, cgroup, mountns, netns, pidns, privs, rlimits, seccomp, userns, utsns
 from . import _syscalls as sc
 from .plan import Plan
+
+if TYPE_CHECKING:
+    from ._forkserver import ProxyFds
 
 NAMESPACES = sc.CLONE_NEWNS | sc.CLONE_NEWPID | sc.CLONE_NEWNET | sc.CLONE_NEWIPC | sc.CLONE_NEWUTS | sc.CLONE_NEWCGROUP
 EXIT_SETUP_FAILED = 125
@@ -44,12 +49,34 @@ class _Step:
             os._exit(EXIT_SETUP_FAILED)
 
 
-def main(plan_fd: int, status_fd: int, cgroup_fd: int, supervisor_pid: int) -> None:
+def warm_up() -> None:
+    """In the fork server, before any fork: import what the proxy needs, once, and keep the
+    garbage collector off the inherited objects so forks share their pages."""
+    sc.load_prctl()
+    gc.freeze()
+
+
+def start_proxy(fds: "ProxyFds", parent_pid: int) -> NoReturn:
+    """In a fresh fork of the server (or of the CLI): become the proxy with these descriptors."""
+    from ._forkserver import PROXY_NAME
+
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # the server reaps with a handler; we wait ourselves
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+    os.setsid()  # the terminal's signals are not the box's
+    for source, target in ((fds.stdin, 0), (fds.stdout, 1), (fds.stderr, 2)):
+        os.dup2(source, target)
+    sc.set_command_line(PROXY_NAME)  # the box can read its init's command line: no host paths
+    close_fds_except(0, 1, 2, fds.plan, fds.status, fds.procs)
+    main(fds.plan, fds.status, fds.procs, parent_pid)
+    os._exit(EXIT_SETUP_FAILED)  # main never returns
+
+
+def main(plan_fd: int, status_fd: int, cgroup_fd: int, parent_pid: int) -> None:
     """The proxy.  cgroup_fd: the box cgroup's cgroup.procs, or -1 without cgroups."""
     step = _Step(status_fd)
     plan, bpf = step("read plan", _channel.receive_plan, plan_fd)
     os.close(plan_fd)
-    step("die with the supervisor", privs.die_with_parent, supervisor_pid)                 # 1
+    step("die with the parent", privs.die_with_parent, parent_pid)                         # 1
     step("user namespace", userns.enter, plan.ids)                                          # 2
     step("other namespaces", sc.unshare, NAMESPACES)                                        # 3
     # 4. The supervisor asks for the box to end with SIGUSR1; only we can name the init's pid.
@@ -168,6 +195,3 @@ def _read_all(fd: int) -> bytes:
     os.close(fd)
     return b"".join(chunks)
 
-
-if __name__ == "__main__":
-    main(*(int(a) for a in sys.argv[1:4]), supervisor_pid=os.getppid())

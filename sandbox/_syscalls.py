@@ -180,6 +180,12 @@ def prctl_directory() -> str:
     return os.path.dirname(os.path.abspath(prctl.__file__))
 
 
+def load_prctl() -> None:
+    """Import python-prctl now, so forks of this process do not each import it."""
+    import _prctl  # noqa: F401
+    import prctl  # noqa: F401
+
+
 def set_parent_death_signal(signum: int) -> None:
     import prctl
 

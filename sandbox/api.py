@@ -2,14 +2,18 @@
 
 Validation (profile, limit overrides, seccomp compilation) happens once in the
 constructor, so a judge that runs thousands of programs pays for it once and
-learns about a bad profile before the first submission.
+learns about a bad profile before the first submission.  Each Sandbox has its
+own fork server (started at the first run), so a run costs a fork, not a Python
+start; close() (or the end of a `with` block, or of the process) stops it.
 """
 from __future__ import annotations
 
+import weakref
 from dataclasses import replace
-from typing import Mapping, Optional, Sequence, Union
+from typing import Any, Mapping, Optional, Sequence, Union
 
 from . import supervisor
+from ._forkserver import ForkServer
 from .errors import UsageError
 from .plan import Bind, Request, seccomp_spec
 from .profile import Profile, load_profile, parse_limit
@@ -46,6 +50,18 @@ class Sandbox:
         self.cgroup_root = cgroup_root
         supervisor.compile_seccomp(seccomp_spec(self.profile), self.profile.source)
         supervisor.cgroup_subtree(cgroup_root, self.profile)  # a host refusal surfaces here, once
+        self._server = ForkServer()
+        weakref.finalize(self, self._server.close)
+
+    def close(self) -> None:
+        """Stop this Sandbox's fork server; a later run() starts a new one."""
+        self._server.close()
+
+    def __enter__(self) -> "Sandbox":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
 
     def run(
         self,
@@ -68,9 +84,10 @@ class Sandbox:
             limits=parse_limit_overrides(limits), net=net, binds=tuple(binds), workdir=workdir,
             env=tuple((env or {}).items()), cgroup_root=self.cgroup_root,
         )
-        return supervisor.run(self.profile, request, supervisor.Stdio(stdin, stdout, stderr))
+        return supervisor.run(self.profile, request, supervisor.Stdio(stdin, stdout, stderr), self._server.spawn)
 
 
 def run(argv: Sequence[str], profile: Union[str, Profile] = "py3", **kwargs: object) -> Result:
     """One-shot convenience: Sandbox(profile).run(argv, **kwargs)."""
-    return Sandbox(profile).run(argv, **kwargs)  # type: ignore[arg-type]
+    with Sandbox(profile) as sandbox:
+        return sandbox.run(argv, **kwargs)  # type: ignore[arg-type]

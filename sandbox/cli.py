@@ -128,6 +128,7 @@ def _write_result(document: dict, path: Optional[str], to_stdout: bool) -> None:
 
 def _cmd_run(parser: argparse.ArgumentParser, tokens: list[str]) -> int:
     from . import supervisor
+    from ._forkserver import fork_here
     from .api import parse_limit_overrides
     from .plan import Request
     from .profile import load_profile
@@ -156,7 +157,7 @@ def _cmd_run(parser: argparse.ArgumentParser, tokens: list[str]) -> int:
         stderr=capture if stderr is None else stderr,
     )
     try:
-        result = supervisor.run(profile, request, stdio, fork_child=True)  # the CLI has no other thread
+        result = supervisor.run(profile, request, stdio, fork_here)  # the CLI has no other thread
     except ExecError as e:
         if args.json or args.result:
             _write_result({"verdict": "IE", "exit_code": None, "signal": None, "message": e.message},

@@ -1,25 +1,24 @@
 """The PARENT pipeline: plan, start the box, watch it, judge it, clean up.  Side: parent.
 
-run() is the one numbered function a reader follows.  The child is a fresh
-`python -I -S` started with subprocess (fork+exec in C, so safe from threaded
-callers).  The program's stdout and stderr always flow through pipes to this
-process, which forwards them live and caps what it passes (OLE); the program's
-stdin is handed over directly.  Man pages: pipe(7), wait4(2).
+run() is the one numbered function a reader follows.  The box's first helper is
+started by a launcher (_forkserver: a fork of the caller's fork server, or of the
+single-threaded CLI itself).  The program's stdout and stderr always flow through
+pipes to this process, which forwards them live and caps what it passes (OLE);
+the program's stdin is handed over directly.  Man pages: pipe(7), wait4(2).
 """
 from __future__ import annotations
 
 import os
 import selectors
 import signal
-import subprocess
 import sys
 import threading
 import time
 from dataclasses import dataclass, replace
-from typing import Optional, Union
+from typing import Callable, Optional, Union
 
 from . import _channel, cgroup, seccomp
-from ._syscalls import prctl_directory, set_command_line
+from ._forkserver import Proxy, ProxyFds
 from .errors import ExecError, HostError, ProfileError, SetupError
 from .hostcheck import NO_CGROUP_REMEDY, userns_refusal_reason
 from .plan import Plan, Request, make_plan
@@ -31,12 +30,7 @@ KILL_GRACE = 2.0       # after asking the init to end the box, SIGKILL the proxy
 CPU_POLL_MIN = 0.01    # seconds between checks of the box's CPU time (cgroup cpu.stat)
 CPU_POLL_MAX = 0.25
 CGROUP_ROOT_ENV = "SANDBOX_CGROUP_ROOT"
-# The child's command line is readable inside the box (/proc/1/cmdline), so it carries only
-# fd numbers; the host paths it needs come through its environment, which is not readable there.
-_CHILD_NAME = "sandbox-init"
-_BOOT = ("import os, sys; sys.path[:0] = os.environ['SANDBOX_CHILD_PATH'].split(':'); "
-         "from sandbox._child import main; "
-         "main(*map(int, sys.argv[1:4]), supervisor_pid=int(os.environ['SANDBOX_SUPERVISOR_PID']))")
+Launcher = Callable[[ProxyFds], Proxy]  # starts the box's proxy with these descriptors
 
 PASS = "pass"        # the caller's own stream
 CAPTURE = "capture"  # collected into the Result
@@ -94,16 +88,15 @@ def cgroup_subtree(explicit: Optional[str], profile: Profile) -> Optional[cgroup
     return subtree
 
 
-def run(profile: Profile, request: Request, stdio: Stdio = Stdio(), fork_child: bool = False) -> Result:
-    """One box, start to verdict.  fork_child: start the box's helpers as a fork of this
-    process instead of a fresh interpreter; only for a single-threaded caller (the CLI)."""
+def run(profile: Profile, request: Request, stdio: Stdio, launch: Launcher) -> Result:
+    """One box, start to verdict.  launch: a ForkServer's spawn, or fork_here in the CLI."""
     subtree = cgroup_subtree(request.cgroup_root, profile)                 # 1. host: a delegated cgroup v2 subtree?
     plan = make_plan(profile, request, os.getuid(), os.getgid(),           # 2. pure: the whole run as data
                      cgroup=subtree is not None)
     bpf = compile_seccomp(plan.seccomp, profile.source)                    # 3. once per policy
     run_cgroup = subtree.new_run(plan.cgroup) if subtree else None        # 4. limits written before anyone is in it
     try:
-        box = _Box(plan, stdio, run_cgroup, fork_child)                    # 5. start the child, send the plan
+        box = _Box(plan, stdio, launch, run_cgroup)                         # 5. start the child, send the plan
     except BaseException:
         if run_cgroup:
             run_cgroup.destroy()
@@ -154,8 +147,8 @@ def _message(verdict: str, limit: Optional[str], usage: Usage, plan: Plan) -> st
 class _Box:
     """One running box as the supervisor sees it: the proxy process and three pipes."""
 
-    def __init__(self, plan: Plan, stdio: Stdio, run_cgroup: Optional[cgroup.RunCgroup] = None,
-                 fork_child: bool = False) -> None:
+    def __init__(self, plan: Plan, stdio: Stdio, launch: Launcher,
+                 run_cgroup: Optional[cgroup.RunCgroup] = None) -> None:
         self.plan = plan
         self.cgroup = run_cgroup
         self.sinks = {"stdout": stdio.stdout, "stderr": stdio.stderr}
@@ -172,26 +165,17 @@ class _Box:
         self.open_fds = {out_read, err_read, self.status_read}  # ours to close, whatever happens
         stdin = _stdin_fd(stdio.stdin)
         procs = run_cgroup.open_procs() if run_cgroup else -1
-        passed = (plan_read, status_write) + ((procs,) if procs >= 0 else ())
         try:
-            if fork_child and threading.active_count() == 1:
-                self.proxy: Union[subprocess.Popen, _ForkedProxy] = _ForkedProxy(
-                    stdin, out_write, err_write, plan_read, status_write, procs)
-            else:
-                self.proxy = subprocess.Popen(
-                    [_CHILD_NAME, "-I", "-S", "-c", _BOOT, str(plan_read), str(status_write), str(procs)],
-                    executable=sys.executable, stdin=stdin, stdout=out_write, stderr=err_write, pass_fds=passed,
-                    env={"SANDBOX_CHILD_PATH": ":".join(_child_path()), "SANDBOX_SUPERVISOR_PID": str(os.getpid())},
-                    start_new_session=True,
-                )
+            self.proxy = launch(ProxyFds(stdin, out_write, err_write, plan_read, status_write, procs))
         except BaseException:
             for fd in (*self.open_fds, self.plan_write):
                 os.close(fd)
             raise
         finally:
-            for fd in (*passed, out_write, err_write):
-                os.close(fd)
-            if stdin is not None and stdin != stdio.stdin:
+            for fd in (plan_read, status_write, procs, out_write, err_write):
+                if fd >= 0:
+                    os.close(fd)
+            if stdin not in (0, stdio.stdin):
                 os.close(stdin)
 
     def send(self, bpf: bytes) -> None:
@@ -309,7 +293,8 @@ class _Box:
             raise SetupError(f"the box was not ready within {SETUP_TIMEOUT:.0f}s")
         end = by_kind.get(_channel.EXITED)
         if end is None and not self.killed_for:
-            raise SetupError(f"the box ended without reporting the program's status (proxy exit {self.proxy.returncode})")
+            how = "" if self.proxy.returncode is None else f" (its helper exited with {self.proxy.returncode})"
+            raise SetupError(f"the box ended without reporting the program's status{how}")
         usage = self._program_usage(end, supervisor_wall)
         return usage if self.cgroup is None else _with_cgroup_usage(usage, self.cgroup.usage())
 
@@ -334,9 +319,10 @@ class _Box:
     def close(self) -> None:
         """Whatever happened, nothing of this box survives: kill the proxy (the chain follows),
         reap it, and remove the box's cgroup."""
-        if self.proxy.poll() is None:
+        if not self.proxy.poll():
             self.proxy.kill()
             self.proxy.wait()
+        self.proxy.close()
         for fd in self.open_fds:
             os.close(fd)
         self.open_fds.clear()
@@ -347,54 +333,6 @@ class _Box:
                 if sys.exc_info()[0] is None:  # do not hide the error that brought us here
                     raise SetupError(f"removing the box's cgroup {self.cgroup.path} failed: {e.strerror or e}; "
                                      f"the next run sweeps it") from None
-
-
-class _ForkedProxy:
-    """The proxy as a fork of this process, with the same face as subprocess.Popen.
-
-    It saves a second interpreter start per run, but is only for a caller with no other
-    thread (the CLI): running Python in a child forked from a threaded process can deadlock
-    on a lock another thread held at the fork.
-    """
-
-    def __init__(self, stdin: Optional[int], stdout: int, stderr: int, plan_fd: int, status_fd: int,
-                 procs_fd: int) -> None:
-        supervisor_pid = os.getpid()
-        self.returncode: Optional[int] = None
-        self.pid = os.fork()
-        if self.pid == 0:
-            try:
-                os.setsid()  # as start_new_session: the terminal's signals are not the box's
-                for source, target in ((stdin, 0), (stdout, 1), (stderr, 2)):
-                    if source is not None:
-                        os.dup2(source, target)
-                from ._child import close_fds_except, main
-
-                set_command_line(_CHILD_NAME)  # the box can read its init's command line: no host paths
-                close_fds_except(0, 1, 2, plan_fd, status_fd, procs_fd)
-                main(plan_fd, status_fd, procs_fd, supervisor_pid=supervisor_pid)
-            finally:
-                os._exit(125)
-
-    def poll(self) -> Optional[int]:
-        if self.returncode is None:
-            pid, status = os.waitpid(self.pid, os.WNOHANG)
-            if pid:
-                self.returncode = os.waitstatus_to_exitcode(status)
-        return self.returncode
-
-    def wait(self) -> int:
-        if self.returncode is None:
-            _, status = os.waitpid(self.pid, 0)
-            self.returncode = os.waitstatus_to_exitcode(status)
-        return self.returncode
-
-    def send_signal(self, signum: int) -> None:
-        if self.returncode is None:
-            os.kill(self.pid, signum)  # not yet reaped, so the pid is still ours
-
-    def kill(self) -> None:
-        self.send_signal(signal.SIGKILL)
 
 
 def _with_cgroup_usage(usage: Usage, measured: cgroup.CgroupUsage) -> Usage:
@@ -417,10 +355,16 @@ def _setup_error(failure: dict) -> Exception:
     return SetupError(f"setting up the box failed at step '{step}': {message}", step=step, errno=err)
 
 
-def _stdin_fd(source: Source) -> Optional[int]:
+def _stdin_fd(source: Source) -> int:
     """The fd the program reads: the caller's stdin, a given fd, or a memfd holding the bytes."""
-    if source is None or isinstance(source, int):
+    if isinstance(source, int):
         return source
+    if source is None:
+        try:
+            os.fstat(0)
+            return 0
+        except OSError:  # the caller has no stdin: the program reads an empty one
+            return os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
     fd = os.memfd_create("sandbox-stdin", os.MFD_CLOEXEC)
     _write_all(fd, source)
     os.lseek(fd, 0, os.SEEK_SET)
@@ -434,10 +378,3 @@ def _write_all(fd: int, data: bytes) -> None:
             view = view[os.write(fd, view):]
         except BrokenPipeError:
             return  # the reader went away (e.g. `| head`); keep draining the box
-
-
-def _child_path() -> list[str]:
-    """sys.path entries the child needs under -I -S: this package's parent and python-prctl's."""
-    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    prctl_dir = prctl_directory()
-    return [here] if here == prctl_dir else [here, prctl_dir]

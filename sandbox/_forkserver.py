@@ -1,0 +1,248 @@
+"""How the box's first helper (the proxy) is started: a fork, never an interpreter start.  Side: parent.
+
+A run must cost a fork, not a fresh Python (~50 ms with imports).  Two launchers:
+
+  ForkServer  for the API.  One small, single-threaded `python -I -S` per Sandbox,
+              started once with subprocess (fork+exec in C, safe from threaded
+              callers), that has imported the child pipeline and forks a proxy
+              per request.  Requests carry the run's pipes over a Unix socket
+              (SCM_RIGHTS); the answer carries a pidfd, which the supervisor uses
+              to wait for and kill its proxy without pid-reuse races.  The server
+              exits, killing whatever proxies it still has, when its socket hits
+              EOF: when the Sandbox is closed or its process dies.  No thread of
+              the caller is a parent of a box, so no pdeathsig fires when a
+              caller's short-lived thread ends.
+  fork_here   for the single-threaded CLI: the proxy is a fork of the CLI itself.
+
+Python code never runs in a child forked from a threaded process: the server is
+single-threaded, and fork_here refuses a process with threads.
+Man pages: unix(7) (SCM_RIGHTS), pidfd_open(2), pidfd_send_signal(2).
+"""
+from __future__ import annotations
+
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from typing import Optional
+
+from ._syscalls import prctl_directory
+from .errors import SetupError
+
+PROXY_NAME = "sandbox-init"  # the box can read its init's command line: no host paths in it
+_SERVER_NAME = "sandbox-forkserver"
+_BOOT = ("import os, sys; sys.path[:0] = os.environ['SANDBOX_CHILD_PATH'].split(':'); "
+         "from sandbox._forkserver import serve; serve(int(sys.argv[1]))")
+_REPLY_SIZE = 512
+
+
+class Proxy:
+    """The box's proxy process, held by a pidfd: waitable and killable without pid reuse.
+
+    A proxy we forked ourselves is our child and we reap it (its exit status is
+    known); a served one is the fork server's child, which reaps it.
+    """
+
+    def __init__(self, pid: int, pidfd: int, our_child: bool) -> None:
+        self.pid = pid
+        self.pidfd = pidfd
+        self.our_child = our_child
+        self.returncode: Optional[int] = None  # known only for our own child
+        self.exited = False
+
+    def poll(self) -> bool:
+        """Has the proxy exited?"""
+        return self.exited or self._wait(block=False)
+
+    def wait(self) -> None:
+        if not self.exited:
+            self._wait(block=True)
+
+    def _wait(self, block: bool) -> bool:
+        if self.our_child:
+            pid, status = os.waitpid(self.pid, 0 if block else os.WNOHANG)
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+                self.exited = True
+        else:
+            self.exited = bool(select.select([self.pidfd], [], [], None if block else 0)[0])
+        return self.exited
+
+    def send_signal(self, signum: int) -> None:
+        try:
+            signal.pidfd_send_signal(self.pidfd, signum)
+        except ProcessLookupError:
+            pass  # already gone
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+    def close(self) -> None:
+        if self.pidfd >= 0:
+            os.close(self.pidfd)
+            self.pidfd = -1
+
+
+class ProxyFds:
+    """The descriptors a proxy starts with; procs is -1 without a cgroup."""
+
+    def __init__(self, stdin: int, stdout: int, stderr: int, plan: int, status: int, procs: int) -> None:
+        self.stdin, self.stdout, self.stderr = stdin, stdout, stderr
+        self.plan, self.status, self.procs = plan, status, procs
+
+    def as_list(self) -> list[int]:
+        return [self.stdin, self.stdout, self.stderr, self.plan, self.status] + ([self.procs] if self.procs >= 0 else [])
+
+    @classmethod
+    def from_list(cls, fds: list[int]) -> "ProxyFds":
+        return cls(*fds[:5], fds[5] if len(fds) > 5 else -1)
+
+
+def fork_here(fds: ProxyFds) -> Proxy:
+    """Fork the proxy from this process, which must have no other thread (the CLI)."""
+    if threading.active_count() != 1:
+        raise RuntimeError("fork_here needs a single-threaded process; use a ForkServer")
+    pid = _fork_proxy(fds)
+    return Proxy(pid, os.pidfd_open(pid), our_child=True)
+
+
+def _fork_proxy(fds: ProxyFds) -> int:
+    """Fork; the child becomes the proxy and never returns."""
+    from ._child import start_proxy  # before the fork: imported once, not per child
+
+    parent = os.getpid()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            start_proxy(fds, parent)
+        finally:
+            os._exit(125)
+    return pid
+
+
+class ForkServer:
+    """The client end: starts the server on first use, restarts it if it died, thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sock: Optional[socket.socket] = None
+        self._server: Optional[subprocess.Popen] = None
+        self._owner = 0  # the pid that started the server; a forked caller starts its own
+
+    def spawn(self, fds: ProxyFds) -> Proxy:
+        with self._lock:
+            for attempt in (1, 2):
+                if self._sock is None or self._owner != os.getpid():
+                    self._start()
+                assert self._sock is not None
+                try:
+                    socket.send_fds(self._sock, [b"spawn"], fds.as_list())
+                    reply, received, _, _ = socket.recv_fds(self._sock, _REPLY_SIZE, 1)
+                except (BrokenPipeError, ConnectionResetError):
+                    reply, received = b"", []
+                if reply:
+                    return _proxy_from_reply(reply, received)
+                self._stop()  # the server died (killed from outside?): one fresh start
+            raise SetupError("the sandbox fork server did not answer")
+
+    def _start(self) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            self._server = subprocess.Popen(
+                [_SERVER_NAME, "-I", "-S", "-c", _BOOT, str(theirs.fileno())],
+                executable=sys.executable, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                pass_fds=[theirs.fileno()], start_new_session=True,  # the terminal's ^C is the caller's
+                env={"SANDBOX_CHILD_PATH": ":".join(child_path())},
+            )
+        except BaseException:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
+        self._sock, self._owner = ours, os.getpid()
+
+    def _stop(self) -> None:
+        if self._sock is not None and self._owner == os.getpid():
+            self._sock.close()  # EOF: the server kills its proxies and exits
+            if self._server is not None:
+                self._server.wait()
+        self._sock, self._server = None, None
+
+    def close(self) -> None:
+        with self._lock:
+            self._stop()
+
+
+def _proxy_from_reply(reply: bytes, fds: list[int]) -> Proxy:
+    words = reply.split(b" ", 2)
+    if words[0] == b"ok" and len(fds) == 1:
+        return Proxy(int(words[1]), fds[0], our_child=False)
+    for fd in fds:
+        os.close(fd)
+    message = words[2].decode(errors="replace") if len(words) > 2 else reply.decode(errors="replace")
+    raise SetupError(f"starting the box failed: {message}", step="fork", errno=int(words[1]) if len(words) > 1 else None)
+
+
+def child_path() -> list[str]:
+    """sys.path entries a `python -I -S` helper needs: this package's parent and python-prctl's."""
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    prctl_dir = prctl_directory()
+    return [here] if here == prctl_dir else [here, prctl_dir]
+
+
+# --- the server side ------------------------------------------------------------------------------
+
+def serve(sock_fd: int) -> None:
+    """The fork server's main loop: one request, one forked proxy, one pidfd back."""
+    from ._child import warm_up
+
+    warm_up()  # everything a proxy imports is imported once, here
+    sock = socket.socket(fileno=sock_fd)
+    live: dict[int, int] = {}  # pid -> our pidfd, to kill what is left when the caller goes
+
+    def reap(*_: object) -> None:
+        while True:
+            try:
+                pid, _status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if not pid:
+                return
+            pidfd = live.pop(pid, -1)
+            if pidfd >= 0:
+                os.close(pidfd)
+
+    signal.signal(signal.SIGCHLD, reap)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    while True:
+        try:
+            _, fds, _, _ = socket.recv_fds(sock, 64, 8)
+        except (ConnectionResetError, OSError):
+            fds = []
+        if not fds:
+            break  # EOF: the caller closed the Sandbox or died
+        # SIGCHLD is held until the pidfd exists, so the reaper cannot free the pid first.
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
+        try:
+            pid = _fork_proxy(ProxyFds.from_list(fds))
+            pidfd = os.pidfd_open(pid)
+            live[pid] = pidfd
+            reply, passed = b"ok %d" % pid, [pidfd]
+        except OSError as e:
+            reply, passed = b"error %d %s" % (e.errno or 0, str(e).encode()[:400]), []
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
+            for fd in fds:
+                os.close(fd)
+        try:
+            socket.send_fds(sock, [reply], passed)
+        except OSError:
+            break
+    for pidfd in live.values():
+        try:
+            signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+        except ProcessLookupError:
+            pass

@@ -1,0 +1,138 @@
+"""The Python API's process model: one fork server per Sandbox, shared by threads, gone with its caller."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import pytest
+from boxrun import our_processes
+
+from sandbox import Sandbox, SetupError
+
+
+def _servers() -> list[int]:
+    return [pid for pid, cmd in our_processes() if cmd.startswith("sandbox-forkserver")]
+
+
+def _wait_until_gone(marker: str, seconds: float = 5) -> list[str]:
+    deadline = time.monotonic() + seconds
+    while True:
+        left = [cmd for _, cmd in our_processes() if marker in cmd or cmd.startswith("sandbox-")]
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.05)
+
+
+def test_runs_from_many_threads_are_independent():
+    results: dict[tuple[int, int], tuple[str, int, bytes]] = {}
+    with Sandbox("sh") as box:
+        def worker(t: int) -> None:
+            for i in range(6):
+                r = box.run(["/bin/sh", "-c", f"echo {t}-{i}; exit {(t + i) % 5}"], wall_time=20)
+                results[t, i] = (r.verdict.value, r.exit_code, r.stdout)
+
+        threads = [threading.Thread(target=worker, args=(t,)) for t in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert len(_servers()) == 1  # one server for the Sandbox, whatever the number of threads
+    assert len(results) == 36
+    for (t, i), (verdict, code, out) in results.items():
+        assert out == f"{t}-{i}\n".encode() and code == (t + i) % 5
+        assert verdict == ("OK" if code == 0 else "RE")
+
+
+def test_close_stops_the_server_and_a_later_run_starts_another():
+    box = Sandbox("sh")
+    assert box.run(["/usr/bin/true"]).exit_code == 0
+    first = _servers()
+    assert len(first) == 1
+    box.close()
+    assert _servers() == []
+    assert box.run(["/bin/echo", "again"]).stdout == b"again\n"
+    assert len(_servers()) == 1 and _servers() != first
+    box.close()
+
+
+def test_a_killed_server_is_replaced_and_its_running_box_ends():
+    with Sandbox("sh") as box:
+        assert box.run(["/usr/bin/true"]).exit_code == 0
+        (server,) = _servers()
+        outcome: list[object] = []
+        runner = threading.Thread(target=lambda: outcome.append(_run_or_error(box, ["sleep", "303"])))
+        runner.start()
+        deadline = time.monotonic() + 10
+        while not any("sleep 303" in c for _, c in our_processes()) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        os.kill(server, signal.SIGKILL)
+        runner.join(20)
+        assert not runner.is_alive()
+        assert isinstance(outcome[0], SetupError)  # the box died with its server: an error of the sandbox
+        assert not [c for _, c in our_processes() if "sleep 303" in c]
+        assert box.run(["/bin/echo", "back"]).stdout == b"back\n"  # a fresh server took over
+        assert _servers() and server not in _servers()
+
+
+def _run_or_error(box: Sandbox, argv: list[str]) -> object:
+    try:
+        return box.run(argv, wall_time=60)
+    except SetupError as e:
+        return e
+
+
+def test_killing_the_api_caller_leaves_nothing_behind(tmp_path):
+    caller = tmp_path / "caller.py"
+    caller.write_text(textwrap.dedent("""
+        import sys
+        from sandbox import Sandbox
+        box = Sandbox("sh")
+        box.run(["/bin/sh", "-c", "sleep 304 & echo ready; wait"], stdout=1, wall_time=120)
+    """))
+    process = subprocess.Popen([sys.executable, str(caller)], stdout=subprocess.PIPE)
+    assert process.stdout.readline() == b"ready\n"
+    assert _servers()
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    process.stdout.close()
+    assert _wait_until_gone("sleep 304") == []
+
+
+def test_a_forked_caller_gets_its_own_server():
+    with Sandbox("sh") as box:
+        assert box.run(["/usr/bin/true"]).exit_code == 0
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the test process is single-threaded here, so a fork may run Python
+            try:
+                os.close(read)
+                result = box.run(["/bin/echo", "child"])
+                os.write(write, result.stdout + str(len(_servers())).encode())
+                box.close()
+            finally:
+                os._exit(0)
+        os.close(write)
+        with os.fdopen(read, "rb") as f:
+            reported = f.read()
+        os.waitpid(pid, 0)
+        assert reported == b"child\n2"  # the parent's server and the child's own
+        assert box.run(["/bin/echo", "parent"]).stdout == b"parent\n"  # the parent's is untouched
+
+
+@pytest.mark.parametrize("stdin", [b"from bytes\n", None])
+def test_stdin_reaches_the_program_through_the_server(stdin, tmp_path):
+    with Sandbox("sh") as box:
+        if stdin is None:  # the caller's own stdin: hand it a file as fd 0 of a child process
+            src = tmp_path / "in.txt"
+            src.write_text("from the caller\n")
+            code = "from sandbox import Sandbox; import sys; sys.stdout.buffer.write(Sandbox('sh').run(['cat']).stdout)"
+            with open(src, "rb") as f:
+                out = subprocess.run([sys.executable, "-c", code], stdin=f, capture_output=True, timeout=30).stdout
+            assert out == b"from the caller\n"
+        else:
+            assert box.run(["cat"], stdin=stdin).stdout == stdin
