@@ -3,11 +3,12 @@
 Downward (parent -> child, a pipe read once): the Plan and the compiled BPF,
 pickled; both ends are our own code, and the pipe is closed before the program
 runs.  Upward (child -> parent): one JSON record per line, each written with a
-single write(2) below PIPE_BUF so records from the proxy and the init never
+single write(2) below PIPE_BUF so records from the init and the target never
 interleave.  The program never holds the upward pipe: it is close-on-exec.
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import pickle
@@ -21,8 +22,25 @@ EXEC_FAILED = "exec_failed"  # the target: execve failed
 _PIPE_BUF = 4096
 
 
-def send_plan(fd: int, payload: Any) -> None:
+def preload_plan(fd: int, payload: Any) -> None:
+    """Write the whole plan into a pipe before its reader exists, so the reader need not
+    wait for us.  The pipe is grown to hold it (64 KiB by default; an unprivileged process
+    may grow one to /proc/sys/fs/pipe-max-size, 1 MiB by default)."""
     data = pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
+    if len(data) > fcntl.fcntl(fd, fcntl.F_GETPIPE_SZ):
+        try:
+            fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, len(data))
+        except OSError:
+            raise ValueError(f"the run's plan is too large ({len(data)} bytes)") from None
+    _write_all(fd, data)
+
+
+def send_plan(fd: int, payload: Any) -> None:
+    """Write the plan to a pipe someone reads."""
+    _write_all(fd, pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view):]

@@ -1,35 +1,38 @@
-"""The CHILD pipeline: proxy -> init -> target -> execve.  Side: child.
+"""The CHILD pipeline: init -> target -> execve.  Side: child.
 
-Started as a fork of a single-threaded process (the fork server or the CLI; see
-_forkserver), never of a possibly threaded caller.  start_proxy() gives the fork
-its descriptors; main() reads the Plan, then runs one numbered step after another;
-each step names why it exists.  A step that fails sends a SETUP_FAILED record
-upward and exits; the program's own output pipes never carry sandbox errors.
+The init is cloned straight into fresh namespaces by a single-threaded process
+(the fork server or the CLI; see _forkserver), never by a possibly threaded
+caller.  It takes its descriptors, reads the Plan, then runs one numbered step
+after another; each step names why it exists.  A step that fails sends a
+SETUP_FAILED record upward and exits; the program's own output pipes never carry
+sandbox errors.
 
-Three processes:
-  proxy  the supervisor's child; enters the user namespace, unshares the rest,
-         forks the init, relays the supervisor's kill request, waits.
-  init   PID 1 of the box; builds the root, hostname, loopback; runs the target.
+Two processes:
+  init   PID 1 of the box, in its own user, mount, pid, net, ipc, uts and cgroup
+         namespaces from birth; maps its ids, builds the root, hostname,
+         loopback; runs the target, reaps, reports, and honours the
+         supervisor's kill request.
   target the program-to-be; limits, stdio, privileges, seccomp, execve.
 """
 from __future__ import annotations
 
 import gc
 import os
-import select
 import signal
 import time
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING
 
 from . import _channel, cgroup, mountns, netns, pidns, privs, rlimits, seccomp, userns, utsns
 from . import _syscalls as sc
 from .plan import Plan
 
 if TYPE_CHECKING:
-    from ._forkserver import ProxyFds
+    from ._forkserver import InitFds
 
-NAMESPACES = sc.CLONE_NEWNS | sc.CLONE_NEWPID | sc.CLONE_NEWNET | sc.CLONE_NEWIPC | sc.CLONE_NEWUTS | sc.CLONE_NEWCGROUP
+NAMESPACES = (sc.CLONE_NEWUSER | sc.CLONE_NEWNS | sc.CLONE_NEWPID | sc.CLONE_NEWNET | sc.CLONE_NEWIPC
+              | sc.CLONE_NEWUTS | sc.CLONE_NEWCGROUP)
 EXIT_SETUP_FAILED = 125
+PROCESS_NAME = "sandbox-init"  # the box can read its init's command line: no host paths in it
 
 
 class _Step:
@@ -50,83 +53,71 @@ class _Step:
 
 
 def warm_up() -> None:
-    """In the fork server, before any fork: import what the proxy needs, once, and keep the
-    garbage collector off the inherited objects so forks share their pages."""
+    """In the fork server, before any clone: import what the init needs, once, read what does
+    not change, and keep the garbage collector off the inherited objects so clones share pages."""
     sc.load_prctl()
+    privs.warm_up()
     gc.freeze()
 
 
-def start_proxy(fds: "ProxyFds", parent_pid: int) -> NoReturn:
-    """In a fresh fork of the server (or of the CLI): become the proxy with these descriptors."""
-    from ._forkserver import PROXY_NAME
+def start_box(fds: "InitFds", lifeline: int) -> int:
+    """Clone the box's init into fresh namespaces; returns its pid (in the caller's namespace).
 
-    signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # the server reaps with a handler; we wait ourselves
-    signal.pthread_sigmask(signal.SIG_SETMASK, [])
-    os.setsid()  # the terminal's signals are not the box's
+    lifeline: the read end of a pipe whose write end only the caller holds; EOF on it
+    tells the init that its parent is gone.
+    """
+    pid = sc.fork_into_namespaces(NAMESPACES)
+    if pid == 0:
+        try:
+            _init(fds, lifeline)
+        finally:
+            os._exit(EXIT_SETUP_FAILED)
+    return pid
+
+
+def _init(fds: "InitFds", lifeline: int) -> None:
+    """PID 1 of the box, from its first instruction to the program's end."""
+    pidns.reset_signals()                               # 0. the parent's handlers and mask are not ours
+    os.setsid()                                         #    the terminal's signals are not the box's
     for source, target in ((fds.stdin, 0), (fds.stdout, 1), (fds.stderr, 2)):
         os.dup2(source, target)
-    sc.set_command_line(PROXY_NAME)  # the box can read its init's command line: no host paths
-    close_fds_except(0, 1, 2, fds.plan, fds.status, fds.procs)
-    main(fds.plan, fds.status, fds.procs, parent_pid)
-    os._exit(EXIT_SETUP_FAILED)  # main never returns
-
-
-def main(plan_fd: int, status_fd: int, cgroup_fd: int, parent_pid: int) -> None:
-    """The proxy.  cgroup_fd: the box cgroup's cgroup.procs, or -1 without cgroups."""
-    step = _Step(status_fd)
-    plan, bpf = step("read plan", _channel.receive_plan, plan_fd)
-    os.close(plan_fd)
-    step("die with the parent", privs.die_with_parent, parent_pid)                         # 1
-    step("user namespace", userns.enter, plan.ids)                                          # 2
-    step("other namespaces", sc.unshare, NAMESPACES)                                        # 3
-    # 4. The supervisor asks for the box to end with SIGUSR1; only we can name the init's pid.
-    #    Armed before the fork, so a request can never find us without a handler.
-    init: list[int] = []
-    signal.signal(signal.SIGUSR1, lambda *_: init and os.kill(init[0], signal.SIGUSR1))
-    lifeline_read, lifeline_write = os.pipe2(os.O_CLOEXEC)                                  # 5
-    init_pid = os.fork()                                                                    # 6
-    if init_pid == 0:
-        os.close(lifeline_write)
-        _init(plan, bpf, step, lifeline_read, cgroup_fd)
-    init.append(init_pid)
-    os.close(lifeline_read)
-    _, status = os.waitpid(init_pid, 0)                                                     # 7
-    os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
-
-
-def _init(plan: Plan, bpf: bytes, step: _Step, lifeline: int, cgroup_fd: int) -> None:
-    """PID 1 of the box."""
-    step("die with the proxy", _die_with_proxy, lifeline)                                   # 1
-    step("signals", pidns.become_init)                                                      # 2. sigwaitinfo only
-    step("mount namespace", mountns.build_root, plan.mounts)                                # 3
-    step("hostname", utsns.configure, plan.hostname)                                        # 4
-    step("network", netns.configure, plan.net)                                              # 5
-    step("not dumpable", privs.make_undumpable)     # 5b. the program may not touch /proc/1/* (oom_score_adj, fds)
-    exec_read, exec_write = os.pipe2(os.O_CLOEXEC)                                          # 6
+    sc.set_command_line(PROCESS_NAME)
+    close_fds_except(0, 1, 2, fds.plan, fds.status, fds.procs, lifeline)
+    step = _Step(fds.status)
+    plan, bpf = step("read plan", _channel.receive_plan, fds.plan)
+    os.close(fds.plan)
+    step("die with the parent", privs.die_with_parent, lifeline)                           # 1
+    os.close(lifeline)
+    step("user namespace", userns.map_ids, plan.ids)                                        # 2
+    step("signals", pidns.become_init)                                                      # 3. sigwaitinfo only
+    step("mount namespace", mountns.build_root, plan.mounts)                                # 4
+    step("hostname", utsns.configure, plan.hostname)                                        # 5
+    step("network", netns.configure, plan.net)                                              # 6
+    step("not dumpable", privs.make_undumpable)     # 7. the program may not touch /proc/1/* (oom_score_adj, fds)
+    exec_read, exec_write = os.pipe2(os.O_CLOEXEC)                                          # 8
     started = time.monotonic()
-    target = os.fork()                                                                      # 7
+    target = os.fork()                                                                      # 9
     if target == 0:
         os.close(exec_read)
-        _target(plan, bpf, step.status_fd, exec_write, cgroup_fd)
+        _target(plan, bpf, step.status_fd, exec_write, fds.procs)
     os.close(exec_write)
-    if cgroup_fd >= 0:
-        os.close(cgroup_fd)
-    failure = _read_all(exec_read)                                                          # 8
+    if fds.procs >= 0:
+        os.close(fds.procs)
+    _close_stdio()                                  # 10. the program's output ends when the program's does
+    failure = _read_all(exec_read)                                                          # 11
     if failure:
         os.write(step.status_fd, failure)
         os.waitpid(target, 0)
         os._exit(EXIT_SETUP_FAILED)
     _channel.send_record(step.status_fd, _channel.STARTED)
-    end = pidns.reap_until(target, started)                                                 # 9
+    end = pidns.reap_until(target, started)                                                 # 12
     _channel.send_record(step.status_fd, _channel.EXITED, **vars(end))
-    os._exit(0)                                                                             # 10: the kernel ends the rest
+    os._exit(0)                                                                             # 13: the kernel ends the rest
 
 
-def _die_with_proxy(lifeline: int) -> None:
-    """pdeathsig, then check the proxy did not die before it was armed (EOF on the lifeline)."""
-    sc.set_parent_death_signal(signal.SIGKILL)
-    if select.select([lifeline], [], [], 0)[0]:
-        os._exit(1)
+def _close_stdio() -> None:
+    for fd in (0, 1, 2):
+        os.close(fd)
 
 
 def _target(plan: Plan, bpf: bytes, status_fd: int, exec_error_fd: int, cgroup_fd: int) -> None:

@@ -1,22 +1,23 @@
-"""How the box's first helper (the proxy) is started: a fork, never an interpreter start.  Side: parent.
+"""How the box's init is started: a clone, never an interpreter start.  Side: parent.
 
-A run must cost a fork, not a fresh Python (~50 ms with imports).  Two launchers:
+A run must cost one clone, not a fresh Python (~50 ms with imports).  Two launchers:
 
   ForkServer  for the API.  One small, single-threaded `python -I -S` per Sandbox,
               started once with subprocess (fork+exec in C, safe from threaded
-              callers), that has imported the child pipeline and forks a proxy
+              callers), that has imported the child pipeline and clones an init
               per request.  Requests carry the run's pipes over a Unix socket
               (SCM_RIGHTS); the answer carries a pidfd, which the supervisor uses
-              to wait for and kill its proxy without pid-reuse races.  The server
-              exits, killing whatever proxies it still has, when its socket hits
-              EOF: when the Sandbox is closed or its process dies.  No thread of
-              the caller is a parent of a box, so no pdeathsig fires when a
-              caller's short-lived thread ends.
-  fork_here   for the single-threaded CLI: the proxy is a fork of the CLI itself.
+              to wait for, signal and kill its init without pid-reuse races.
+              The server exits, killing whatever inits it still has, when its
+              socket hits EOF: when the Sandbox is closed or its process dies.
+              No thread of the caller is a parent of a box, so no pdeathsig fires
+              when a caller's short-lived thread ends.
+  fork_here   for the single-threaded CLI: the init is a clone of the CLI itself.
 
-Python code never runs in a child forked from a threaded process: the server is
-single-threaded, and fork_here refuses a process with threads.
-Man pages: unix(7) (SCM_RIGHTS), pidfd_open(2), pidfd_send_signal(2).
+Python code never runs in a child of a threaded process: the server is
+single-threaded, and fork_here refuses a process with threads.  Whoever clones
+the inits holds a lifeline pipe, so an init can tell that its parent died.
+Man pages: unix(7) (SCM_RIGHTS), pidfd_open(2), pidfd_send_signal(2), clone(2).
 """
 from __future__ import annotations
 
@@ -32,18 +33,18 @@ from typing import Optional
 from ._syscalls import prctl_directory
 from .errors import SetupError
 
-PROXY_NAME = "sandbox-init"  # the box can read its init's command line: no host paths in it
 _SERVER_NAME = "sandbox-forkserver"
 _BOOT = ("import os, sys; sys.path[:0] = os.environ['SANDBOX_CHILD_PATH'].split(':'); "
          "from sandbox._forkserver import serve; serve(int(sys.argv[1]))")
 _REPLY_SIZE = 512
 
 
-class Proxy:
-    """The box's proxy process, held by a pidfd: waitable and killable without pid reuse.
+class InitProcess:
+    """The box's init, held by a pidfd: waitable and signalable without pid reuse.
 
-    A proxy we forked ourselves is our child and we reap it (its exit status is
-    known); a served one is the fork server's child, which reaps it.
+    Its exit (the pidfd turns readable) comes after the kernel has killed and reaped
+    every other process of its pid namespace.  An init we cloned ourselves is our child
+    and we reap it (its exit status is known); a served one is the server's to reap.
     """
 
     def __init__(self, pid: int, pidfd: int, our_child: bool) -> None:
@@ -54,7 +55,7 @@ class Proxy:
         self.exited = False
 
     def poll(self) -> bool:
-        """Has the proxy exited?"""
+        """Has the init exited?"""
         return self.exited or self._wait(block=False)
 
     def wait(self) -> None:
@@ -86,8 +87,8 @@ class Proxy:
             self.pidfd = -1
 
 
-class ProxyFds:
-    """The descriptors a proxy starts with; procs is -1 without a cgroup."""
+class InitFds:
+    """The descriptors an init starts with; procs is -1 without a cgroup."""
 
     def __init__(self, stdin: int, stdout: int, stderr: int, plan: int, status: int, procs: int) -> None:
         self.stdin, self.stdout, self.stderr = stdin, stdout, stderr
@@ -97,30 +98,31 @@ class ProxyFds:
         return [self.stdin, self.stdout, self.stderr, self.plan, self.status] + ([self.procs] if self.procs >= 0 else [])
 
     @classmethod
-    def from_list(cls, fds: list[int]) -> "ProxyFds":
+    def from_list(cls, fds: list[int]) -> "InitFds":
         return cls(*fds[:5], fds[5] if len(fds) > 5 else -1)
 
 
-def fork_here(fds: ProxyFds) -> Proxy:
-    """Fork the proxy from this process, which must have no other thread (the CLI)."""
+def fork_here(fds: InitFds) -> InitProcess:
+    """Clone the init from this process, which must have no other thread (the CLI)."""
     if threading.active_count() != 1:
         raise RuntimeError("fork_here needs a single-threaded process; use a ForkServer")
-    pid = _fork_proxy(fds)
-    return Proxy(pid, os.pidfd_open(pid), our_child=True)
+    from ._child import start_box
+
+    pid = start_box(fds, _lifeline())
+    return InitProcess(pid, os.pidfd_open(pid), our_child=True)
 
 
-def _fork_proxy(fds: ProxyFds) -> int:
-    """Fork; the child becomes the proxy and never returns."""
-    from ._child import start_proxy  # before the fork: imported once, not per child
+_lifelines: dict[int, int] = {}  # pid -> the read end of this process's lifeline
 
-    parent = os.getpid()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            start_proxy(fds, parent)
-        finally:
-            os._exit(125)
-    return pid
+
+def _lifeline() -> int:
+    """The read end of a pipe whose write end this process holds until it dies."""
+    pid = os.getpid()
+    if pid not in _lifelines:
+        read, _write = os.pipe2(os.O_CLOEXEC)  # the write end stays open, unused, for our lifetime
+        _lifelines.clear()
+        _lifelines[pid] = read
+    return _lifelines[pid]
 
 
 class ForkServer:
@@ -132,7 +134,7 @@ class ForkServer:
         self._server: Optional[subprocess.Popen] = None
         self._owner = 0  # the pid that started the server; a forked caller starts its own
 
-    def spawn(self, fds: ProxyFds) -> Proxy:
+    def spawn(self, fds: InitFds) -> InitProcess:
         with self._lock:
             for attempt in (1, 2):
                 if self._sock is None or self._owner != os.getpid():
@@ -144,7 +146,7 @@ class ForkServer:
                 except (BrokenPipeError, ConnectionResetError):
                     reply, received = b"", []
                 if reply:
-                    return _proxy_from_reply(reply, received)
+                    return _init_from_reply(reply, received)
                 self._stop()  # the server died (killed from outside?): one fresh start
             raise SetupError("the sandbox fork server did not answer")
 
@@ -166,7 +168,7 @@ class ForkServer:
 
     def _stop(self) -> None:
         if self._sock is not None and self._owner == os.getpid():
-            self._sock.close()  # EOF: the server kills its proxies and exits
+            self._sock.close()  # EOF: the server kills its inits and exits
             if self._server is not None:
                 self._server.wait()
         self._sock, self._server = None, None
@@ -176,14 +178,15 @@ class ForkServer:
             self._stop()
 
 
-def _proxy_from_reply(reply: bytes, fds: list[int]) -> Proxy:
+def _init_from_reply(reply: bytes, fds: list[int]) -> InitProcess:
     words = reply.split(b" ", 2)
     if words[0] == b"ok" and len(fds) == 1:
-        return Proxy(int(words[1]), fds[0], our_child=False)
+        return InitProcess(int(words[1]), fds[0], our_child=False)
     for fd in fds:
         os.close(fd)
-    message = words[2].decode(errors="replace") if len(words) > 2 else reply.decode(errors="replace")
-    raise SetupError(f"starting the box failed: {message}", step="fork", errno=int(words[1]) if len(words) > 1 else None)
+    if len(words) < 3 or not words[1].isdigit():
+        raise SetupError(f"the sandbox fork server answered {reply[:100]!r}")
+    raise OSError(int(words[1]), words[2].decode(errors="replace"))  # as if we had called clone() ourselves
 
 
 def child_path() -> list[str]:
@@ -196,11 +199,12 @@ def child_path() -> list[str]:
 # --- the server side ------------------------------------------------------------------------------
 
 def serve(sock_fd: int) -> None:
-    """The fork server's main loop: one request, one forked proxy, one pidfd back."""
-    from ._child import warm_up
+    """The fork server's main loop: one request, one cloned init, one pidfd back."""
+    from ._child import start_box, warm_up
 
-    warm_up()  # everything a proxy imports is imported once, here
+    warm_up()  # everything an init imports is imported once, here
     sock = socket.socket(fileno=sock_fd)
+    lifeline = _lifeline()
     live: dict[int, int] = {}  # pid -> our pidfd, to kill what is left when the caller goes
 
     def reap(*_: object) -> None:
@@ -227,12 +231,12 @@ def serve(sock_fd: int) -> None:
         # SIGCHLD is held until the pidfd exists, so the reaper cannot free the pid first.
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
         try:
-            pid = _fork_proxy(ProxyFds.from_list(fds))
+            pid = start_box(InitFds.from_list(fds), lifeline)
             pidfd = os.pidfd_open(pid)
             live[pid] = pidfd
             reply, passed = b"ok %d" % pid, [pidfd]
         except OSError as e:
-            reply, passed = b"error %d %s" % (e.errno or 0, str(e).encode()[:400]), []
+            reply, passed = b"error %d %s" % (e.errno or 0, (e.strerror or str(e)).encode()[:400]), []
         finally:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
             for fd in fds:

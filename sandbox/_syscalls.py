@@ -12,10 +12,13 @@ from __future__ import annotations
 import ctypes
 import fcntl
 import os
+import signal
 import socket
 import struct
 
 _libc = ctypes.CDLL(None, use_errno=True)
+# The same C library, called with the GIL held: clone() must not run with the GIL released.
+_libc_holding_gil = ctypes.PyDLL(None, use_errno=True)
 
 # <sched.h>
 CLONE_NEWNS = 0x00020000
@@ -66,6 +69,31 @@ def _check(result: int, what: str) -> int:
 
 def _path(path: str | None) -> bytes | None:
     return None if path is None else os.fsencode(path)
+
+
+_SYS_CLONE = 56  # x86_64: clone(flags, stack, parent_tid, child_tid, tls)
+
+
+def fork_into_namespaces(flags: int) -> int:
+    """os.fork(), but the child starts in the new namespaces `flags` names (clone(2)).
+
+    Python has no clone(); this does what os.fork() does around the call (CPython's
+    before/after-fork hooks, with the GIL held throughout), so the child is a normal
+    Python process.  A child in a new pid namespace is its PID 1, which unshare()
+    cannot give the caller itself.  Only for a single-threaded caller (the kernel
+    refuses CLONE_NEWUSER from a threaded one).  Returns 0 in the child.
+    """
+    ctypes.pythonapi.PyOS_BeforeFork()
+    pid = _libc_holding_gil.syscall(ctypes.c_long(_SYS_CLONE), ctypes.c_ulong(flags | signal.SIGCHLD),
+                                    None, None, None, None)
+    if pid == 0:
+        ctypes.pythonapi.PyOS_AfterFork_Child()
+        return 0
+    err = ctypes.get_errno()
+    ctypes.pythonapi.PyOS_AfterFork_Parent()
+    if pid < 0:
+        raise OSError(err, f"clone: {os.strerror(err)}")
+    return pid
 
 
 def unshare(flags: int) -> None:
@@ -204,15 +232,10 @@ def set_no_new_privs() -> None:
     prctl.set_no_new_privs(1)
 
 
-def drop_all_bounding_capabilities() -> None:
-    """Empty the capability bounding set, so nothing the program execs can gain one.
-
-    Reads cap_last_cap rather than trusting python-prctl's list, so a capability
-    added by a newer kernel is dropped too.
-    """
+def drop_bounding_capabilities(last: int) -> None:
+    """Drop capabilities 0..last (/proc/sys/kernel/cap_last_cap, rather than python-prctl's
+    list, so a capability added by a newer kernel is dropped too) from the bounding set."""
     import _prctl
 
-    with open("/proc/sys/kernel/cap_last_cap") as f:
-        last = int(f.read())
     for cap in range(last + 1):
         _prctl.prctl(_prctl.PR_CAPBSET_DROP, cap)

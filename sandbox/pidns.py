@@ -34,13 +34,16 @@ class ProgramExit:
 
 def reset_signals() -> None:
     """Every signal to its default action and unblocked.  Python installs a SIGINT handler and
-    ignores SIGPIPE and SIGXFSZ; an ignored signal would stay ignored across execve."""
+    ignores SIGPIPE and SIGXFSZ; an ignored signal would stay ignored across execve.  Python
+    knows every disposition (read at start, tracked since), so only the changed ones cost a call."""
     for signum in signal.valid_signals():
-        if signum not in (signal.SIGKILL, signal.SIGSTOP):
-            try:
+        if signum in (signal.SIGKILL, signal.SIGSTOP):
+            continue
+        try:
+            if signal.getsignal(signum) != signal.SIG_DFL:
                 signal.signal(signum, signal.SIG_DFL)
-            except (OSError, ValueError):
-                pass  # signals reserved by the C library
+        except (OSError, ValueError):
+            pass  # signals reserved by the C library
     signal.pthread_sigmask(signal.SIG_SETMASK, [])
 
 
@@ -58,7 +61,7 @@ def reap_until(target: int, started: float) -> ProgramExit:
     while True:
         info = signal.sigwaitinfo(_WAITED)
         if info.si_signo == KILL_REQUEST:
-            if info.si_pid == 0:  # from the supervisor, through the proxy: outside the box
+            if info.si_pid == 0:  # from the supervisor: outside the box
                 os.kill(-1, signal.SIGKILL)  # from PID 1: every process of the namespace but itself
             continue
         while True:

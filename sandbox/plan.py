@@ -21,7 +21,7 @@ from .userns import IdMapSpec
 
 WORK_DIR = "/work"
 SCRIPT_PLACEHOLDER = "{script}"
-HELPER_PROCESSES = 2  # the proxy and the init share the box's process count
+HELPER_PROCESSES = 1  # the init shares the box's process count
 
 
 @dataclass(frozen=True)

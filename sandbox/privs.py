@@ -8,15 +8,30 @@ capabilities(7), keyrings(7).
 from __future__ import annotations
 
 import os
+import select
 import signal
 
 from . import _syscalls as sc
 
+_last_capability = -1
 
-def die_with_parent(expected_parent: int) -> None:
-    """SIGKILL this process when its parent dies, even if the parent died already."""
+
+def warm_up() -> None:
+    """Before the clones (side: fork server): read the host's highest capability number once."""
+    global _last_capability
+    with open("/proc/sys/kernel/cap_last_cap") as f:
+        _last_capability = int(f.read())
+
+
+def die_with_parent(lifeline: int) -> None:
+    """SIGKILL this process when its parent dies, even if the parent died already.
+
+    lifeline: a pipe only the parent can write to; EOF on it means the parent was gone
+    before the signal was armed.  (getppid() cannot tell: a parent outside our pid
+    namespace reads as 0.)
+    """
     sc.set_parent_death_signal(signal.SIGKILL)
-    if os.getppid() != expected_parent:  # the parent was gone before the signal was armed
+    if select.select([lifeline], [], [], 0)[0]:
         os._exit(1)
 
 
@@ -30,4 +45,6 @@ def drop_all() -> None:
     CAP_SETPCAP, which we still hold)."""
     sc.join_new_session_keyring()
     sc.set_no_new_privs()
-    sc.drop_all_bounding_capabilities()
+    if _last_capability < 0:
+        warm_up()
+    sc.drop_bounding_capabilities(_last_capability)

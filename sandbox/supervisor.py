@@ -1,7 +1,7 @@
 """The PARENT pipeline: plan, start the box, watch it, judge it, clean up.  Side: parent.
 
-run() is the one numbered function a reader follows.  The box's first helper is
-started by a launcher (_forkserver: a fork of the caller's fork server, or of the
+run() is the one numbered function a reader follows.  The box's init is started
+by a launcher (_forkserver: a clone of the Sandbox's fork server, or of the
 single-threaded CLI itself).  The program's stdout and stderr always flow through
 pipes to this process, which forwards them live and caps what it passes (OLE);
 the program's stdin is handed over directly.  Man pages: pipe(7), wait4(2).
@@ -18,19 +18,19 @@ from dataclasses import dataclass, replace
 from typing import Callable, Optional, Union
 
 from . import _channel, cgroup, seccomp
-from ._forkserver import Proxy, ProxyFds
-from .errors import ExecError, HostError, ProfileError, SetupError
+from ._forkserver import InitFds, InitProcess
+from .errors import ExecError, HostError, ProfileError, SetupError, UsageError
 from .hostcheck import NO_CGROUP_REMEDY, userns_refusal_reason
 from .plan import Plan, Request, make_plan
 from .profile import Profile
 from .result import LimitValues, Result, Usage, decide_verdict, signal_name
 
 SETUP_TIMEOUT = 120.0  # building a box takes milliseconds; this only catches a wedged child
-KILL_GRACE = 2.0       # after asking the init to end the box, SIGKILL the proxy
+KILL_GRACE = 2.0       # after asking the init to end the box, SIGKILL the init
 CPU_POLL_MIN = 0.01    # seconds between checks of the box's CPU time (cgroup cpu.stat)
 CPU_POLL_MAX = 0.25
 CGROUP_ROOT_ENV = "SANDBOX_CGROUP_ROOT"
-Launcher = Callable[[ProxyFds], Proxy]  # starts the box's proxy with these descriptors
+Launcher = Callable[[InitFds], InitProcess]  # clones the box's init with these descriptors
 
 PASS = "pass"        # the caller's own stream
 CAPTURE = "capture"  # collected into the Result
@@ -96,13 +96,12 @@ def run(profile: Profile, request: Request, stdio: Stdio, launch: Launcher) -> R
     bpf = compile_seccomp(plan.seccomp, profile.source)                    # 3. once per policy
     run_cgroup = subtree.new_run(plan.cgroup) if subtree else None        # 4. limits written before anyone is in it
     try:
-        box = _Box(plan, stdio, launch, run_cgroup)                         # 5. start the child, send the plan
+        box = _Box(plan, bpf, stdio, launch, run_cgroup)                    # 5. hand over the plan, start the init
     except BaseException:
         if run_cgroup:
             run_cgroup.destroy()
         raise
     try:
-        box.send(bpf)
         usage = box.watch()                                                # 6-8. status, output, deadlines, usage
     finally:
         box.close()                                                        # 10. kill, reap, remove the cgroup
@@ -145,9 +144,9 @@ def _message(verdict: str, limit: Optional[str], usage: Usage, plan: Plan) -> st
 
 
 class _Box:
-    """One running box as the supervisor sees it: the proxy process and three pipes."""
+    """One running box as the supervisor sees it: its init and three pipes."""
 
-    def __init__(self, plan: Plan, stdio: Stdio, launch: Launcher,
+    def __init__(self, plan: Plan, bpf: bytes, stdio: Stdio, launch: Launcher,
                  run_cgroup: Optional[cgroup.RunCgroup] = None) -> None:
         self.plan = plan
         self.cgroup = run_cgroup
@@ -157,7 +156,16 @@ class _Box:
         self.output_left = plan.limits.output
         self.killed_for: Optional[str] = None
         self.records: list[dict] = []
-        plan_read, self.plan_write = os.pipe2(os.O_CLOEXEC)
+        plan_read, plan_write = os.pipe2(os.O_CLOEXEC)
+        try:  # the plan waits in the pipe, so the init reads it at once
+            _channel.preload_plan(plan_write, (plan, bpf))
+        except BaseException as e:
+            os.close(plan_read)
+            if isinstance(e, ValueError):
+                raise UsageError(str(e)) from None
+            raise
+        finally:
+            os.close(plan_write)
         self.status_read, status_write = os.pipe2(os.O_CLOEXEC)
         out_read, out_write = os.pipe2(os.O_CLOEXEC)
         err_read, err_write = os.pipe2(os.O_CLOEXEC)
@@ -166,10 +174,12 @@ class _Box:
         stdin = _stdin_fd(stdio.stdin)
         procs = run_cgroup.open_procs() if run_cgroup else -1
         try:
-            self.proxy = launch(ProxyFds(stdin, out_write, err_write, plan_read, status_write, procs))
-        except BaseException:
-            for fd in (*self.open_fds, self.plan_write):
+            self.init = launch(InitFds(stdin, out_write, err_write, plan_read, status_write, procs))
+        except BaseException as e:
+            for fd in self.open_fds:
                 os.close(fd)
+            if isinstance(e, OSError):  # clone() refused: its namespaces, the user namespace first
+                raise _setup_error({"step": "user namespace", "errno": e.errno, "message": str(e)}) from None
             raise
         finally:
             for fd in (plan_read, status_write, procs, out_write, err_write):
@@ -177,14 +187,6 @@ class _Box:
                     os.close(fd)
             if stdin not in (0, stdio.stdin):
                 os.close(stdin)
-
-    def send(self, bpf: bytes) -> None:
-        try:
-            _channel.send_plan(self.plan_write, (self.plan, bpf))
-        except BrokenPipeError:
-            pass  # the child died at once; watch() reports why
-        finally:
-            os.close(self.plan_write)
 
     def watch(self) -> Usage:
         """Pump output and records until every pipe is closed, enforcing the deadlines."""
@@ -227,7 +229,7 @@ class _Box:
                     self._forward(self.streams[key.fd], data)
                     if self.killed_for == "output" and deadline_reason not in ("kill", "gone"):
                         deadline, deadline_reason = time.monotonic() + KILL_GRACE, "kill"
-        self.proxy.wait()
+        self.init.wait()
         return self._usage(time.monotonic() - started_at)
 
     def _check_box_cpu(self) -> Optional[float]:
@@ -244,8 +246,8 @@ class _Box:
         return time.monotonic() + min(CPU_POLL_MAX, max(CPU_POLL_MIN, left / (os.cpu_count() or 1)))
 
     def _on_deadline(self, reason: str) -> tuple[Optional[float], str]:
-        if reason == "kill":  # the init did not end the box in time: cut the proxy, the chain follows
-            self.proxy.kill()
+        if reason == "kill":  # the init did not end the box in time: SIGKILL it, the namespace follows
+            self.init.kill()
             return None, "gone"
         self.killed_for = self.killed_for or ("wall_time" if reason == "wall_time" else "setup")
         self._request_kill()
@@ -253,14 +255,11 @@ class _Box:
 
     def _request_kill(self) -> None:
         """End every process of the program: cgroup.kill where there is a cgroup, else ask the
-        proxy to have the init SIGKILL the namespace.  Either way the init then reports usage."""
+        init to SIGKILL the rest of its namespace.  Either way the init then reports usage."""
         if self.cgroup:
             self.cgroup.kill()
-            return
-        try:
-            self.proxy.send_signal(signal.SIGUSR1)
-        except ProcessLookupError:
-            pass
+        else:
+            self.init.send_signal(signal.SIGUSR1)
 
     def _forward(self, stream: str, data: bytes) -> None:
         if self.output_left is not None:
@@ -293,7 +292,7 @@ class _Box:
             raise SetupError(f"the box was not ready within {SETUP_TIMEOUT:.0f}s")
         end = by_kind.get(_channel.EXITED)
         if end is None and not self.killed_for:
-            how = "" if self.proxy.returncode is None else f" (its helper exited with {self.proxy.returncode})"
+            how = "" if self.init.returncode is None else f" (its init exited with {self.init.returncode})"
             raise SetupError(f"the box ended without reporting the program's status{how}")
         usage = self._program_usage(end, supervisor_wall)
         return usage if self.cgroup is None else _with_cgroup_usage(usage, self.cgroup.usage())
@@ -317,12 +316,12 @@ class _Box:
         )
 
     def close(self) -> None:
-        """Whatever happened, nothing of this box survives: kill the proxy (the chain follows),
-        reap it, and remove the box's cgroup."""
-        if not self.proxy.poll():
-            self.proxy.kill()
-            self.proxy.wait()
-        self.proxy.close()
+        """Whatever happened, nothing of this box survives: kill the init (its namespace
+        follows), wait for it, and remove the box's cgroup."""
+        if not self.init.poll():
+            self.init.kill()
+            self.init.wait()
+        self.init.close()
         for fd in self.open_fds:
             os.close(fd)
         self.open_fds.clear()

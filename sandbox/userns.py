@@ -1,4 +1,4 @@
-"""User namespace: the box's own ids, written the rootless way.  Side: child (the proxy).
+"""User namespace: the box's own ids, written the rootless way.  Side: child (the box's init).
 
 An unprivileged process may map exactly one id: its own.  It must deny
 setgroups(2) before writing gid_map.  The caller's uid maps to a non-zero id
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import _syscalls as sc
 
 
 @dataclass(frozen=True)
@@ -25,9 +24,8 @@ def _write(path: str, text: str) -> None:
         f.write(text)
 
 
-def enter(spec: IdMapSpec) -> None:
-    """unshare(CLONE_NEWUSER), then map one uid and one gid."""
-    sc.unshare(sc.CLONE_NEWUSER)
+def map_ids(spec: IdMapSpec) -> None:
+    """Map one uid and one gid of a user namespace this process was just cloned into."""
     _write("/proc/self/setgroups", "deny")
     _write("/proc/self/uid_map", f"{spec.inside_uid} {spec.outside_uid} 1\n")
     _write("/proc/self/gid_map", f"{spec.inside_gid} {spec.outside_gid} 1\n")

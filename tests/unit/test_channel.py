@@ -133,6 +133,20 @@ def test_plan_round_trip(pipe, minimal_profile_path):
     assert received[0] is not plan
 
 
+def test_preloaded_plan_larger_than_a_pipe_buffer_needs_no_reader(pipe):
+    payload = {"env": "x" * (200 << 10)}
+    _channel.preload_plan(pipe["w"], payload)  # would block forever if the pipe were not grown
+    _close(pipe, "w")
+    assert _channel.receive_plan(pipe["r"]) == payload
+
+
+def test_a_plan_too_large_to_preload_is_refused_not_a_deadlock(pipe):
+    with open("/proc/sys/fs/pipe-max-size") as f:
+        limit = int(f.read())
+    with pytest.raises(ValueError, match="too large"):
+        _channel.preload_plan(pipe["w"], os.urandom(limit + 4096))
+
+
 def test_large_payload_round_trip(pipe):
     """More than a pipe buffer: the writer must loop over short writes, the reader until EOF."""
     payload = {"bpf": os.urandom(1 << 20), "verdict": Verdict.MLE, "nested": [list(range(1000))] * 5}

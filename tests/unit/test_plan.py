@@ -228,7 +228,7 @@ def test_limit_overrides_replace_profile_limits(profile):
     assert plan.limits.wall_time == profile.limits.wall_time  # untouched
     assert rlimit(plan, "as") == RlimitSpec("as", 32 * M, 32 * M)
     assert rlimit(plan, "cpu") == RlimitSpec("cpu", 1, 2)
-    assert rlimit(plan, "nproc") == RlimitSpec("nproc", 5, 5)
+    assert rlimit(plan, "nproc") == RlimitSpec("nproc", 3 + 1, 3 + 1)  # the init counts too
     assert profile.limits.memory == 64 * M  # the profile itself is not changed
 
 
@@ -253,7 +253,7 @@ def test_rlimits_from_the_profile(profile):
     plan = plan_for(profile, program=("/bin/true",))
     assert rlimit(plan, "core") == RlimitSpec("core", 0, 0)
     assert rlimit(plan, "cpu") == RlimitSpec("cpu", 2, 3)  # 1.5s
-    assert rlimit(plan, "nproc") == RlimitSpec("nproc", 8 + 2, 8 + 2)  # the proxy and the init count too
+    assert rlimit(plan, "nproc") == RlimitSpec("nproc", 8 + 1, 8 + 1)  # the init counts too
     assert rlimit(plan, "fsize") == RlimitSpec("fsize", M, M)
     assert rlimit(plan, "nofile") == RlimitSpec("nofile", 64, 64)
     assert rlimit(plan, "stack") == RlimitSpec("stack", 8 * M, 8 * M)

@@ -1,4 +1,4 @@
-"""The init ends the box on SIGUSR1, the supervisor's kill request relayed by the proxy.  It reads
+"""The init ends the box on SIGUSR1, the supervisor's kill request, sent from outside the box.  It reads
 its signals with sigwaitinfo() and honours the request only from outside the box (sender pid 0
 in here), so the program pulling the switch must change nothing: it lives on, and so does init."""
 import os
