@@ -1,5 +1,7 @@
 """The wire between the supervisor and the child.  Side: both.
 
+Handover (launcher -> init, a Unix socket): the run's descriptors, passed with
+SCM_RIGHTS to an init that may have been cloned before the run was asked for.
 Downward (parent -> child, a pipe read once): the Plan and the compiled BPF,
 pickled; both ends are our own code, and the pipe is closed before the program
 runs.  Upward (child -> parent): one JSON record per line, each written with a
@@ -12,7 +14,9 @@ import fcntl
 import json
 import os
 import pickle
-from typing import Any, Iterator
+import socket
+from dataclasses import astuple, dataclass
+from typing import Any, Iterator, Optional
 
 # Record kinds, in the order a healthy run sends them.
 STARTED = "started"          # init: the program was exec'd
@@ -20,6 +24,38 @@ EXITED = "exited"            # init: the program ended; wait status and usage
 SETUP_FAILED = "setup_failed"  # any helper: building the box failed
 EXEC_FAILED = "exec_failed"  # the target: execve failed
 _PIPE_BUF = 4096
+
+
+@dataclass(frozen=True)
+class InitFds:
+    """The descriptors an init starts a run with; procs is -1 without a cgroup."""
+
+    stdin: int
+    stdout: int
+    stderr: int
+    plan: int
+    status: int
+    procs: int = -1
+
+    def as_list(self) -> list[int]:
+        return [fd for fd in astuple(self) if fd >= 0]
+
+
+def hand_over(sock: socket.socket, fds: InitFds) -> None:
+    """Give an init its run's descriptors (it receives its own copies) and wait for its
+    word that it has them: an init that died meanwhile raises BrokenPipeError."""
+    socket.send_fds(sock, [b"run"], fds.as_list())
+    if sock.recv(16) != b"taken":
+        raise BrokenPipeError(32, "the init went away before taking its run")
+
+
+def take_over(sock: socket.socket) -> Optional[InitFds]:
+    """Wait for a run's descriptors; None if the launcher went away first."""
+    _, fds, _, _ = socket.recv_fds(sock, 16, 6)
+    if len(fds) < 5:
+        return None
+    sock.send(b"taken")
+    return InitFds(*fds)
 
 
 def preload_plan(fd: int, payload: Any) -> None:

@@ -18,16 +18,12 @@ from __future__ import annotations
 
 import gc
 import os
-import signal
+import socket
 import time
-from typing import TYPE_CHECKING
 
 from . import _channel, cgroup, mountns, netns, pidns, privs, rlimits, seccomp, userns, utsns
 from . import _syscalls as sc
 from .plan import Plan
-
-if TYPE_CHECKING:
-    from ._forkserver import InitFds
 
 NAMESPACES = (sc.CLONE_NEWUSER | sc.CLONE_NEWNS | sc.CLONE_NEWPID | sc.CLONE_NEWNET | sc.CLONE_NEWIPC
               | sc.CLONE_NEWUTS | sc.CLONE_NEWCGROUP)
@@ -60,34 +56,42 @@ def warm_up() -> None:
     gc.freeze()
 
 
-def start_box(fds: "InitFds", lifeline: int) -> int:
+def start_box(handover: int, lifeline: int) -> int:
     """Clone the box's init into fresh namespaces; returns its pid (in the caller's namespace).
 
+    The init gets ready and then waits on `handover` (a Unix socket) for its run's
+    descriptors (_channel.hand_over), so it may be cloned before the run is asked for.
     lifeline: the read end of a pipe whose write end only the caller holds; EOF on it
     tells the init that its parent is gone.
     """
     pid = sc.fork_into_namespaces(NAMESPACES)
     if pid == 0:
         try:
-            _init(fds, lifeline)
+            _init(handover, lifeline)
         finally:
             os._exit(EXIT_SETUP_FAILED)
     return pid
 
 
-def _init(fds: "InitFds", lifeline: int) -> None:
+def _init(handover: int, lifeline: int) -> None:
     """PID 1 of the box, from its first instruction to the program's end."""
     pidns.reset_signals()                               # 0. the parent's handlers and mask are not ours
     os.setsid()                                         #    the terminal's signals are not the box's
+    sc.set_command_line(PROCESS_NAME)
+    close_fds_except(0, 1, 2, handover, lifeline)
+    _occupy_stdio()                                     #    descriptors received next land above 2
+    privs.die_with_parent(lifeline)                     #    no one to report to yet: a quiet exit
+    os.close(lifeline)
+    with socket.socket(fileno=handover) as channel:     #    ready; wait for the run
+        fds = _channel.take_over(channel)
+    if fds is None:
+        os._exit(0)
     for source, target in ((fds.stdin, 0), (fds.stdout, 1), (fds.stderr, 2)):
         os.dup2(source, target)
-    sc.set_command_line(PROCESS_NAME)
-    close_fds_except(0, 1, 2, fds.plan, fds.status, fds.procs, lifeline)
+        os.close(source)
     step = _Step(fds.status)
-    plan, bpf = step("read plan", _channel.receive_plan, fds.plan)
+    plan, bpf = step("read plan", _channel.receive_plan, fds.plan)                         # 1
     os.close(fds.plan)
-    step("die with the parent", privs.die_with_parent, lifeline)                           # 1
-    os.close(lifeline)
     step("user namespace", userns.map_ids, plan.ids)                                        # 2
     step("signals", pidns.become_init)                                                      # 3. sigwaitinfo only
     step("mount namespace", mountns.build_root, plan.mounts)                                # 4
@@ -113,6 +117,13 @@ def _init(fds: "InitFds", lifeline: int) -> None:
     end = pidns.reap_until(target, started)                                                 # 12
     _channel.send_record(step.status_fd, _channel.EXITED, **vars(end))
     os._exit(0)                                                                             # 13: the kernel ends the rest
+
+
+def _occupy_stdio() -> None:
+    """Put /dev/null on whichever of 0, 1, 2 the parent had closed."""
+    while (fd := os.open(os.devnull, os.O_RDWR)) <= 2:
+        pass
+    os.close(fd)
 
 
 def _close_stdio() -> None:

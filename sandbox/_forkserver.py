@@ -30,6 +30,8 @@ import sys
 import threading
 from typing import Optional
 
+from . import _channel
+from ._channel import InitFds
 from ._syscalls import prctl_directory
 from .errors import SetupError
 
@@ -87,29 +89,30 @@ class InitProcess:
             self.pidfd = -1
 
 
-class InitFds:
-    """The descriptors an init starts with; procs is -1 without a cgroup."""
-
-    def __init__(self, stdin: int, stdout: int, stderr: int, plan: int, status: int, procs: int) -> None:
-        self.stdin, self.stdout, self.stderr = stdin, stdout, stderr
-        self.plan, self.status, self.procs = plan, status, procs
-
-    def as_list(self) -> list[int]:
-        return [self.stdin, self.stdout, self.stderr, self.plan, self.status] + ([self.procs] if self.procs >= 0 else [])
-
-    @classmethod
-    def from_list(cls, fds: list[int]) -> "InitFds":
-        return cls(*fds[:5], fds[5] if len(fds) > 5 else -1)
-
-
 def fork_here(fds: InitFds) -> InitProcess:
     """Clone the init from this process, which must have no other thread (the CLI)."""
     if threading.active_count() != 1:
         raise RuntimeError("fork_here needs a single-threaded process; use a ForkServer")
-    from ._child import start_box
+    init, handover = _clone_init(_lifeline())
+    with handover:
+        _channel.hand_over(handover, fds)
+    return InitProcess(init.pid, init.pidfd, our_child=True)
 
-    pid = start_box(fds, _lifeline())
-    return InitProcess(pid, os.pidfd_open(pid), our_child=True)
+
+def _clone_init(lifeline: int) -> tuple[InitProcess, socket.socket]:
+    """A new init, ready and waiting for its run's descriptors on the returned socket."""
+    from ._child import start_box  # imported at the first call, not per clone
+
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    try:
+        pid = start_box(theirs.fileno(), lifeline)
+        init = InitProcess(pid, os.pidfd_open(pid), our_child=False)
+    except BaseException:
+        ours.close()
+        raise
+    finally:
+        theirs.close()
+    return init, ours
 
 
 _lifelines: dict[int, int] = {}  # pid -> the read end of this process's lifeline
@@ -199,13 +202,17 @@ def child_path() -> list[str]:
 # --- the server side ------------------------------------------------------------------------------
 
 def serve(sock_fd: int) -> None:
-    """The fork server's main loop: one request, one cloned init, one pidfd back."""
-    from ._child import start_box, warm_up
+    """The fork server's main loop: one request, one init handed its descriptors, one pidfd back.
+
+    The next run's init is cloned while the server waits for the request, so a run
+    does not wait for its clone and the init's first steps.
+    """
+    from ._child import warm_up
 
     warm_up()  # everything an init imports is imported once, here
     sock = socket.socket(fileno=sock_fd)
     lifeline = _lifeline()
-    live: dict[int, int] = {}  # pid -> our pidfd, to kill what is left when the caller goes
+    live: dict[int, InitProcess] = {}  # pid -> init, to kill what is left when the caller goes
 
     def reap(*_: object) -> None:
         while True:
@@ -215,38 +222,56 @@ def serve(sock_fd: int) -> None:
                 return
             if not pid:
                 return
-            pidfd = live.pop(pid, -1)
-            if pidfd >= 0:
-                os.close(pidfd)
+            if pid in live:
+                live.pop(pid).close()
+
+    def clone() -> tuple[InitProcess, socket.socket]:
+        init, handover = _clone_init(lifeline)
+        live[init.pid] = init
+        return init, handover
 
     signal.signal(signal.SIGCHLD, reap)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # The reaper runs only while we wait for a request: it closes pidfds, which must not happen
+    # between a clone and its pidfd_open, nor before a pidfd is sent back.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
+    spare: Optional[tuple[InitProcess, socket.socket]] = None
     while True:
+        if spare is None:
+            try:
+                spare = clone()
+            except OSError:
+                pass  # reported when a run asks for it
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
         try:
             _, fds, _, _ = socket.recv_fds(sock, 64, 8)
-        except (ConnectionResetError, OSError):
+        except OSError:
             fds = []
+        finally:
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
         if not fds:
             break  # EOF: the caller closed the Sandbox or died
-        # SIGCHLD is held until the pidfd exists, so the reaper cannot free the pid first.
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
         try:
-            pid = start_box(InitFds.from_list(fds), lifeline)
-            pidfd = os.pidfd_open(pid)
-            live[pid] = pidfd
-            reply, passed = b"ok %d" % pid, [pidfd]
+            for attempt in (1, 2):
+                init, handover = spare or clone()
+                spare = None
+                with handover:
+                    try:
+                        _channel.hand_over(handover, _channel.InitFds(*fds))
+                    except OSError:
+                        if attempt == 2:
+                            raise
+                        continue  # the spare died (killed from outside?): a fresh one
+                break
+            reply, passed = b"ok %d" % init.pid, [init.pidfd]
         except OSError as e:
             reply, passed = b"error %d %s" % (e.errno or 0, (e.strerror or str(e)).encode()[:400]), []
         finally:
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
             for fd in fds:
                 os.close(fd)
         try:
             socket.send_fds(sock, [reply], passed)
         except OSError:
             break
-    for pidfd in live.values():
-        try:
-            signal.pidfd_send_signal(pidfd, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+    for init in list(live.values()):
+        init.kill()

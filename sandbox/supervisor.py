@@ -18,7 +18,8 @@ from dataclasses import dataclass, replace
 from typing import Callable, Optional, Union
 
 from . import _channel, cgroup, seccomp
-from ._forkserver import InitFds, InitProcess
+from ._channel import InitFds
+from ._forkserver import InitProcess
 from .errors import ExecError, HostError, ProfileError, SetupError, UsageError
 from .hostcheck import NO_CGROUP_REMEDY, userns_refusal_reason
 from .plan import Plan, Request, make_plan

@@ -79,6 +79,31 @@ def test_a_killed_server_is_replaced_and_its_running_box_ends():
         assert _servers() and server not in _servers()
 
 
+def test_the_next_init_waits_ready_and_a_killed_one_is_replaced():
+    with Sandbox("sh") as box:
+        assert box.run(["/usr/bin/true"]).exit_code == 0
+        (server,) = _servers()
+        deadline = time.monotonic() + 5
+        while not (spares := _children_named(server, "sandbox-init")) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert len(spares) == 1  # cloned ahead of the next request
+        os.kill(spares[0], signal.SIGKILL)
+        assert box.run(["/bin/echo", "fresh"]).stdout == b"fresh\n"
+
+
+def _children_named(parent: int, name: str) -> list[int]:
+    found = []
+    for pid, cmd in our_processes():
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except OSError:
+            continue
+        if ppid == parent and cmd.startswith(name):
+            found.append(pid)
+    return found
+
+
 def _run_or_error(box: Sandbox, argv: list[str]) -> object:
     try:
         return box.run(argv, wall_time=60)

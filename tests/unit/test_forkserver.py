@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import os
+import socket
 import threading
 
 import pytest
 
-from sandbox._forkserver import InitFds, _init_from_reply, fork_here
+from sandbox import _channel
+from sandbox._channel import InitFds
+from sandbox._forkserver import _init_from_reply, fork_here
 from sandbox.errors import SetupError
 
 
@@ -22,12 +25,39 @@ def test_fork_here_refuses_a_threaded_process():
         thread.join()
 
 
-def test_init_fds_round_trip_with_and_without_a_cgroup():
-    with_cgroup = InitFds(3, 4, 5, 6, 7, 8)
-    assert vars(InitFds.from_list(with_cgroup.as_list())) == vars(with_cgroup)
-    without = InitFds(3, 4, 5, 6, 7, -1)
-    assert without.as_list() == [3, 4, 5, 6, 7]
-    assert InitFds.from_list(without.as_list()).procs == -1
+@pytest.mark.parametrize("with_cgroup", [True, False])
+def test_handover_gives_the_init_the_same_files_in_order(with_cgroup):
+    files = [os.open(os.devnull, os.O_RDONLY) for _ in range(6 if with_cgroup else 5)]
+    sent = InitFds(*files) if with_cgroup else InitFds(*files, procs=-1)
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    with ours, theirs:
+        taker = threading.Thread(target=lambda: taken.append(_channel.take_over(theirs)))
+        taken: list = []
+        taker.start()
+        _channel.hand_over(ours, sent)  # returns once the other end has them
+        taker.join()
+        received = taken[0]
+    assert received is not None and (received.procs >= 0) == with_cgroup
+    for mine, got in zip(sent.as_list(), received.as_list()):
+        assert os.fstat(mine).st_ino == os.fstat(got).st_ino and mine != got
+    for fd in sent.as_list() + received.as_list():
+        os.close(fd)
+
+
+def test_handing_over_to_an_init_that_died_raises():
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    fd = os.open(os.devnull, os.O_RDONLY)
+    theirs.close()
+    with ours, pytest.raises(BrokenPipeError):
+        _channel.hand_over(ours, InitFds(fd, fd, fd, fd, fd))
+    os.close(fd)
+
+
+def test_an_init_whose_launcher_went_away_takes_over_nothing():
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    ours.close()
+    with theirs:
+        assert _channel.take_over(theirs) is None
 
 
 def test_a_server_error_reply_is_the_clone_error_and_closes_stray_fds():
