@@ -32,20 +32,28 @@ PROCESS_NAME = "sandbox-init"  # the box can read its init's command line: no ho
 
 
 class _Step:
-    """Runs one named step; on failure reports it upward and exits the process."""
+    """Runs one named step; on failure reports it upward and exits the process.
+
+    It also times each step (ms): the init reports them with the program's exit, so
+    bench/timeline.py can show where a run's setup goes.
+    """
 
     def __init__(self, status_fd: int) -> None:
         self.status_fd = status_fd
+        self.times: dict[str, float] = {}
 
     def __call__(self, name: str, function, *args):  # type: ignore[no-untyped-def]
+        start = time.perf_counter()
         try:
-            return function(*args)
+            result = function(*args)
         except Exception as e:  # noqa: BLE001 - every failure must reach the supervisor
             _channel.send_record(
                 self.status_fd, _channel.SETUP_FAILED, step=name,
                 errno=getattr(e, "errno", None), message=str(e) or type(e).__name__,
             )
             os._exit(EXIT_SETUP_FAILED)
+        self.times[name] = round((time.perf_counter() - start) * 1000, 3)
+        return result
 
 
 def warm_up() -> None:
@@ -75,6 +83,7 @@ def start_box(handover: int, lifeline: int) -> int:
 
 def _init(handover: int, lifeline: int) -> None:
     """PID 1 of the box, from its first instruction to the program's end."""
+    born = time.perf_counter()
     pidns.reset_signals()                               # 0. the parent's handlers and mask are not ours
     os.setsid()                                         #    the terminal's signals are not the box's
     sc.set_command_line(PROCESS_NAME)
@@ -82,6 +91,7 @@ def _init(handover: int, lifeline: int) -> None:
     _occupy_stdio()                                     #    descriptors received next land above 2
     privs.die_with_parent(lifeline)                     #    no one to report to yet: a quiet exit
     os.close(lifeline)
+    ready = round((time.perf_counter() - born) * 1000, 3)
     with socket.socket(fileno=handover) as channel:     #    ready; wait for the run
         fds = _channel.take_over(channel)
     if fds is None:
@@ -90,6 +100,7 @@ def _init(handover: int, lifeline: int) -> None:
         os.dup2(source, target)
         os.close(source)
     step = _Step(fds.status)
+    step.times["init: get ready (before the run is asked for)"] = ready
     plan, bpf = step("read plan", _channel.receive_plan, fds.plan)                         # 1
     os.close(fds.plan)
     step("user namespace", userns.map_ids, plan.ids)                                        # 2
@@ -100,6 +111,7 @@ def _init(handover: int, lifeline: int) -> None:
     step("not dumpable", privs.make_undumpable)     # 7. the program may not touch /proc/1/* (oom_score_adj, fds)
     exec_read, exec_write = os.pipe2(os.O_CLOEXEC)                                          # 8
     started = time.monotonic()
+    forked = time.perf_counter()
     target = os.fork()                                                                      # 9
     if target == 0:
         os.close(exec_read)
@@ -113,9 +125,10 @@ def _init(handover: int, lifeline: int) -> None:
         os.write(step.status_fd, failure)
         os.waitpid(target, 0)
         os._exit(EXIT_SETUP_FAILED)
+    step.times["target: fork to execve"] = round((time.perf_counter() - forked) * 1000, 3)
     _channel.send_record(step.status_fd, _channel.STARTED)
     end = pidns.reap_until(target, started)                                                 # 12
-    _channel.send_record(step.status_fd, _channel.EXITED, **vars(end))
+    _channel.send_record(step.status_fd, _channel.EXITED, **vars(end), steps=step.times)
     os._exit(0)                                                                             # 13: the kernel ends the rest
 
 

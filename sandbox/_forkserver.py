@@ -25,15 +25,17 @@ import os
 import select
 import signal
 import socket
-import subprocess
 import sys
 import threading
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from . import _channel
 from ._channel import InitFds
 from ._syscalls import prctl_directory
 from .errors import SetupError
+
+if TYPE_CHECKING:
+    import subprocess
 
 _SERVER_NAME = "sandbox-forkserver"
 _BOOT = ("import os, sys; sys.path[:0] = os.environ['SANDBOX_CHILD_PATH'].split(':'); "
@@ -134,7 +136,7 @@ class ForkServer:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._sock: Optional[socket.socket] = None
-        self._server: Optional[subprocess.Popen] = None
+        self._server: Optional["subprocess.Popen[bytes]"] = None
         self._owner = 0  # the pid that started the server; a forked caller starts its own
 
     def spawn(self, fds: InitFds) -> InitProcess:
@@ -154,6 +156,8 @@ class ForkServer:
             raise SetupError("the sandbox fork server did not answer")
 
     def _start(self) -> None:
+        import subprocess  # only the API starts a server: the CLI does not pay for the import
+
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             self._server = subprocess.Popen(

@@ -16,7 +16,8 @@ from . import supervisor
 from ._forkserver import ForkServer
 from .errors import UsageError
 from .plan import Bind, Request, seccomp_spec
-from .profile import Profile, load_profile, parse_limit
+from ._cache import load_profile
+from .profile import Profile, parse_limit
 from .result import Result
 from .units import UnitError
 

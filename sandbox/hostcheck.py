@@ -10,7 +10,6 @@ kernel.apparmor_restrict_unprivileged_userns sysctls.
 from __future__ import annotations
 
 import os
-import platform
 import sys
 from dataclasses import dataclass
 from typing import Optional
@@ -81,7 +80,7 @@ def systemd_user_manager() -> bool:
 
 
 def _kernel_check() -> Check:
-    release = platform.release()
+    release = os.uname().release
     try:
         major, minor = (int(x) for x in release.split(".")[:2])
     except ValueError:

@@ -125,6 +125,11 @@ def resolve_profile_path(name_or_path: str) -> str:
     return path
 
 
+def profile_files(path: str) -> tuple[str, ...]:
+    """Every file whose content load_profile(path) depends on (for the disk cache)."""
+    return (path, os.path.join(shipped_profiles_dir(), GROUPS_FILE))
+
+
 def _read_yaml(path: str) -> Any:
     import yaml
 

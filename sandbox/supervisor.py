@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, replace
 from typing import Callable, Optional, Union
 
-from . import _channel, cgroup, seccomp
+from . import _cache, _channel, cgroup, seccomp
 from ._channel import InitFds
 from ._forkserver import InitProcess
 from .errors import ExecError, HostError, ProfileError, SetupError, UsageError
@@ -50,10 +50,11 @@ _bpf_cache: dict[seccomp.SeccompSpec, bytes] = {}
 
 
 def compile_seccomp(spec: seccomp.SeccompSpec, source: str) -> bytes:
-    """Compile once per policy; a name libseccomp does not know is a profile error."""
+    """Compile once per policy (and per process; the disk cache spares a fresh process the
+    compiler); a name libseccomp does not know is a profile error."""
     if spec not in _bpf_cache:
         try:
-            _bpf_cache[spec] = seccomp.compile_filter(spec)
+            _bpf_cache[spec] = _cache.seccomp_filter(spec, seccomp.compile_filter)
         except seccomp.UnknownSyscall as e:
             raise ProfileError(source, [f"seccomp: unknown syscall(s) on this architecture: {e}"]) from None
     return _bpf_cache[spec]

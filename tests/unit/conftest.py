@@ -44,6 +44,12 @@ seccomp:
 """
 
 
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test its own disk cache (sandbox._cache), not the user's."""
+    monkeypatch.setenv("SANDBOX_CACHE_DIR", str(tmp_path_factory.mktemp("cache") / "sandbox"))
+
+
 @pytest.fixture
 def write_profile(tmp_path: Path) -> Callable[..., str]:
     """write_profile(text, name="p") -> path of a YAML file holding `text` (dedented)."""
