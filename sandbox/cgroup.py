@@ -275,8 +275,14 @@ class RunCgroup:
 
     def destroy(self, timeout: float = 5.0) -> None:
         """Kill what is left, wait until it is empty, remove it (children first)."""
-        if not os.path.isdir(self.path):
+        try:  # the common case, an empty box: one rmdir, no reads
+            os.rmdir(self.path)
             return
+        except FileNotFoundError:
+            return
+        except OSError as e:
+            if e.errno not in (errno.EBUSY, errno.ENOTEMPTY):  # processes or child cgroups inside
+                raise
         for child in os.listdir(self.path):
             if os.path.isdir(self._file(child)):
                 RunCgroup(self._file(child)).destroy(timeout)
