@@ -84,7 +84,8 @@ def start_box(handover: int, lifeline: int) -> int:
 def _init(handover: int, lifeline: int) -> None:
     """PID 1 of the box, from its first instruction to the program's end."""
     born = time.perf_counter()
-    pidns.reset_signals()                               # 0. the parent's handlers and mask are not ours
+    gc.disable()                                        # 0. a collection would touch (copy) every shared page
+    pidns.reset_signals()                               #    the parent's handlers and mask are not ours
     os.setsid()                                         #    the terminal's signals are not the box's
     sc.set_command_line(PROCESS_NAME)
     close_fds_except(0, 1, 2, handover, lifeline)
@@ -100,7 +101,7 @@ def _init(handover: int, lifeline: int) -> None:
         os.dup2(source, target)
         os.close(source)
     step = _Step(fds.status)
-    step.times["init: get ready (before the run is asked for)"] = ready
+    step.times["get ready (before the run is asked for)"] = ready
     plan, bpf = step("read plan", _channel.receive_plan, fds.plan)                         # 1
     os.close(fds.plan)
     step("user namespace", userns.map_ids, plan.ids)                                        # 2

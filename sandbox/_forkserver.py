@@ -21,6 +21,7 @@ Man pages: unix(7) (SCM_RIGHTS), pidfd_open(2), pidfd_send_signal(2), clone(2).
 """
 from __future__ import annotations
 
+import gc
 import os
 import select
 import signal
@@ -95,6 +96,7 @@ def fork_here(fds: InitFds) -> InitProcess:
     """Clone the init from this process, which must have no other thread (the CLI)."""
     if threading.active_count() != 1:
         raise RuntimeError("fork_here needs a single-threaded process; use a ForkServer")
+    gc.freeze()  # as the fork server does: the clone shares these objects' pages
     init, handover = _clone_init(_lifeline())
     with handover:
         _channel.hand_over(handover, fds)
