@@ -48,6 +48,26 @@ def test_runs_from_many_threads_are_independent():
         assert verdict == ("OK" if code == 0 else "RE")
 
 
+def test_16_threads_by_50_runs_give_800_correct_independent_results():
+    results: dict[tuple[int, int], tuple[str, int, bytes, bytes]] = {}
+    with Sandbox("sh") as box:
+        def worker(t: int) -> None:
+            for i in range(50):
+                r = box.run(["/bin/sh", "-c", f"echo out-{t}-{i}; echo err-{t}-{i} >&2; exit {(t * 50 + i) % 7}"],
+                            wall_time=60)
+                results[t, i] = (r.verdict.value, r.exit_code, r.stdout, r.stderr)
+
+        threads = [threading.Thread(target=worker, args=(t,)) for t in range(16)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert len(results) == 800
+    for (t, i), (verdict, code, out, err) in results.items():
+        assert (out, err) == (f"out-{t}-{i}\n".encode(), f"err-{t}-{i}\n".encode())
+        assert code == (t * 50 + i) % 7 and verdict == ("OK" if code == 0 else "RE")
+
+
 def test_close_stops_the_server_and_a_later_run_starts_another():
     box = Sandbox("sh")
     assert box.run(["/usr/bin/true"]).exit_code == 0
