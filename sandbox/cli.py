@@ -51,7 +51,14 @@ def _parser() -> _Parser:
                      help="a cgroup v2 directory delegated to you, for whole-box limits (or $SANDBOX_CGROUP_ROOT)")
     run.add_argument("--systemd-scope", action="store_true",
                      help="re-run inside `systemd-run --user --scope -p Delegate=yes` to get a delegated cgroup")
-    commands.add_parser("profiles", help="list the shipped profiles")
+    commands.add_parser("profiles", help="list the shipped profiles (as `profile list`)")
+    profile = commands.add_parser("profile", help="list, show or check profiles")
+    actions = profile.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    actions.add_parser("list", help="the shipped profiles, with their descriptions")
+    actions.add_parser("show", help="a profile as the sandbox reads it (JSON; sizes in bytes, times in seconds)"
+                       ).add_argument("profile", metavar="NAME|FILE")
+    actions.add_parser("check", help="validate a profile file, its seccomp filter included"
+                       ).add_argument("profile", metavar="FILE")
     doctor = commands.add_parser("doctor", help="what this host allows, and how to fix what it does not")
     doctor.add_argument("--cgroup-root", metavar="DIR", help="check this delegated cgroup v2 directory")
     return parser
@@ -169,6 +176,28 @@ def _cmd_run(parser: argparse.ArgumentParser, tokens: list[str]) -> int:
     return result.cli_exit_code
 
 
+def _cmd_profile(action: str, name: Optional[str]) -> None:
+    """list | show NAME | check FILE; a bad profile is a one-line error (exit 125)."""
+    from . import supervisor
+    from ._cache import load_profile
+    from .plan import seccomp_spec
+    from .profile import list_shipped
+
+    if action == "list":
+        for shipped in list_shipped():
+            print(f"{shipped:10} {load_profile(shipped).description}")
+        return
+    assert name is not None
+    profile = load_profile(name)
+    supervisor.compile_seccomp(seccomp_spec(profile), profile.source)  # unknown syscalls are profile errors too
+    if action == "show":
+        import dataclasses
+
+        print(json.dumps(dataclasses.asdict(profile), indent=2, sort_keys=True))
+    else:
+        print(f"{profile.source}: ok (profile {profile.name})")
+
+
 def _reexec_in_systemd_scope(tokens: list[str]) -> NoReturn:
     """Become a process alone in a delegated scope of the user's systemd manager."""
     import shutil
@@ -212,6 +241,8 @@ def main(argv: Optional[Sequence[str]] = None) -> NoReturn:
                 from .profile import list_shipped
 
                 print("\n".join(list_shipped()))
+            elif args.command == "profile":
+                _cmd_profile(args.action, getattr(args, "profile", None))
             elif args.command == "doctor":
                 code = _cmd_doctor(args.cgroup_root)
     except SandboxError as e:

@@ -101,3 +101,42 @@ def test_profiles_command_lists_the_shipped_profiles(tmp_path):
     assert proc.returncode == 0, proc.stderr
     names = proc.stdout.split()
     assert "py3" in names and "sh" in names and "syscalls" not in names
+
+
+# --- sandbox profile list | show | check ------------------------------------------------------------
+
+
+def test_profile_list_names_every_shipped_profile_with_its_description(tmp_path):
+    proc = run_cli("profile", "list", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    names = [line.split()[0] for line in proc.stdout.splitlines()]
+    assert "py3" in names and "sh" in names and "syscalls" not in names
+    assert all(len(line.split(maxsplit=1)) == 2 for line in proc.stdout.splitlines())
+
+
+def test_profile_show_prints_the_resolved_profile_as_json(tmp_path):
+    import json
+
+    proc = run_cli("profile", "show", "py3", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    shown = json.loads(proc.stdout)
+    assert shown["name"] == "py3" and shown["limits"]["memory"] > 0
+    assert any(rule["name"] == "read" for rule in shown["seccomp"]["allow"])  # groups resolved to syscalls
+
+
+def test_profile_check_accepts_a_good_file(tmp_path, minimal_profile_path):
+    proc = run_cli("profile", "check", minimal_profile_path, cwd=tmp_path)
+    assert proc.returncode == 0 and proc.stdout.strip().endswith("ok (profile minimal)"), proc.stderr
+
+
+def test_profile_check_rejects_a_bad_file_in_one_line(tmp_path, bad_profile):
+    assert_user_error(run_cli("profile", "check", bad_profile, cwd=tmp_path), "typo.yaml", "limts")
+
+
+def test_profile_check_rejects_an_unknown_syscall(tmp_path, write_profile, minimal_profile_text):
+    path = write_profile(minimal_profile_text.replace("kill: [ptrace]", "kill: [no_such_call]"), "unknown.yaml")
+    assert_user_error(run_cli("profile", "check", path, cwd=tmp_path), "unknown.yaml", "no_such_call")
+
+
+def test_profile_needs_an_action(tmp_path):
+    assert_user_error(run_cli("profile", cwd=tmp_path), "profile")
