@@ -21,10 +21,6 @@ import stat
 import sys
 from typing import Any, Callable, Optional
 
-try:  # CPython's own SHA-256: importing hashlib loads OpenSSL (~4 ms of every CLI run)
-    from _sha256 import sha256
-except ImportError:  # pragma: no cover - other Pythons
-    from hashlib import sha256
 
 from . import profile as profiles
 from .profile import Profile
@@ -59,14 +55,16 @@ def cache_dir() -> Optional[str]:
 
 
 def load_profile(name_or_path: str) -> Profile:
-    """profile.load_profile, answered from the cache when no file it reads has changed."""
+    """profile.load_profile, answered from the cache when no file it read has changed since
+    (each is read again and compared by digest: the profile, what it extends, the groups)."""
     path = profiles.resolve_profile_path(name_or_path)
-    try:
-        contents = [_read(p) for p in profiles.profile_files(path)]
-    except OSError:
-        return profiles.load_profile(path)  # let the loader report what is missing
-    key = _digest(repr(("profile", path, contents, _code_signature(_PROFILE_CODE))))
-    return _cached(key, lambda: profiles.load_profile(path))
+    key = _digest(repr(("profile", path, _code_signature(_PROFILE_CODE))))
+    cached = _lookup(key)
+    if isinstance(cached, Profile) and cached.sources and all(_unchanged(f, d) for f, d in cached.sources):
+        return cached
+    profile = profiles.load_profile(path)
+    _store(key, profile)
+    return profile
 
 
 def seccomp_filter(spec: SeccompSpec, compile_filter: Callable[[SeccompSpec], bytes]) -> bytes:
@@ -76,24 +74,32 @@ def seccomp_filter(spec: SeccompSpec, compile_filter: Callable[[SeccompSpec], by
 
 
 def _cached(key: str, compute: Callable[[], Any]) -> Any:
-    directory = cache_dir()
-    if directory is None:
-        return compute()
-    entry = os.path.join(directory, key)
-    try:
-        with open(entry, "rb") as f:
-            stored_key, value = pickle.load(f)
-        if stored_key == key:
-            return value
-    except Exception:  # noqa: BLE001 - a missing or damaged entry is recomputed
-        pass
-    value = compute()
-    _store(entry, key, value)
+    value = _lookup(key)
+    if value is None:
+        value = compute()
+        _store(key, value)
     return value
 
 
-def _store(entry: str, key: str, value: Any) -> None:
+def _lookup(key: str) -> Any:
+    """The stored value, or None (no cache, no entry, a damaged one)."""
+    directory = cache_dir()
+    if directory is None:
+        return None
+    try:
+        with open(os.path.join(directory, key), "rb") as f:
+            stored_key, value = pickle.load(f)
+        return value if stored_key == key else None
+    except Exception:  # noqa: BLE001 - a missing or damaged entry is recomputed
+        return None
+
+
+def _store(key: str, value: Any) -> None:
     """Write atomically (a temp file renamed over the entry); a failure only costs the cache."""
+    directory = cache_dir()
+    if directory is None:
+        return
+    entry = os.path.join(directory, key)
     temp = f"{entry}.{os.getpid()}.tmp"
     try:
         with open(temp, "wb") as f:
@@ -106,13 +112,16 @@ def _store(entry: str, key: str, value: Any) -> None:
             pass
 
 
-def _read(path: str) -> bytes:
-    with open(path, "rb") as f:
-        return f.read()
+def _unchanged(path: str, digest: str) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return profiles.digest(f.read()) == digest
+    except OSError:
+        return False
 
 
 def _digest(text: str) -> str:
-    return sha256(f"{_FORMAT}:{sys.version}:{text}".encode()).hexdigest()[:40]
+    return profiles.digest(f"{_FORMAT}:{sys.version}:{text}".encode())[:40]
 
 
 def _stat_signature(path: str) -> tuple[Any, ...]:

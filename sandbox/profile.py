@@ -11,6 +11,11 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 from .errors import ProfileError
+
+try:  # CPython's own SHA-256: importing hashlib loads OpenSSL (~4 ms of every CLI run)
+    from _sha256 import sha256
+except ImportError:  # pragma: no cover - other Pythons
+    from hashlib import sha256
 from .units import UnitError, parse_count, parse_cpus, parse_duration, parse_size
 
 SHIPPED_DIR = "profiles"
@@ -39,6 +44,7 @@ MOUNT_KEYS = {
     "dev": {"dev"},
     "tmpfs": {"tmpfs", "size"},
 }
+MERGED_KEYS = ("limits", "env")  # under extends: merged key by key; every other key is replaced
 TOP_KEYS = {"description", "command", "limits", "net", "env", "mounts", "seccomp", "uid", "gid", "hostname", "require"}
 
 
@@ -102,6 +108,9 @@ class Profile:
     gid: int
     hostname: str
     require: tuple[str, ...] = ()
+    # Every file read to build it (the extends chain, the syscall groups), with the SHA-256 of
+    # the bytes parsed: what a cached copy must be checked against.
+    sources: tuple[tuple[str, str], ...] = ()
 
 
 def shipped_profiles_dir() -> str:
@@ -125,18 +134,23 @@ def resolve_profile_path(name_or_path: str) -> str:
     return path
 
 
-def profile_files(path: str) -> tuple[str, ...]:
-    """Every file whose content load_profile(path) depends on (for the disk cache)."""
-    return (path, os.path.join(shipped_profiles_dir(), GROUPS_FILE))
+def digest(data: bytes) -> str:
+    return sha256(data).hexdigest()
 
 
-def _read_yaml(path: str) -> Any:
+def _read_yaml(path: str, read: Optional[list[tuple[str, str]]] = None) -> Any:
+    """Parse one YAML file; `read` collects (path, digest of the bytes parsed)."""
     import yaml
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's loader is ten times faster
     try:
-        with open(path, encoding="utf-8") as f:
-            return yaml.load(f, Loader=loader)
+        with open(path, "rb") as f:
+            raw = f.read()
+        if read is not None:
+            read.append((path, digest(raw)))
+        return yaml.load(raw.decode("utf-8"), Loader=loader)
+    except UnicodeDecodeError:
+        raise ProfileError(path, ["not UTF-8 text"]) from None
     except OSError as e:
         raise ProfileError(path, [f"cannot read: {e.strerror}"]) from None
     except yaml.YAMLError as e:
@@ -145,15 +159,21 @@ def _read_yaml(path: str) -> Any:
         raise ProfileError(path, [f"{where}not valid YAML: {getattr(e, 'problem', e)}"]) from None
 
 
-_groups_cache: dict[str, dict[str, tuple[SyscallRule, ...]]] = {}
+_groups_cache: dict[str, tuple[dict[str, tuple[SyscallRule, ...]], tuple[str, str]]] = {}
 
 
 def load_syscall_groups(path: Optional[str] = None) -> dict[str, tuple[SyscallRule, ...]]:
     """The named syscall groups ("@base", ...) that profiles allow by name; parsed once."""
+    return _syscall_groups(path)[0]
+
+
+def _syscall_groups(path: Optional[str] = None) -> tuple[dict[str, tuple[SyscallRule, ...]], tuple[str, str]]:
+    """The groups, and (path, digest) of the file they came from."""
     path = path or os.path.join(shipped_profiles_dir(), GROUPS_FILE)
     if path in _groups_cache:
         return _groups_cache[path]
-    data = _read_yaml(path)
+    read: list[tuple[str, str]] = []
+    data = _read_yaml(path, read)
     problems: list[str] = []
     groups: dict[str, tuple[SyscallRule, ...]] = {}
     if not isinstance(data, dict) or not isinstance(data.get("groups"), dict):
@@ -169,8 +189,8 @@ def load_syscall_groups(path: Optional[str] = None) -> dict[str, tuple[SyscallRu
         groups[name] = tuple(_parse_rules(body["syscalls"], f"{where}.syscalls", problems, {}))
     if problems:
         raise ProfileError(path, problems)
-    _groups_cache[path] = groups
-    return groups
+    _groups_cache[path] = (groups, read[0])
+    return _groups_cache[path]
 
 
 def _parse_rules(
@@ -222,10 +242,9 @@ def _parse_condition(name: str, condition: Any, where: str, problems: list[str])
 def load_profile(name_or_path: str) -> Profile:
     """Load and validate a profile; raises ProfileError listing every problem."""
     path = resolve_profile_path(name_or_path)
-    data = _read_yaml(path)
-    if not isinstance(data, dict):
-        raise ProfileError(path, ["expected a mapping of profile keys at the top level"])
-    groups = load_syscall_groups()
+    read: list[tuple[str, str]] = []
+    data = _read_with_parents(path, (), read)
+    groups, groups_source = _syscall_groups()
     problems: list[str] = []
     for key in sorted(set(data) - TOP_KEYS):
         problems.append(f"{key}: unknown key; expected one of {', '.join(sorted(TOP_KEYS))}")
@@ -244,10 +263,41 @@ def load_profile(name_or_path: str) -> Profile:
         gid=_parse_id(data, "gid", problems),
         hostname=_expect(data, "hostname", str, "sandbox", problems),
         require=tuple(_parse_require(data.get("require", []), problems)),
+        sources=tuple(read) + (groups_source,),
     )
     if problems:
         raise ProfileError(path, problems)
     return profile
+
+
+def _read_with_parents(path: str, children: tuple[str, ...], read: list[tuple[str, str]]) -> dict[str, Any]:
+    """A profile's keys with those of the profiles it extends underneath.
+
+    `extends: NAME` names a shipped profile, `extends: FILE.yaml` a file next to this one.
+    The child's keys replace the parent's, except limits and env, which merge key by key.
+    """
+    if path in children:
+        raise ProfileError(path, ["extends: a cycle: " + " -> ".join(children + (path,))])
+    data = _read_yaml(path, read)
+    if not isinstance(data, dict):
+        raise ProfileError(path, ["expected a mapping of profile keys at the top level"])
+    parent_name = data.pop("extends", None)
+    if parent_name is None:
+        return data
+    if not isinstance(parent_name, str) or not parent_name:
+        raise ProfileError(path, [f"extends: expected a profile name or a file, got {parent_name!r}"])
+    if os.sep in parent_name or parent_name.endswith((".yaml", ".yml")):
+        parent_name = os.path.join(os.path.dirname(path), parent_name)
+    try:
+        parent_path = resolve_profile_path(parent_name)
+    except ProfileError as e:
+        raise ProfileError(path, [f"extends: {e.message}"]) from None
+    parent = _read_with_parents(parent_path, children + (path,), read)
+    merged = {**parent, **data}
+    for key in MERGED_KEYS:
+        if isinstance(parent.get(key), dict) and isinstance(data.get(key), dict):
+            merged[key] = {**parent[key], **data[key]}
+    return merged
 
 
 def _expect(data: dict[str, Any], key: str, kind: type, default: Any, problems: list[str]) -> Any:

@@ -421,3 +421,60 @@ def test_parse_limit(key, value, expected):
 def test_parse_limit_bad_value():
     with pytest.raises(UnitError):
         parse_limit("memory", "12Q")
+
+
+# --- extends ---------------------------------------------------------------------------------------
+
+
+def test_extends_a_shipped_profile_merging_limits_and_env(write_profile):
+    from sandbox.profile import load_profile
+
+    base = load_profile("sh")
+    child = load_profile(write_profile("""
+        extends: sh
+        description: sh with less memory
+        limits: {memory: 32M}
+        env: {LANG: C.UTF-8}
+    """, "small.yaml"))
+    assert child.name == "small" and child.description == "sh with less memory"
+    assert child.limits.memory == 32 << 20 and child.limits.cpu_time == base.limits.cpu_time
+    assert dict(child.env) == {**dict(base.env), "LANG": "C.UTF-8"}
+    assert child.mounts == base.mounts and child.seccomp == base.seccomp
+    assert [path for path, _ in child.sources][:2] == [child.source, base.source]  # then the groups file
+
+
+def test_extends_a_file_next_to_it_and_replaces_lists(write_profile, minimal_profile_text):
+    from sandbox.profile import load_profile
+
+    write_profile(minimal_profile_text, "parent.yaml")
+    child = load_profile(write_profile("extends: parent.yaml\nmounts: [{proc: /proc}]\n", "child.yaml"))
+    assert [m.kind for m in child.mounts] == ["proc"]
+    assert child.limits.pids == 8
+
+
+def test_an_extends_cycle_is_named(write_profile):
+    from sandbox.profile import load_profile
+
+    write_profile("extends: b.yaml\n", "a.yaml")
+    path = write_profile("extends: a.yaml\n", "b.yaml")
+    with pytest.raises(ProfileError, match=r"cycle: .*b.yaml -> .*a.yaml -> .*b.yaml"):
+        load_profile(path)
+
+
+def test_extending_a_missing_profile_says_extends(write_profile):
+    from sandbox.profile import load_profile
+
+    with pytest.raises(ProfileError, match="extends: .*no such profile"):
+        load_profile(write_profile("extends: nonesuch\n", "orphan.yaml"))
+
+
+def test_the_cache_rereads_what_a_profile_extends(write_profile, minimal_profile_text, monkeypatch, tmp_path):
+    from sandbox import _cache
+
+    monkeypatch.setenv(_cache.CACHE_DIR_ENV, str(tmp_path / "cache"))
+    parent = write_profile(minimal_profile_text, "parent.yaml")
+    child = write_profile("extends: parent.yaml\n", "child.yaml")
+    assert _cache.load_profile(child).limits.memory == 64 << 20
+    with open(parent, "w") as f:
+        f.write(minimal_profile_text.replace("memory: 64M", "memory: 48M"))
+    assert _cache.load_profile(child).limits.memory == 48 << 20
