@@ -1,0 +1,76 @@
+"""The JSON Schema editors validate profiles with agrees with the loader."""
+from __future__ import annotations
+
+import json
+import os
+import textwrap
+
+import jsonschema
+import pytest
+import yaml
+
+from sandbox.errors import ProfileError
+from sandbox.profile import LIMIT_PARSERS, MOUNT_KEYS, TOP_KEYS, list_shipped, load_profile, shipped_profiles_dir
+
+SCHEMA_PATH = os.path.join(shipped_profiles_dir(), "profile.schema.json")
+
+
+@pytest.fixture(scope="module")
+def validator() -> jsonschema.Draft202012Validator:
+    with open(SCHEMA_PATH) as f:
+        schema = json.load(f)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
+
+
+def test_the_schema_names_exactly_the_keys_the_loader_knows(validator):
+    properties = validator.schema["properties"]
+    assert set(properties) == TOP_KEYS | {"extends"}
+    assert set(properties["limits"]["properties"]) == set(LIMIT_PARSERS)
+    kinds = {next(iter(option["required"])) for option in properties["mounts"]["items"]["oneOf"]}
+    assert kinds == set(MOUNT_KEYS)
+    for option in properties["mounts"]["items"]["oneOf"]:
+        assert set(option["properties"]) == MOUNT_KEYS[option["required"][0]]
+
+
+@pytest.mark.parametrize("name", list_shipped())
+def test_every_shipped_profile_is_valid(validator, name):
+    with open(os.path.join(shipped_profiles_dir(), f"{name}.yaml")) as f:
+        validator.validate(yaml.safe_load(f))
+
+
+def test_a_profile_the_loader_accepts_is_valid(validator, minimal_profile_text):
+    validator.validate(yaml.safe_load(minimal_profile_text))
+    validator.validate({"extends": "py3", "limits": {"memory": "64M", "cpus": 0.5}})
+
+
+@pytest.mark.parametrize("change", [
+    "limts: {memory: 64M}",                      # a misspelt key
+    "net: internet",
+    "mounts: [{bind: usr}]",                     # not an absolute path
+    "mounts: [{bind: /usr, readonly: true}]",    # an unknown mount key
+    "limits: {memory: lots}",
+    "limits: {swap: 1G}",
+    "uid: 0",
+    "seccomp: {allow: [{ioctl: {arg: 1, masked_eq: [1]}}]}",
+    "seccomp: {default: ALLOW}",
+    "require: [gpu]",
+])
+def test_what_the_loader_rejects_the_schema_rejects(validator, write_profile, minimal_profile_text, change):
+    key = change.split(":")[0]
+    kept = [block for block in _top_level_blocks(minimal_profile_text) if not block.startswith(key + ":")]
+    text = "\n".join(kept) + "\n" + change + "\n"
+    with pytest.raises(ProfileError):
+        load_profile(write_profile(text, "broken.yaml"))
+    assert list(validator.iter_errors(yaml.safe_load(text)))
+
+
+def _top_level_blocks(text: str) -> list[str]:
+    """The profile's top-level keys, each with its indented lines."""
+    blocks: list[str] = []
+    for line in textwrap.dedent(text).splitlines():
+        if line and not line[0].isspace() and not line.startswith("-"):
+            blocks.append(line)
+        elif blocks:
+            blocks[-1] += "\n" + line
+    return blocks
