@@ -8,6 +8,7 @@ start; close() (or the end of a `with` block, or of the process) stops it.
 """
 from __future__ import annotations
 
+import os
 import weakref
 from dataclasses import replace
 from typing import Any, Mapping, Optional, Sequence, Union
@@ -24,6 +25,7 @@ from .units import UnitError
 Sink = supervisor.Sink
 CAPTURE = supervisor.CAPTURE
 PASS = supervisor.PASS
+STDOUT = supervisor.STDOUT
 
 
 def parse_limit_overrides(overrides: Mapping[str, object]) -> dict[str, object]:
@@ -70,7 +72,7 @@ class Sandbox:
         *,
         script: Optional[str] = None,
         args: Sequence[str] = (),
-        stdin: Union[None, int, bytes] = None,
+        stdin: Union[None, int, bytes, str, "os.PathLike[str]"] = None,
         stdout: Sink = CAPTURE,
         stderr: Sink = CAPTURE,
         env: Optional[Mapping[str, str]] = None,
@@ -79,12 +81,29 @@ class Sandbox:
         net: Optional[str] = None,
         **limits: object,
     ) -> Result:
-        """Run one program (argv) or script in a fresh box; the program's outcome is in the Result."""
+        """Run one program (argv) or script in a fresh box; the program's outcome is in the Result.
+
+        stdin: bytes to feed, a file's path, an open descriptor, or None for ours.
+        stdout, stderr: CAPTURE (into the Result), PASS (to ours), or a descriptor;
+        stderr=STDOUT merges it into stdout, in the order written.
+        """
         request = Request(
             program=tuple(argv), script=script, script_args=tuple(args),
             limits=parse_limit_overrides(limits), net=net, binds=tuple(binds), workdir=workdir,
             env=tuple((env or {}).items()), cgroup_root=self.cgroup_root,
         )
+        if stdout == STDOUT:
+            raise UsageError("stdout=STDOUT: only stderr can be merged into stdout")
+        if not isinstance(stdin, (type(None), int, bytes)):
+            try:
+                stdin_fd = os.open(stdin, os.O_RDONLY | os.O_CLOEXEC)
+            except OSError as e:
+                raise UsageError(f"stdin {os.fspath(stdin)}: {e.strerror}") from None
+            try:
+                return supervisor.run(self.profile, request, supervisor.Stdio(stdin_fd, stdout, stderr),
+                                      self._server.spawn)
+            finally:
+                os.close(stdin_fd)
         return supervisor.run(self.profile, request, supervisor.Stdio(stdin, stdout, stderr), self._server.spawn)
 
 

@@ -35,7 +35,8 @@ Launcher = Callable[[InitFds], InitProcess]  # clones the box's init with these 
 
 PASS = "pass"        # the caller's own stream
 CAPTURE = "capture"  # collected into the Result
-Sink = Union[str, int]  # PASS, CAPTURE, or a file descriptor to write to
+STDOUT = "stdout"    # stderr only: into the same pipe as stdout, in the order written
+Sink = Union[str, int]  # PASS, CAPTURE, STDOUT, or a file descriptor to write to
 Source = Union[None, int, bytes]  # None: the caller's stdin; an fd; or bytes to feed
 
 
@@ -153,6 +154,7 @@ class _Box:
         self.plan = plan
         self.cgroup = run_cgroup
         self.sinks = {"stdout": stdio.stdout, "stderr": stdio.stderr}
+        merged = stdio.stderr == STDOUT
         self.buffers = {"stdout": bytearray(), "stderr": bytearray()}
         self.truncated = {"stdout": False, "stderr": False}
         self.output_left = plan.limits.output
@@ -170,9 +172,9 @@ class _Box:
             os.close(plan_write)
         self.status_read, status_write = os.pipe2(os.O_CLOEXEC)
         out_read, out_write = os.pipe2(os.O_CLOEXEC)
-        err_read, err_write = os.pipe2(os.O_CLOEXEC)
+        err_read, err_write = (-1, out_write) if merged else os.pipe2(os.O_CLOEXEC)
         self.streams = {out_read: "stdout", err_read: "stderr"}
-        self.open_fds = {out_read, err_read, self.status_read}  # ours to close, whatever happens
+        self.open_fds = {fd for fd in (out_read, err_read, self.status_read) if fd >= 0}  # ours to close
         stdin = _stdin_fd(stdio.stdin)
         procs = run_cgroup.open_procs() if run_cgroup else -1
         try:
@@ -184,7 +186,7 @@ class _Box:
                 raise _setup_error({"step": "user namespace", "errno": e.errno, "message": str(e)}) from None
             raise
         finally:
-            for fd in (plan_read, status_write, procs, out_write, err_write):
+            for fd in {plan_read, status_write, procs, out_write, err_write}:
                 if fd >= 0:
                     os.close(fd)
             if stdin not in (0, stdio.stdin):
@@ -279,7 +281,7 @@ class _Box:
             _write_all(1 if sink == PASS and stream == "stdout" else 2 if sink == PASS else int(sink), data)
 
     def captured(self, stream: str) -> Optional[bytes]:
-        return bytes(self.buffers[stream]) if self.sinks[stream] == CAPTURE else None
+        return bytes(self.buffers[stream]) if self.sinks[stream] == CAPTURE else None  # STDOUT: None
 
     def _usage(self, supervisor_wall: float) -> Usage:
         by_kind = {r["kind"]: r for r in self.records}

@@ -12,7 +12,7 @@ import time
 import pytest
 from boxrun import our_processes
 
-from sandbox import Sandbox, SetupError
+from sandbox import STDOUT, Sandbox, SetupError
 
 
 def _servers() -> list[int]:
@@ -181,3 +181,17 @@ def test_stdin_reaches_the_program_through_the_server(stdin, tmp_path):
             assert out == b"from the caller\n"
         else:
             assert box.run(["cat"], stdin=stdin).stdout == stdin
+
+
+def test_stdin_from_a_file_path(tmp_path):
+    source = tmp_path / "input.txt"
+    source.write_bytes(b"3 4\n")
+    with Sandbox("sh") as box:
+        assert box.run(["cat"], stdin=str(source)).stdout == b"3 4\n"
+        assert box.run(["cat"], stdin=source).stdout == b"3 4\n"  # a PathLike too
+
+
+def test_stderr_merged_into_stdout_keeps_the_order():
+    with Sandbox("sh") as box:
+        result = box.run(["/bin/sh", "-c", "echo one; echo two >&2; echo three"], stderr=STDOUT)
+    assert result.stdout == b"one\ntwo\nthree\n" and result.stderr is None

@@ -26,3 +26,24 @@ def test_bad_limit_value_names_the_limit():
 def test_unknown_profile_is_a_profile_error():
     with pytest.raises(ProfileError, match="no such profile"):
         Sandbox("no-such-profile")
+
+
+def test_the_public_surface_is_pinned():
+    import sandbox
+
+    assert sorted(sandbox.__all__) == sorted([
+        "CAPTURE", "PASS", "STDOUT", "Sandbox", "run", "Bind", "Limits", "Profile", "load_profile", "Result",
+        "Verdict", "SandboxError", "UsageError", "ProfileError", "HostError", "SetupError", "ExecError",
+    ])
+    for name in sandbox.__all__:
+        assert getattr(sandbox, name) is not None
+
+
+def test_stdout_cannot_be_merged_into_itself():
+    with pytest.raises(UsageError, match="only stderr"):
+        Sandbox("sh").run(["true"], stdout="stdout")
+
+
+def test_a_missing_stdin_file_is_a_usage_error(tmp_path):
+    with pytest.raises(UsageError, match="missing.txt"):
+        Sandbox("sh").run(["cat"], stdin=str(tmp_path / "missing.txt"))
