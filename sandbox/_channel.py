@@ -15,6 +15,7 @@ import json
 import os
 import pickle
 import socket
+import struct
 from dataclasses import astuple, dataclass
 from typing import Any, Iterator, Optional
 
@@ -35,27 +36,75 @@ class InitFds:
     stderr: int
     plan: int
     status: int
-    procs: int = -1
+    procs: int = -1  # the box cgroup's cgroup.procs, or -1 without a cgroup
+    files: int = -1  # a memfd: files in (_channel.pack_files), then the collected files out; or -1
 
     def as_list(self) -> list[int]:
         return [fd for fd in astuple(self) if fd >= 0]
 
 
+_OPTIONAL = ("procs", "files")
+
+
+def send_init_fds(sock: socket.socket, verb: bytes, fds: InitFds) -> None:
+    """One message: the verb, the names of the optional descriptors present, and all of them."""
+    present = [name.encode() for name in _OPTIONAL if getattr(fds, name) >= 0]
+    socket.send_fds(sock, [b" ".join([verb, *present])], fds.as_list())
+
+
+def receive_init_fds(sock: socket.socket, verb: bytes) -> Optional[InitFds]:
+    """The other end of send_init_fds; None at EOF or for anything else (its fds closed)."""
+    message, fds, _, _ = socket.recv_fds(sock, 64, 5 + len(_OPTIONAL))
+    words = message.split()
+    if words[:1] == [verb] and len(fds) == 4 + len(words) and all(w.decode() in _OPTIONAL for w in words[1:]):
+        return InitFds(*fds[:5], **{name.decode(): fd for name, fd in zip(words[1:], fds[5:])})
+    for fd in fds:
+        os.close(fd)
+    return None
+
+
 def hand_over(sock: socket.socket, fds: InitFds) -> None:
     """Give an init its run's descriptors (it receives its own copies) and wait for its
     word that it has them: an init that died meanwhile raises BrokenPipeError."""
-    socket.send_fds(sock, [b"run"], fds.as_list())
+    send_init_fds(sock, b"run", fds)
     if sock.recv(16) != b"taken":
         raise BrokenPipeError(32, "the init went away before taking its run")
 
 
 def take_over(sock: socket.socket) -> Optional[InitFds]:
     """Wait for a run's descriptors; None if the launcher went away first."""
-    _, fds, _, _ = socket.recv_fds(sock, 16, 6)
-    if len(fds) < 5:
-        return None
-    sock.send(b"taken")
-    return InitFds(*fds)
+    fds = receive_init_fds(sock, b"run")
+    if fds is not None:
+        sock.send(b"taken")
+    return fds
+
+
+_FILE_HEADER = struct.Struct(">HIQ")  # name length, mode, content length
+
+
+def pack_files(entries: list[tuple[str, int, bytes]]) -> bytes:
+    """Files as bytes: for each, a header, the UTF-8 name, the content."""
+    parts = []
+    for name, mode, content in entries:
+        encoded = name.encode()
+        parts += [_FILE_HEADER.pack(len(encoded), mode, len(content)), encoded, content]
+    return b"".join(parts)
+
+
+def unpack_files(data: bytes) -> list[tuple[str, int, bytes]]:
+    """The inverse of pack_files; raises ValueError on anything malformed."""
+    entries, offset = [], 0
+    while offset < len(data):
+        if offset + _FILE_HEADER.size > len(data):
+            raise ValueError("truncated file header")
+        name_length, mode, size = _FILE_HEADER.unpack_from(data, offset)
+        offset += _FILE_HEADER.size
+        end = offset + name_length + size
+        if end > len(data):
+            raise ValueError("truncated file")
+        entries.append((data[offset:offset + name_length].decode(), mode, data[offset + name_length:end]))
+        offset = end
+    return entries
 
 
 def preload_plan(fd: int, payload: Any) -> None:

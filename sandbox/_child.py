@@ -21,7 +21,7 @@ import os
 import socket
 import time
 
-from . import _channel, cgroup, mountns, netns, pidns, privs, rlimits, seccomp, userns, utsns
+from . import _channel, cgroup, mountns, netns, pidns, privs, rlimits, seccomp, userns, utsns, workfiles
 from . import _syscalls as sc
 from .plan import Plan
 
@@ -110,6 +110,8 @@ def _init(handover: int, lifeline: int) -> None:
     step("hostname", utsns.configure, plan.hostname)                                        # 5
     step("network", netns.configure, plan.net)                                              # 6
     step("not dumpable", privs.make_undumpable)     # 7. the program may not touch /proc/1/* (oom_score_adj, fds)
+    if fds.files >= 0:                              # 7b. the caller's files into the work dir
+        step("files in", _files_in, fds.files, plan.cwd)
     exec_read, exec_write = os.pipe2(os.O_CLOEXEC)                                          # 8
     started = time.monotonic()
     forked = time.perf_counter()
@@ -129,8 +131,29 @@ def _init(handover: int, lifeline: int) -> None:
     step.times["target: fork to execve"] = round((time.perf_counter() - forked) * 1000, 3)
     _channel.send_record(step.status_fd, _channel.STARTED)
     end = pidns.reap_until(target, started)                                                 # 12
-    _channel.send_record(step.status_fd, _channel.EXITED, **vars(end), steps=step.times)
-    os._exit(0)                                                                             # 13: the kernel ends the rest
+    out = _files_out(fds.files, plan) if plan.collect else {}                              # 13
+    _channel.send_record(step.status_fd, _channel.EXITED, **vars(end), steps=step.times, **out)
+    os._exit(0)                                                                             # 14: the kernel ends the rest
+
+
+def _files_in(memfd: int, workdir: str) -> None:
+    data = os.pread(memfd, os.fstat(memfd).st_size, 0)
+    workfiles.write_into(workdir, _channel.unpack_files(data))
+
+
+def _files_out(memfd: int, plan: Plan) -> dict[str, object]:
+    """The named files back into the memfd for the supervisor; for the report, the names
+    cut at the limit (or what went wrong: the program's outcome still counts)."""
+    try:
+        found, cut = workfiles.read_out(plan.cwd, plan.collect, plan.collect_limit)
+        data = _channel.pack_files(found)
+        os.ftruncate(memfd, 0)
+        view, offset = memoryview(data), 0
+        while offset < len(data):
+            offset += os.pwrite(memfd, view[offset:], offset)
+    except OSError as e:
+        return {"files_error": str(e)}
+    return {"files_cut": cut}
 
 
 def _occupy_stdio() -> None:

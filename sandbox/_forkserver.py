@@ -148,7 +148,7 @@ class ForkServer:
                     self._start()
                 assert self._sock is not None
                 try:
-                    socket.send_fds(self._sock, [b"spawn"], fds.as_list())
+                    _channel.send_init_fds(self._sock, b"spawn", fds)
                     reply, received, _, _ = socket.recv_fds(self._sock, _REPLY_SIZE, 1)
                 except (BrokenPipeError, ConnectionResetError):
                     reply, received = b"", []
@@ -250,12 +250,12 @@ def serve(sock_fd: int) -> None:
                 pass  # reported when a run asks for it
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
         try:
-            _, fds, _, _ = socket.recv_fds(sock, 64, 8)
+            request = _channel.receive_init_fds(sock, b"spawn")
         except OSError:
-            fds = []
+            request = None
         finally:
             signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
-        if not fds:
+        if request is None:
             break  # EOF: the caller closed the Sandbox or died
         try:
             for attempt in (1, 2):
@@ -263,7 +263,7 @@ def serve(sock_fd: int) -> None:
                 spare = None
                 with handover:
                     try:
-                        _channel.hand_over(handover, _channel.InitFds(*fds))
+                        _channel.hand_over(handover, request)
                     except OSError:
                         if attempt == 2:
                             raise
@@ -273,7 +273,7 @@ def serve(sock_fd: int) -> None:
         except OSError as e:
             reply, passed = b"error %d %s" % (e.errno or 0, (e.strerror or str(e)).encode()[:400]), []
         finally:
-            for fd in fds:
+            for fd in request.as_list():
                 os.close(fd)
         try:
             socket.send_fds(sock, [reply], passed)

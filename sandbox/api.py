@@ -14,13 +14,13 @@ from dataclasses import replace
 from typing import Any, Mapping, Optional, Sequence, Union
 
 from . import supervisor
+from ._cache import load_profile
 from ._forkserver import ForkServer
 from .errors import UsageError
 from .plan import Bind, Request, seccomp_spec
-from ._cache import load_profile
 from .profile import Profile, parse_limit
 from .result import Result
-from .units import UnitError
+from .units import UnitError, parse_size
 
 Sink = supervisor.Sink
 CAPTURE = supervisor.CAPTURE
@@ -79,6 +79,9 @@ class Sandbox:
         binds: Sequence[Bind] = (),
         workdir: Optional[str] = None,
         net: Optional[str] = None,
+        files: Optional[Mapping[str, FileContent]] = None,
+        collect: Sequence[str] = (),
+        collect_limit: Union[None, int, str] = None,
         **limits: object,
     ) -> Result:
         """Run one program (argv) or script in a fresh box; the program's outcome is in the Result.
@@ -86,11 +89,18 @@ class Sandbox:
         stdin: bytes to feed, a file's path, an open descriptor, or None for ours.
         stdout, stderr: CAPTURE (into the Result), PASS (to ours), or a descriptor;
         stderr=STDOUT merges it into stdout, in the order written.
+        files: {path under /work: content} put into the box's work dir before the program
+        starts; content is bytes, text, or (bytes or text, mode) (default mode 0o644).
+        collect: paths under /work brought out after the program ends, into Result.files,
+        each cut at collect_limit (default: the file_size limit, else 16M; cut names are in
+        Result.files_truncated).  Regular files only; a missing one is simply absent.
         """
         request = Request(
             program=tuple(argv), script=script, script_args=tuple(args),
             limits=parse_limit_overrides(limits), net=net, binds=tuple(binds), workdir=workdir,
             env=tuple((env or {}).items()), cgroup_root=self.cgroup_root,
+            files=tuple(_file_entry(name, content) for name, content in (files or {}).items()),
+            collect=tuple(collect), collect_limit=_size("collect_limit", collect_limit),
         )
         if stdout == STDOUT:
             raise UsageError("stdout=STDOUT: only stderr can be merged into stdout")
@@ -105,6 +115,29 @@ class Sandbox:
             finally:
                 os.close(stdin_fd)
         return supervisor.run(self.profile, request, supervisor.Stdio(stdin, stdout, stderr), self._server.spawn)
+
+
+FileContent = Union[bytes, str, tuple[Union[bytes, str], int]]
+
+
+def _file_entry(name: str, content: FileContent) -> tuple[str, int, bytes]:
+    mode = 0o644
+    if isinstance(content, tuple):
+        content, mode = content
+    if isinstance(content, str):
+        content = content.encode()
+    if not isinstance(content, bytes) or not isinstance(mode, int):
+        raise UsageError(f"files[{name!r}]: expected bytes, text, or (content, mode)")
+    return name, mode, content
+
+
+def _size(what: str, value: Union[None, int, str]) -> Optional[int]:
+    if value is None:
+        return None
+    try:
+        return parse_size(value)
+    except UnitError as e:
+        raise UsageError(f"{what}: {e}") from None
 
 
 def run(argv: Sequence[str], profile: Union[str, Profile] = "py3", **kwargs: object) -> Result:

@@ -18,9 +18,11 @@ from .profile import Limits, MountEntry, Profile, SyscallRule
 from .rlimits import RlimitSpec
 from .seccomp import ArgCondition, SeccompRule, SeccompSpec
 from .userns import IdMapSpec
+from .workfiles import check_name
 
 WORK_DIR = "/work"
 SCRIPT_PLACEHOLDER = "{script}"
+DEFAULT_COLLECT_LIMIT = 16 << 20
 HELPER_PROCESSES = 1  # the init shares the box's process count
 
 
@@ -44,6 +46,9 @@ class Request:
     workdir: Optional[str] = None
     env: tuple[tuple[str, str], ...] = ()
     cgroup_root: Optional[str] = None  # a delegated cgroup v2 subtree to use (else: discovered)
+    files: tuple[tuple[str, int, bytes], ...] = ()  # (path under /work, mode, content) put in before the run
+    collect: tuple[str, ...] = ()  # paths under /work to bring out after the run
+    collect_limit: Optional[int] = None  # bytes per collected file (default: the file_size limit, else 16M)
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,8 @@ class Plan:
     limits: Limits
     enforced_by: tuple[tuple[str, str], ...]
     cgroup: Optional[CgroupLimits]  # None: no delegated cgroup, rlimits only
+    collect: tuple[str, ...] = ()  # files the init brings out of the work dir after the run
+    collect_limit: int = 0
 
 
 def make_plan(profile: Profile, request: Request, caller_uid: int, caller_gid: int, cgroup: bool = False) -> Plan:
@@ -69,6 +76,7 @@ def make_plan(profile: Profile, request: Request, caller_uid: int, caller_gid: i
     pids and CPU are whole-box cgroup limits, otherwise per-process rlimits.
     """
     limits = replace(profile.limits, **request.limits)
+    _check_files(request)
     work_binds = _work_binds(request)
     argv = _argv(profile, request, work_binds)
     mounts = tuple(_profile_mount(entry, limits) for entry in profile.mounts)
@@ -88,7 +96,19 @@ def make_plan(profile: Profile, request: Request, caller_uid: int, caller_gid: i
         limits=limits,
         enforced_by=tuple(_enforced_by(limits, caller_uid, cgroup).items()),
         cgroup=CgroupLimits(limits.memory, limits.pids, limits.cpus) if cgroup else None,
+        collect=request.collect,
+        collect_limit=request.collect_limit if request.collect_limit is not None else limits.file_size or DEFAULT_COLLECT_LIMIT,
     )
+
+
+def _check_files(request: Request) -> None:
+    """Files in and out live in the box's own work directory."""
+    if (request.files or request.collect) and request.workdir is not None:
+        raise UsageError("files and collect use the box's own /work; they cannot go with a host workdir")
+    for name in [entry[0] for entry in request.files] + list(request.collect):
+        problem = check_name(name)
+        if problem:
+            raise UsageError(f"file {name!r}: {problem} under {WORK_DIR}")
 
 
 def _abs_existing(path: str, what: str) -> str:

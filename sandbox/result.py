@@ -113,6 +113,8 @@ class Result:
     stdout_truncated: bool = False
     stderr_truncated: bool = False
     limits: dict[str, object] = field(default_factory=dict)
+    files: dict[str, bytes] = field(default_factory=dict)  # collected from the work dir after the run
+    files_truncated: list[str] = field(default_factory=list)  # names cut at the collect limit
 
     @property
     def cli_exit_code(self) -> int:
@@ -130,4 +132,5 @@ class Result:
         for stream in ("stdout", "stderr"):
             data = document[stream]
             document[stream] = None if data is None else data.decode("utf-8", "replace")
+        document["files"] = {name: len(content) for name, content in self.files.items()}  # sizes: contents may be binary
         return document

@@ -99,7 +99,7 @@ def run(profile: Profile, request: Request, stdio: Stdio, launch: Launcher) -> R
     bpf = compile_seccomp(plan.seccomp, profile.source)                    # 3. once per policy
     run_cgroup = subtree.new_run(plan.cgroup) if subtree else None        # 4. limits written before anyone is in it
     try:
-        box = _Box(plan, bpf, stdio, launch, run_cgroup)                    # 5. hand over the plan, start the init
+        box = _Box(plan, bpf, stdio, launch, run_cgroup, request.files)                   # 5. hand over the plan, start the init
     except BaseException:
         if run_cgroup:
             run_cgroup.destroy()
@@ -130,6 +130,8 @@ def _judge(plan: Plan, usage: Usage, box: "_Box") -> Result:
         message=_message(verdict.value, limit, usage, plan),
         stdout=box.captured("stdout"),
         stderr=box.captured("stderr"),
+        files=box.files,
+        files_truncated=list(box.exit_report.get("files_cut", [])),
         stdout_truncated=box.truncated["stdout"],
         stderr_truncated=box.truncated["stderr"],
         limits={k: v for k, v in vars(limits).items() if v is not None},
@@ -150,7 +152,7 @@ class _Box:
     """One running box as the supervisor sees it: its init and three pipes."""
 
     def __init__(self, plan: Plan, bpf: bytes, stdio: Stdio, launch: Launcher,
-                 run_cgroup: Optional[cgroup.RunCgroup] = None) -> None:
+                 run_cgroup: Optional[cgroup.RunCgroup] = None, files: tuple = ()) -> None:
         self.plan = plan
         self.cgroup = run_cgroup
         self.sinks = {"stdout": stdio.stdout, "stderr": stdio.stderr}
@@ -175,13 +177,17 @@ class _Box:
         err_read, err_write = (-1, out_write) if merged else os.pipe2(os.O_CLOEXEC)
         self.streams = {out_read: "stdout", err_read: "stderr"}
         self.open_fds = {fd for fd in (out_read, err_read, self.status_read) if fd >= 0}  # ours to close
+        self.files_fd = _files_memfd(files) if files or plan.collect else -1  # closed by close()
+        self.exit_report: dict = {}
+        self.files: dict[str, bytes] = {}
         stdin = _stdin_fd(stdio.stdin)
         procs = run_cgroup.open_procs() if run_cgroup else -1
         try:
-            self.init = launch(InitFds(stdin, out_write, err_write, plan_read, status_write, procs))
+            self.init = launch(InitFds(stdin, out_write, err_write, plan_read, status_write, procs, self.files_fd))
         except BaseException as e:
-            for fd in self.open_fds:
-                os.close(fd)
+            for fd in (*self.open_fds, self.files_fd):
+                if fd >= 0:
+                    os.close(fd)
             if isinstance(e, OSError):  # clone() refused: its namespaces, the user namespace first
                 raise _setup_error({"step": "user namespace", "errno": e.errno, "message": str(e)}) from None
             raise
@@ -280,6 +286,17 @@ class _Box:
         elif data:
             _write_all(1 if sink == PASS and stream == "stdout" else 2 if sink == PASS else int(sink), data)
 
+    def _collected_files(self) -> dict[str, bytes]:
+        """The files the init brought out of the work dir."""
+        if not self.plan.collect or "files_cut" not in self.exit_report:
+            return {}
+        data = os.pread(self.files_fd, os.fstat(self.files_fd).st_size, 0)
+        try:
+            return {name: content for name, _, content in _channel.unpack_files(data)
+                    if name in self.plan.collect}
+        except (ValueError, UnicodeDecodeError):
+            raise SetupError("the box's collected files could not be read back") from None
+
     def captured(self, stream: str) -> Optional[bytes]:
         return bytes(self.buffers[stream]) if self.sinks[stream] == CAPTURE else None  # STDOUT: None
 
@@ -295,6 +312,8 @@ class _Box:
         if self.killed_for == "setup":
             raise SetupError(f"the box was not ready within {SETUP_TIMEOUT:.0f}s")
         end = by_kind.get(_channel.EXITED)
+        self.exit_report = end or {}
+        self.files = self._collected_files()
         if end is None and not self.killed_for:
             how = "" if self.init.returncode is None else f" (its init exited with {self.init.returncode})"
             raise SetupError(f"the box ended without reporting the program's status{how}")
@@ -329,6 +348,9 @@ class _Box:
         for fd in self.open_fds:
             os.close(fd)
         self.open_fds.clear()
+        if self.files_fd >= 0:
+            os.close(self.files_fd)
+            self.files_fd = -1
         if self.cgroup:
             try:
                 self.cgroup.destroy()
@@ -356,6 +378,14 @@ def _setup_error(failure: dict) -> Exception:
     if step == "user namespace" and err in (1, 13, 28):  # EPERM, EACCES, ENOSPC
         return HostError(f"cannot create a user namespace: {userns_refusal_reason()}", step=step, errno=err)
     return SetupError(f"setting up the box failed at step '{step}': {message}", step=step, errno=err)
+
+
+def _files_memfd(files: tuple) -> int:
+    """The caller's files for the work dir, in a memfd the init reads (and writes the collected
+    files back into): nothing on the host disk that a killed supervisor could leave behind."""
+    fd = os.memfd_create("sandbox-files", os.MFD_CLOEXEC)
+    _write_all(fd, _channel.pack_files(list(files)))
+    return fd
 
 
 def _stdin_fd(source: Source) -> int:

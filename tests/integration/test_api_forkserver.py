@@ -195,3 +195,22 @@ def test_stderr_merged_into_stdout_keeps_the_order():
     with Sandbox("sh") as box:
         result = box.run(["/bin/sh", "-c", "echo one; echo two >&2; echo three"], stderr=STDOUT)
     assert result.stdout == b"one\ntwo\nthree\n" and result.stderr is None
+
+
+def test_files_go_in_and_named_files_come_out():
+    with Sandbox("sh") as box:
+        compiled = box.run(["/bin/sh", "-c", "tr a-z A-Z < src/in.txt > out.txt; cp build.sh a.out; ls -l build.sh"],
+                           files={"src/in.txt": "hello", "build.sh": ("#!/bin/sh\necho built\n", 0o755)},
+                           collect=["out.txt", "a.out", "never-made"])
+        assert compiled.verdict.value == "OK", compiled.stderr
+        assert compiled.stdout.startswith(b"-rwxr-xr-x")
+        assert compiled.files == {"out.txt": b"HELLO", "a.out": b"#!/bin/sh\necho built\n"}
+        ran = box.run(["./a.out"], files={"a.out": (compiled.files["a.out"], 0o755)})
+        assert ran.stdout == b"built\n"
+
+
+def test_collected_files_are_cut_at_the_limit_and_symlinks_are_not_followed():
+    with Sandbox("sh") as box:
+        result = box.run(["/bin/sh", "-c", "head -c 5000 /dev/zero > big; ln -s /etc/hostname link; ln -s /proc/1 p"],
+                         collect=["big", "link", "p/environ"], collect_limit="1K")
+    assert result.files == {"big": bytes(1024)} and result.files_truncated == ["big"]

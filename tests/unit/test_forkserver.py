@@ -72,3 +72,29 @@ def test_a_server_error_reply_is_the_clone_error_and_closes_stray_fds():
 def test_a_garbled_server_reply_is_a_setup_error():
     with pytest.raises(SetupError, match="fork server answered"):
         _init_from_reply(b"what?", [])
+
+
+@pytest.mark.parametrize("procs, files", [(True, False), (False, True), (True, True)])
+def test_the_optional_descriptors_keep_their_names_across_a_handover(procs, files):
+    base = [os.open(os.devnull, os.O_RDONLY) for _ in range(7)]
+    sent = InitFds(*base[:5], procs=base[5] if procs else -1, files=base[6] if files else -1)
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    with ours, theirs:
+        _channel.send_init_fds(ours, b"spawn", sent)
+        received = _channel.receive_init_fds(theirs, b"spawn")
+    assert received is not None
+    assert (received.procs >= 0, received.files >= 0) == (procs, files)
+    for name in ("procs", "files"):
+        if getattr(sent, name) >= 0:
+            assert os.fstat(getattr(sent, name)).st_ino == os.fstat(getattr(received, name)).st_ino
+    for fd in base + received.as_list():
+        os.close(fd)
+
+
+def test_a_garbled_handover_is_refused_and_its_descriptors_closed():
+    fd = os.open(os.devnull, os.O_RDONLY)
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    with ours, theirs:
+        socket.send_fds(ours, [b"run bogus"], [fd] * 6)
+        assert _channel.receive_init_fds(theirs, b"run") is None
+    os.close(fd)

@@ -1,0 +1,55 @@
+"""Files in and out of the work dir: the wire format, the names allowed, and reading out safely."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from sandbox import _channel, workfiles
+from sandbox.errors import UsageError
+from sandbox.plan import Request, make_plan
+from sandbox.profile import load_profile
+
+
+def test_pack_and_unpack_round_trip():
+    entries = [("main.c", 0o644, b"int main(){}"), ("bin/a.out", 0o755, bytes(range(256)) * 10), ("empty", 0o600, b"")]
+    assert _channel.unpack_files(_channel.pack_files(entries)) == entries
+
+
+@pytest.mark.parametrize("cut", [1, 9, 20])
+def test_unpack_refuses_a_truncated_stream(cut):
+    data = _channel.pack_files([("x", 0o644, b"0123456789")])
+    with pytest.raises(ValueError):
+        _channel.unpack_files(data[:-cut])
+
+
+@pytest.mark.parametrize("name", ["", "/etc/passwd", "../up", "a/../b", "a//b", "./a", "a\0b"])
+def test_bad_names_are_refused(name):
+    assert workfiles.check_name(name)
+
+
+def test_the_plan_refuses_bad_names_and_a_host_workdir(minimal_profile_path, tmp_path):
+    profile = load_profile(minimal_profile_path)
+    with pytest.raises(UsageError, match="relative path"):
+        make_plan(profile, Request(program=("true",), collect=("/etc/passwd",)), 1000, 1000)
+    with pytest.raises(UsageError, match="host workdir"):
+        make_plan(profile, Request(program=("true",), files=(("a", 0o644, b""),), workdir=str(tmp_path)), 1000, 1000)
+
+
+def test_write_into_creates_files_with_their_modes_and_directories(tmp_path):
+    workfiles.write_into(str(tmp_path), [("src/main.c", 0o644, b"code"), ("run.sh", 0o755, b"#!/bin/sh\n")])
+    assert (tmp_path / "src" / "main.c").read_bytes() == b"code"
+    assert os.stat(tmp_path / "run.sh").st_mode & 0o777 == 0o755
+
+
+def test_read_out_takes_regular_files_cut_at_the_limit_and_nothing_through_symlinks(tmp_path):
+    (tmp_path / "small").write_bytes(b"abc")
+    (tmp_path / "big").write_bytes(b"x" * 100)
+    (tmp_path / "secret").write_bytes(b"outside")
+    (tmp_path / "link").symlink_to(tmp_path / "secret")
+    (tmp_path / "dir").symlink_to("/etc")
+    os.mkfifo(tmp_path / "fifo")
+    found, cut = workfiles.read_out(str(tmp_path), ("small", "big", "link", "dir/hostname", "fifo", "missing"), 10)
+    assert found == [("small", os.stat(tmp_path / "small").st_mode & 0o777, b"abc"),
+                     ("big", os.stat(tmp_path / "big").st_mode & 0o777, b"x" * 10)]
+    assert cut == ["big"]
