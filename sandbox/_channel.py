@@ -120,11 +120,6 @@ def preload_plan(fd: int, payload: Any) -> None:
     _write_all(fd, data)
 
 
-def send_plan(fd: int, payload: Any) -> None:
-    """Write the plan to a pipe someone reads."""
-    _write_all(fd, pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL))
-
-
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:

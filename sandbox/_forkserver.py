@@ -97,20 +97,20 @@ def fork_here(fds: InitFds) -> InitProcess:
     if threading.active_count() != 1:
         raise RuntimeError("fork_here needs a single-threaded process; use a ForkServer")
     gc.freeze()  # as the fork server does: the clone shares these objects' pages
-    init, handover = _clone_init(_lifeline())
+    init, handover = _clone_init(_lifeline(), our_child=True)
     with handover:
         _channel.hand_over(handover, fds)
-    return InitProcess(init.pid, init.pidfd, our_child=True)
+    return init
 
 
-def _clone_init(lifeline: int) -> tuple[InitProcess, socket.socket]:
+def _clone_init(lifeline: int, our_child: bool) -> tuple[InitProcess, socket.socket]:
     """A new init, ready and waiting for its run's descriptors on the returned socket."""
     from ._child import start_box  # imported at the first call, not per clone
 
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     try:
         pid = start_box(theirs.fileno(), lifeline)
-        init = InitProcess(pid, os.pidfd_open(pid), our_child=False)
+        init = InitProcess(pid, os.pidfd_open(pid), our_child)
     except BaseException:
         ours.close()
         raise
@@ -232,7 +232,7 @@ def serve(sock_fd: int) -> None:
                 live.pop(pid).close()
 
     def clone() -> tuple[InitProcess, socket.socket]:
-        init, handover = _clone_init(lifeline)
+        init, handover = _clone_init(lifeline, our_child=False)  # the server reaps; the supervisor only waits
         live[init.pid] = init
         return init, handover
 

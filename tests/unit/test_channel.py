@@ -120,13 +120,13 @@ def test_record_kinds_are_distinct():
     assert len(set(kinds)) == len(kinds)
 
 
-# --- send_plan / receive_plan --------------------------------------------------------------------
+# --- preload_plan / receive_plan --------------------------------------------------------------------
 
 
 def test_plan_round_trip(pipe, minimal_profile_path):
     plan = make_plan(load_profile(minimal_profile_path), Request(program=("/bin/true",)), 1000, 1000)
     payload = (plan, b"\x06\x00\x00\x00\x00\x00\xff\x7f")
-    _channel.send_plan(pipe["w"], payload)
+    _channel.preload_plan(pipe["w"], payload)
     _close(pipe, "w")
     received = _channel.receive_plan(pipe["r"])
     assert received == payload
@@ -148,13 +148,13 @@ def test_a_plan_too_large_to_preload_is_refused_not_a_deadlock(pipe):
 
 
 def test_large_payload_round_trip(pipe):
-    """More than a pipe buffer: the writer must loop over short writes, the reader until EOF."""
-    payload = {"bpf": os.urandom(1 << 20), "verdict": Verdict.MLE, "nested": [list(range(1000))] * 5}
+    """More than a default pipe buffer, read while written: the reader reads until EOF."""
+    payload = {"bpf": os.urandom(600 << 10), "verdict": Verdict.MLE, "nested": [list(range(1000))] * 5}
     errors = []
 
     def writer():
         try:
-            _channel.send_plan(pipe["w"], payload)
+            _channel.preload_plan(pipe["w"], payload)
         except BaseException as e:  # noqa: BLE001 - reported by the assertion below
             errors.append(e)
         finally:
