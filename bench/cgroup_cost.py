@@ -17,11 +17,11 @@ import os
 import statistics
 import sys
 import time
-from typing import Callable
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path[:0] = [os.path.dirname(os.path.dirname(os.path.abspath(__file__))), os.path.dirname(os.path.abspath(__file__))]
 
 from sandbox import Sandbox, cgroup, supervisor  # noqa: E402
+from stepclock import StepClock  # noqa: E402
 
 TRUE = ["/usr/bin/true"]
 
@@ -35,38 +35,17 @@ class Switch:
         supervisor.cgroup_subtree = lambda explicit, profile: None if self.off else real(explicit, profile)
 
 
-class Timers:
-    """Wraps the cgroup steps of the supervisor and sums their time per run."""
+class CgroupSteps(StepClock):
+    """The supervisor's cgroup steps timed, and the target's setup from the init's report."""
 
     def __init__(self) -> None:
-        self.current: dict[str, float] = {}
-        self._wrap(cgroup.Subtree, "new_run", "create the cgroup, write its limits")
-        self._wrap(cgroup.RunCgroup, "open_procs", "open cgroup.procs for the box")
-        self._wrap(cgroup.RunCgroup, "cpu_usec", "poll cpu.stat (CPU time limit)")
-        self._wrap(cgroup.RunCgroup, "usage", "read usage (cpu.stat, memory.*, pids.peak)")
-        self._wrap(cgroup.RunCgroup, "destroy", "remove the cgroup")
-        original_usage = supervisor._Box._usage
-
-        def usage(box, *args):  # type: ignore[no-untyped-def]
-            for record in box.records:  # the init's own step times, joining the cgroup included
-                if record.get("kind") == "exited":
-                    self.current.update({f"box: {k}": v for k, v in record.get("steps", {}).items()
-                                         if k.startswith("target")})
-            return original_usage(box, *args)
-
-        supervisor._Box._usage = usage
-
-    def _wrap(self, cls: type, name: str, label: str) -> None:
-        function: Callable = getattr(cls, name)
-
-        def timed(*args, **kwargs):  # type: ignore[no-untyped-def]
-            start = time.perf_counter()
-            try:
-                return function(*args, **kwargs)
-            finally:
-                self.current[label] = self.current.get(label, 0.0) + (time.perf_counter() - start) * 1000
-
-        setattr(cls, name, timed)
+        super().__init__()
+        self.time(cgroup.Subtree, "new_run", "create the cgroup, write its limits")
+        self.time(cgroup.RunCgroup, "open_procs", "open cgroup.procs for the box")
+        self.time(cgroup.RunCgroup, "cpu_usec", "poll cpu.stat (CPU time limit)")
+        self.time(cgroup.RunCgroup, "usage", "read usage (cpu.stat, memory.*, pids.peak)")
+        self.time(cgroup.RunCgroup, "destroy", "remove the cgroup")
+        self.keep_init_steps("box: ", lambda step: step.startswith("target"))  # joining the cgroup included
 
 
 def main() -> int:
@@ -78,7 +57,7 @@ def main() -> int:
         print("cgroup_cost: give --cgroup-root or SANDBOX_CGROUP_ROOT (a delegated cgroup v2 subtree)",
               file=sys.stderr)
         return 2
-    switch, timers = Switch(), Timers()
+    switch, timers = Switch(), CgroupSteps()
     latency: dict[str, list[float]] = {"with a cgroup": [], "without": []}
     steps: list[dict[str, float]] = []
     steps_without: list[dict[str, float]] = []

@@ -23,12 +23,12 @@ import statistics
 import subprocess
 import sys
 import time
-from typing import Callable
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))
+sys.path[:0] = [os.path.dirname(HERE), HERE]
 
 from sandbox import Sandbox, supervisor  # noqa: E402
+from stepclock import StepClock  # noqa: E402
 
 SANDBOX = os.path.join(os.path.dirname(sys.executable), "sandbox")
 RUN = [SANDBOX, "run", "--profile", "sh", "--", "/usr/bin/true"]
@@ -91,40 +91,22 @@ def import_top(argv: list[str], count: int = 8) -> dict[str, float]:
     return dict(sorted(top, key=lambda item: -item[1])[:count])
 
 
-class StepClock:
-    """Wraps the supervisor's phases to time them, and keeps the init's step report."""
+class ApiSteps(StepClock):
+    """The supervisor's phases timed, and the init's step report kept, run by run."""
 
     PHASES = [("cgroup_subtree", "supervisor: host check (cached)"),
               ("make_plan", "supervisor: plan"),
               ("compile_seccomp", "supervisor: seccomp filter (cached)")]
 
     def __init__(self) -> None:
-        self.current: dict[str, float] = {}
+        super().__init__()
         self.runs: list[dict[str, float]] = []
         for name, label in self.PHASES:
-            setattr(supervisor, name, self._timed(getattr(supervisor, name), label))
-        box = supervisor._Box
-        box.__init__ = self._timed(box.__init__, "supervisor: pipes, preload plan, hand over to an init")
-        box.watch = self._timed(box.watch, "box: from handover to the init's exit (steps below)")
-        box.close = self._timed(box.close, "supervisor: close")
-        original_usage = box._usage
-
-        def usage(this, *args):  # type: ignore[no-untyped-def]
-            for record in this.records:
-                if record.get("kind") == "exited":
-                    self.current.update({f"  init: {k}": v for k, v in record.get("steps", {}).items()})
-            return original_usage(this, *args)
-
-        box._usage = usage
-
-    def _timed(self, function: Callable, label: str) -> Callable:
-        def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
-            start = time.perf_counter()
-            try:
-                return function(*args, **kwargs)
-            finally:
-                self.current[label] = self.current.get(label, 0.0) + (time.perf_counter() - start) * 1000
-        return wrapper
+            self.time(supervisor, name, label)
+        self.time(supervisor._Box, "__init__", "supervisor: pipes, preload plan, hand over to an init")
+        self.time(supervisor._Box, "watch", "box: from handover to the init's exit (steps below)")
+        self.time(supervisor._Box, "close", "supervisor: close")
+        self.keep_init_steps("  init: ")
 
     def run(self, box: Sandbox) -> None:
         self.current = {}
@@ -135,7 +117,7 @@ class StepClock:
 
 
 def api_steps(runs: int) -> dict[str, float]:
-    clock = StepClock()
+    clock = ApiSteps()
     with Sandbox("sh") as box:
         for _ in range(5):
             box.run(TRUE)  # warm: server started, spare init ready
