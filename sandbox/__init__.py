@@ -10,7 +10,7 @@ from importlib import import_module
 from typing import Any
 
 _WHERE = {
-    "CAPTURE": "api", "PASS": "api", "STDOUT": "api", "Sandbox": "api", "run": "api",
+    "CAPTURE": "api", "PASS": "api", "STDOUT": "api", "TERMINAL": "api", "Sandbox": "api", "run": "api",
     "Bind": "plan",
     "Limits": "profile", "Profile": "profile", "load_profile": "profile",
     "Result": "result", "Verdict": "result",

@@ -26,6 +26,7 @@ Sink = supervisor.Sink
 CAPTURE = supervisor.CAPTURE
 PASS = supervisor.PASS
 STDOUT = supervisor.STDOUT
+TERMINAL = supervisor.TERMINAL
 
 
 def parse_limit_overrides(overrides: Mapping[str, object]) -> dict[str, object]:
@@ -87,8 +88,9 @@ class Sandbox:
         """Run one program (argv) or script in a fresh box; the program's outcome is in the Result.
 
         stdin: bytes to feed, a file's path, an open descriptor, or None for ours.
-        stdout, stderr: CAPTURE (into the Result), PASS (to ours), or a descriptor;
-        stderr=STDOUT merges it into stdout, in the order written.
+        stdout, stderr: CAPTURE (into the Result), PASS (to ours), TERMINAL (to ours, the
+        program seeing a pseudo-terminal of its own: use it when ours is a terminal), or a
+        descriptor; stderr=STDOUT merges it into stdout, in the order written.
         files: {path under /work: content} put into the box's work dir before the program
         starts; content is bytes, text, or (bytes or text, mode) (default mode 0o644).
         collect: paths under /work brought out after the program ends, into Result.files,

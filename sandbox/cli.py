@@ -120,6 +120,18 @@ def _open_input(path: Optional[str]) -> Optional[int]:
         raise UsageError(f"--stdin {path}: {e.strerror}") from None
 
 
+def _sink(opened: Optional[int], ours: int, capture: bool):  # type: ignore[no-untyped-def]
+    """Where one of the program's streams goes: a file given by flag, the result (--json), or our
+    own stream; when that is a terminal, the program gets a pseudo-terminal of its own."""
+    from . import supervisor
+
+    if opened is not None:
+        return opened
+    if capture:
+        return supervisor.CAPTURE
+    return supervisor.TERMINAL if os.isatty(ours) else supervisor.PASS
+
+
 def _write_result(document: dict, path: Optional[str], to_stdout: bool) -> None:
     text = json.dumps(document, indent=2, sort_keys=True)
     if path:
@@ -155,13 +167,12 @@ def _cmd_run(parser: argparse.ArgumentParser, tokens: list[str]) -> int:
         binds=tuple([_bind(b, False) for b in args.bind] + [_bind(b, True) for b in args.bind_rw]),
         workdir=args.workdir, env=tuple(_env(args.env).items()), cgroup_root=args.cgroup_root,
     )
-    capture = supervisor.CAPTURE if args.json else supervisor.PASS
     stdout = _open_output(args.stdout, "--stdout")
     stderr = _open_output(args.stderr, "--stderr")
     stdio = supervisor.Stdio(
         stdin=_open_input(args.stdin),
-        stdout=capture if stdout is None else stdout,
-        stderr=capture if stderr is None else stderr,
+        stdout=_sink(stdout, 1, args.json),
+        stderr=_sink(stderr, 2, args.json),
     )
     try:
         result = supervisor.run(profile, request, stdio, fork_here)  # the CLI has no other thread

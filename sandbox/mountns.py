@@ -9,6 +9,11 @@ Sequence (after bubblewrap): make every mount private, put a scratch tmpfs on
 /tmp and pivot into it so the host stays reachable at /oldroot (host paths under
 /tmp included), build /newroot from the operations, pivot into it, detach the
 host, and remount the root read-only.
+
+An overlay (a writable layer over a read-only host directory, overlayfs(5); unprivileged
+in a user namespace since Linux 5.11) keeps its upper and work dirs in a tmpfs of its own
+under /layers in the scratch root: the box sees only the merged view, and the layer is
+gone with the box's mount namespace.
 """
 from __future__ import annotations
 
@@ -21,6 +26,7 @@ from . import _syscalls as sc
 SCRATCH = "/tmp"
 OLD = "/oldroot"
 NEW = "/newroot"
+LAYERS = "/layers"  # in the scratch root: overlay upper/work dirs, never visible in the box
 DEVICE_NODES = ("null", "zero", "full", "random", "urandom")
 DEVICE_LINKS = (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
                 ("stderr", "/proc/self/fd/2"))
@@ -34,7 +40,8 @@ _TMPFS_FLAGS = sc.MS_NOSUID | sc.MS_NODEV
 class MountOp:
     """One step of building the root.
 
-    kind: bind (source on the host -> target in the box), tmpfs, proc, dev, dir.
+    kind: bind (source on the host -> target in the box), overlay (source on the host as the
+    read-only lower layer, a throwaway tmpfs of `size` as the upper), tmpfs, proc, dev, dir.
     A bind whose source is a symlink is recreated as the same symlink, so merged-/usr
     hosts (/bin -> usr/bin) look the same inside.
     """
@@ -97,6 +104,8 @@ def _apply(op: MountOp) -> None:
     target = _inside(op.target)
     if op.kind == "bind":
         _bind(OLD + op.source if op.source else "", target, op)
+    elif op.kind == "overlay":
+        _overlay(OLD + (op.source or ""), target, op)
     elif op.kind == "tmpfs":
         _make_mountpoint(target, is_dir=True)
         sc.mount("tmpfs", target, "tmpfs", _TMPFS_FLAGS, _tmpfs_options(op.size, op.mode))
@@ -124,6 +133,24 @@ def _bind(source: str, target: str, op: MountOp) -> None:
     sc.mount(source, target, None, sc.MS_BIND | sc.MS_REC)
     attrs = (sc.MOUNT_ATTR_RDONLY if op.readonly else 0) | sc.MOUNT_ATTR_NOSUID | sc.MOUNT_ATTR_NODEV
     sc.mount_setattr(target, attrs, recursive=True)
+
+
+def _overlay(lower: str, target: str, op: MountOp) -> None:
+    if not os.path.isdir(lower):
+        raise NotADirectoryError(20, "not a directory on the host")
+    layer = LAYERS + op.target
+    os.makedirs(layer, mode=0o755)
+    sc.mount("tmpfs", layer, "tmpfs", _TMPFS_FLAGS, _tmpfs_options(op.size, 0o755))
+    os.mkdir(f"{layer}/upper", 0o755)
+    os.mkdir(f"{layer}/work", 0o755)
+    _make_mountpoint(target, is_dir=True)
+    options = f"lowerdir={_overlay_escape(lower)},upperdir={layer}/upper,workdir={layer}/work"
+    sc.mount("overlay", target, "overlay", _TMPFS_FLAGS, options)
+
+
+def _overlay_escape(path: str) -> str:
+    """overlayfs splits its options at ',' and lowerdir at ':'; a backslash escapes either."""
+    return path.replace("\\", "\\\\").replace(",", "\\,").replace(":", "\\:")
 
 
 def _build_dev(target: str) -> None:

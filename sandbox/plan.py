@@ -76,11 +76,12 @@ def make_plan(profile: Profile, request: Request, caller_uid: int, caller_gid: i
     pids and CPU are whole-box cgroup limits, otherwise per-process rlimits.
     """
     limits = replace(profile.limits, **request.limits)
-    _check_files(request)
     work_binds = _work_binds(request)
+    overlay = request.workdir is not None and profile.workdir == "overlay"
+    _check_files(request, work_binds, overlay)
     argv = _argv(profile, request, work_binds)
     mounts = tuple(_profile_mount(entry, limits) for entry in profile.mounts)
-    mounts += _work_mounts(request, work_binds, limits)
+    mounts += _work_mounts(request, work_binds, limits, overlay)
     env = dict(profile.env)
     env.update(request.env)
     return Plan(
@@ -101,10 +102,12 @@ def make_plan(profile: Profile, request: Request, caller_uid: int, caller_gid: i
     )
 
 
-def _check_files(request: Request) -> None:
-    """Files in and out live in the box's own work directory."""
-    if (request.files or request.collect) and request.workdir is not None:
-        raise UsageError("files and collect use the box's own /work; they cannot go with a host workdir")
+def _check_files(request: Request, work_binds: list[Bind], overlay: bool) -> None:
+    """Files in and out live in the box's own work directory (its tmpfs, or a throwaway layer
+    over a host work dir), never in a host directory bound there."""
+    if (request.files or request.collect) and not overlay and any(b.target == WORK_DIR for b in work_binds):
+        raise UsageError(f"files and collect need a work dir of the box's own; {WORK_DIR} is a host directory "
+                         f"bound {'read-write' if any(b.writable for b in work_binds if b.target == WORK_DIR) else 'read-only'}")
     for name in [entry[0] for entry in request.files] + list(request.collect):
         problem = check_name(name)
         if problem:
@@ -131,6 +134,8 @@ def _work_binds(request: Request) -> list[Bind]:
         if not os.path.isabs(target):
             raise UsageError(f"--bind {bind.source}:{bind.target}: the target must be an absolute path")
         binds.append(Bind(source, os.path.normpath(target), bind.writable))
+    if [b.target for b in binds].count(WORK_DIR) > 1:
+        raise UsageError(f"{WORK_DIR} is given twice (--workdir, or a --bind/--bind-rw to {WORK_DIR}); give one")
     return binds
 
 
@@ -167,8 +172,11 @@ def _profile_mount(entry: MountEntry, limits: Limits) -> MountOp:
     return MountOp(entry.kind, entry.target)
 
 
-def _work_mounts(request: Request, work_binds: list[Bind], limits: Limits) -> tuple[MountOp, ...]:
-    """/work (a private tmpfs unless a directory is bound there), the script, then the caller's binds."""
+def _work_mounts(request: Request, work_binds: list[Bind], limits: Limits, overlay: bool) -> tuple[MountOp, ...]:
+    """/work (a private tmpfs unless a directory is bound there), the script, then the caller's binds.
+
+    With `overlay`, the host work dir is the read-only lower layer of an overlay whose writable
+    layer is a tmpfs of the box's own (size: tmp_size), gone with the box."""
     ops = []
     if not any(b.target == WORK_DIR for b in work_binds):
         ops.append(MountOp("tmpfs", WORK_DIR, size=limits.tmp_size, mode=0o755))
@@ -177,7 +185,11 @@ def _work_mounts(request: Request, work_binds: list[Bind], limits: Limits) -> tu
         target, needs_bind = _script_target(script, work_binds)
         if needs_bind:
             ops.append(MountOp("bind", target, script, readonly=True))
-    ops += [MountOp("bind", b.target, b.source, readonly=not b.writable) for b in work_binds]
+    for bind in work_binds:
+        if overlay and bind.target == WORK_DIR:
+            ops.append(MountOp("overlay", WORK_DIR, bind.source, readonly=False, size=limits.tmp_size))
+        else:
+            ops.append(MountOp("bind", bind.target, bind.source, readonly=not bind.writable))
     return tuple(ops)
 
 

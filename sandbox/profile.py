@@ -35,6 +35,9 @@ LIMIT_PARSERS: dict[str, Callable[[object], object]] = {
 }
 REQUIREMENTS = ("cgroup",)
 NET_MODES = ("none", "loopback")
+# How a host directory given as the work dir (--workdir) appears at /work: bound read-only, or
+# under a writable overlay layer that is thrown away with the box (the host never changes).
+WORKDIR_MODES = ("readonly", "overlay")
 SECCOMP_DEFAULTS = ("ENOSYS", "EPERM", "kill")
 ARG_CONDITIONS = ("eq32", "masked_eq")
 MOUNT_KINDS = ("bind", "proc", "dev", "tmpfs")
@@ -45,7 +48,8 @@ MOUNT_KEYS = {
     "tmpfs": {"tmpfs", "size"},
 }
 MERGED_KEYS = ("limits", "env")  # under extends: merged key by key; every other key is replaced
-TOP_KEYS = {"description", "command", "limits", "net", "env", "mounts", "seccomp", "uid", "gid", "hostname", "require"}
+TOP_KEYS = {"description", "command", "limits", "net", "env", "mounts", "seccomp", "uid", "gid", "hostname", "require",
+            "workdir"}
 
 
 @dataclass(frozen=True)
@@ -108,6 +112,7 @@ class Profile:
     gid: int
     hostname: str
     require: tuple[str, ...] = ()
+    workdir: str = "readonly"  # one of WORKDIR_MODES
     # Every file read to build it (the extends chain, the syscall groups), with the SHA-256 of
     # the bytes parsed: what a cached copy must be checked against.
     sources: tuple[tuple[str, str], ...] = ()
@@ -263,6 +268,7 @@ def load_profile(name_or_path: str) -> Profile:
         gid=_parse_id(data, "gid", problems),
         hostname=_expect(data, "hostname", str, "sandbox", problems),
         require=tuple(_parse_require(data.get("require", []), problems)),
+        workdir=_parse_choice(data, "workdir", WORKDIR_MODES, "readonly", problems),
         sources=tuple(read) + (groups_source,),
     )
     if problems:

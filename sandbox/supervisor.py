@@ -8,6 +8,7 @@ the program's stdin is handed over directly.  Man pages: pipe(7), wait4(2).
 """
 from __future__ import annotations
 
+import errno
 import os
 import selectors
 import signal
@@ -36,7 +37,8 @@ Launcher = Callable[[InitFds], InitProcess]  # clones the box's init with these 
 PASS = "pass"        # the caller's own stream
 CAPTURE = "capture"  # collected into the Result
 STDOUT = "stdout"    # stderr only: into the same pipe as stdout, in the order written
-Sink = Union[str, int]  # PASS, CAPTURE, STDOUT, or a file descriptor to write to
+TERMINAL = "terminal"  # the caller's terminal (fd 1 or 2), seen by the program through a pseudo-terminal of its own
+Sink = Union[str, int]  # PASS, CAPTURE, STDOUT, TERMINAL, or a file descriptor to write to
 Source = Union[None, int, bytes]  # None: the caller's stdin; an fd; or bytes to feed
 
 
@@ -173,10 +175,14 @@ class _Box:
         finally:
             os.close(plan_write)
         self.status_read, status_write = os.pipe2(os.O_CLOEXEC)
-        out_read, out_write = os.pipe2(os.O_CLOEXEC)
-        err_read, err_write = (-1, out_write) if merged else os.pipe2(os.O_CLOEXEC)
-        self.streams = {out_read: "stdout", err_read: "stderr"}
-        self.open_fds = {fd for fd in (out_read, err_read, self.status_read) if fd >= 0}  # ours to close
+        terminal = [stream for stream, sink in self.sinks.items() if sink == TERMINAL]
+        tty_read, tty_write = _pseudo_terminal(1 if "stdout" in terminal else 2) if terminal else (-1, -1)
+        out_read, out_write = (-1, tty_write) if "stdout" in terminal else os.pipe2(os.O_CLOEXEC)
+        err_read, err_write = (-1, out_write) if merged else (-1, tty_write) if "stderr" in terminal \
+            else os.pipe2(os.O_CLOEXEC)
+        self.streams = {fd: stream for fd, stream in ((out_read, "stdout"), (err_read, "stderr"),
+                                                     (tty_read, terminal[0] if terminal else "")) if fd >= 0}
+        self.open_fds = {fd for fd in (out_read, err_read, tty_read, self.status_read) if fd >= 0}  # ours to close
         self.files_fd = _files_memfd(files) if files or plan.collect else -1  # closed by close()
         self.exit_report: dict = {}
         self.files: dict[str, bytes] = {}
@@ -192,7 +198,7 @@ class _Box:
                 raise _setup_error({"step": "user namespace", "errno": e.errno, "message": str(e)}) from None
             raise
         finally:
-            for fd in {plan_read, status_write, procs, out_write, err_write}:
+            for fd in {plan_read, status_write, procs, out_write, err_write, tty_write}:
                 if fd >= 0:
                     os.close(fd)
             if stdin not in (0, stdio.stdin):
@@ -221,7 +227,7 @@ class _Box:
                 deadline, deadline_reason = self._on_deadline(deadline_reason)
                 continue
             for key, _ in events:
-                data = os.read(key.fd, 1 << 16)
+                data = _read(key.fd)
                 if not data:
                     selector.unregister(key.fd)
                     os.close(key.fd)
@@ -284,7 +290,8 @@ class _Box:
         if sink == CAPTURE:
             self.buffers[stream] += data
         elif data:
-            _write_all(1 if sink == PASS and stream == "stdout" else 2 if sink == PASS else int(sink), data)
+            ours = sink in (PASS, TERMINAL)
+            _write_all(1 if ours and stream == "stdout" else 2 if ours else int(sink), data)
 
     def _collected_files(self) -> dict[str, bytes]:
         """The files the init brought out of the work dir."""
@@ -402,6 +409,34 @@ def _stdin_fd(source: Source) -> int:
     _write_all(fd, source)
     os.lseek(fd, 0, os.SEEK_SET)
     return fd
+
+
+def _pseudo_terminal(model: int) -> tuple[int, int]:
+    """A pseudo-terminal of the box's own, sized like the caller's terminal `model`: the program
+    sees a terminal (colours, line buffering) but never the caller's, so it cannot inject input
+    into it or change its settings, and its output is still counted against the output limit.
+    Output processing is off on the program's side: its bytes reach our terminal unchanged."""
+    import termios
+
+    master, slave = os.openpty()
+    try:
+        termios.tcsetwinsize(slave, termios.tcgetwinsize(model))
+    except termios.error:
+        pass  # the caller's terminal has no size: keep the default
+    attributes = termios.tcgetattr(slave)
+    attributes[1] &= ~termios.OPOST
+    termios.tcsetattr(slave, termios.TCSANOW, attributes)
+    return master, slave
+
+
+def _read(fd: int) -> bytes:
+    """A chunk of a box's stream; b"" at its end (a pseudo-terminal says EIO once the program's side is closed)."""
+    try:
+        return os.read(fd, 1 << 16)
+    except OSError as e:
+        if e.errno == errno.EIO:
+            return b""
+        raise
 
 
 def _write_all(fd: int, data: bytes) -> None:

@@ -32,7 +32,7 @@ def test_the_public_surface_is_pinned():
     import sandbox
 
     assert sorted(sandbox.__all__) == sorted([
-        "CAPTURE", "PASS", "STDOUT", "Sandbox", "run", "Bind", "Limits", "Profile", "load_profile", "Result",
+        "CAPTURE", "PASS", "STDOUT", "TERMINAL", "Sandbox", "run", "Bind", "Limits", "Profile", "load_profile", "Result",
         "Verdict", "SandboxError", "UsageError", "ProfileError", "HostError", "SetupError", "ExecError",
     ])
     for name in sandbox.__all__:

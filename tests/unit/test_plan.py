@@ -1,6 +1,7 @@
 """sandbox.plan.make_plan: Profile + Request -> Plan, pure data."""
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import pickle
@@ -172,6 +173,31 @@ def test_script_in_a_sibling_with_a_common_prefix_is_outside(profile, tmp_path, 
     (sibling / "x.py").write_text("")
     with pytest.raises(UsageError):
         plan_for(profile, script=str(sibling / "x.py"), workdir=str(workdir))
+
+
+def test_an_overlay_profile_puts_a_throwaway_layer_over_the_workdir(profile, workdir):
+    overlay = dataclasses.replace(profile, workdir="overlay")
+    plan = plan_for(overlay, program=("/bin/ls",), workdir=str(workdir), limits={"tmp_size": 8 * M})
+    (work,) = ops_at(plan, "/work")
+    assert (work.kind, work.source, work.readonly, work.size) == ("overlay", str(workdir), False, 8 * M)
+
+
+def test_an_overlay_profile_binds_other_paths_as_asked(profile, workdir, tmp_path):
+    overlay = dataclasses.replace(profile, workdir="overlay")
+    plan = plan_for(overlay, program=("/bin/ls",), binds=(Bind(str(tmp_path), "/srv/in"),))
+    assert [(op.kind, op.readonly) for op in ops_at(plan, "/srv/in")] == [("bind", True)]
+    assert [op.kind for op in ops_at(plan, "/work")] == ["tmpfs"]
+
+
+def test_a_writable_bind_at_work_is_the_real_directory(profile, workdir):
+    plan = plan_for(profile, program=("/bin/ls",), binds=(Bind(str(workdir), "/work", writable=True),))
+    (work,) = ops_at(plan, "/work")
+    assert (work.kind, work.source, work.readonly) == ("bind", str(workdir), False)
+
+
+def test_work_given_twice_is_a_usage_error(profile, workdir):
+    with pytest.raises(UsageError, match="/work is given twice"):
+        plan_for(profile, program=("/bin/ls",), workdir=str(workdir), binds=(Bind(str(workdir), "/work", True),))
 
 
 def test_missing_workdir_is_a_usage_error(profile, tmp_path):

@@ -1,13 +1,14 @@
 """Files in and out of the work dir: the wire format, the names allowed, and reading out safely."""
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import pytest
 
 from sandbox import _channel, workfiles
 from sandbox.errors import UsageError
-from sandbox.plan import Request, make_plan
+from sandbox.plan import Bind, Request, make_plan
 from sandbox.profile import load_profile
 
 
@@ -32,8 +33,18 @@ def test_the_plan_refuses_bad_names_and_a_host_workdir(minimal_profile_path, tmp
     profile = load_profile(minimal_profile_path)
     with pytest.raises(UsageError, match="relative path"):
         make_plan(profile, Request(program=("true",), collect=("/etc/passwd",)), 1000, 1000)
-    with pytest.raises(UsageError, match="host workdir"):
+    with pytest.raises(UsageError, match="host directory bound read-only"):
         make_plan(profile, Request(program=("true",), files=(("a", 0o644, b""),), workdir=str(tmp_path)), 1000, 1000)
+    with pytest.raises(UsageError, match="host directory bound read-write"):
+        make_plan(profile, Request(program=("true",), collect=("a",), binds=(Bind(str(tmp_path), "/work", True),)),
+                  1000, 1000)
+
+
+def test_files_may_go_into_a_throwaway_layer_over_a_host_workdir(minimal_profile_path, tmp_path):
+    profile = dataclasses.replace(load_profile(minimal_profile_path), workdir="overlay")
+    plan = make_plan(profile, Request(program=("true",), files=(("a", 0o644, b""),), collect=("a",),
+                                      workdir=str(tmp_path)), 1000, 1000)
+    assert plan.collect == ("a",)
 
 
 def test_write_into_creates_files_with_their_modes_and_directories(tmp_path):
