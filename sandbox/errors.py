@@ -2,9 +2,12 @@
 
 An error *of the sandbox* (bad profile, host refusal, setup failure) is never
 confused with an outcome *of the program* (those are verdicts in result.py).
-Every error carries structured fields and an exit code for the CLI.
+Every error carries structured fields (as attributes, and in to_dict() for a
+judge's logs) and an exit code for the CLI.
 """
 from __future__ import annotations
+
+from typing import Optional
 
 
 class SandboxError(Exception):
@@ -17,13 +20,17 @@ class SandboxError(Exception):
         self.message = message
         self.fields = fields
 
+    def to_dict(self) -> dict[str, object]:
+        """{"error": class name, "message": ..., and the fields}: JSON-ready."""
+        return {"error": type(self).__name__, "message": self.message, **self.fields}
+
 
 class UsageError(SandboxError):
     """The caller asked for something invalid (bad flag value, missing file)."""
 
 
 class ProfileError(SandboxError):
-    """A profile is invalid; `problems` lists every one as "FILE: KEY: what was expected"."""
+    """A profile is invalid; `problems` lists every one as "KEY: what was expected", `source` names the file."""
 
     def __init__(self, source: str, problems: list[str]) -> None:
         self.source = source
@@ -31,17 +38,27 @@ class ProfileError(SandboxError):
         super().__init__("; ".join(f"{source}: {p}" for p in problems), source=source, problems=problems)
 
 
-class HostError(SandboxError):
+class _StepError(SandboxError):
+    """An error at one step of building the box: `step` names it, `errno` is the kernel's answer if any."""
+
+    def __init__(self, message: str, step: Optional[str] = None, errno: Optional[int] = None) -> None:
+        super().__init__(message, step=step, errno=errno)
+        self.step = step
+        self.errno = errno
+
+
+class HostError(_StepError):
     """The host refuses something the sandbox needs; the message names the fix."""
 
 
-class SetupError(SandboxError):
+class SetupError(_StepError):
     """Building the box failed before the program ran (reported by the child)."""
 
 
 class ExecError(SandboxError):
-    """The program could not be executed inside the box: 127 not found, 126 not executable."""
+    """The program could not be executed inside the box: exit_code 127 not found, 126 not executable."""
 
-    def __init__(self, message: str, exit_code: int, **fields: object) -> None:
-        super().__init__(message, **fields)
+    def __init__(self, message: str, exit_code: int, errno: Optional[int] = None) -> None:
+        super().__init__(message, errno=errno)
         self.exit_code = exit_code
+        self.errno = errno
