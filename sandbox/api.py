@@ -29,7 +29,7 @@ STDOUT = supervisor.STDOUT
 TERMINAL = supervisor.TERMINAL
 
 
-def parse_limit_overrides(overrides: Mapping[str, object]) -> dict[str, object]:
+def parse_limit_overrides(overrides: Mapping[str, object]) -> dict[str, Any]:
     """{"memory": "64M", "cpu_time": 1} -> parsed values; raises UsageError naming the limit."""
     parsed = {}
     for key, value in overrides.items():

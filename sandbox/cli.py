@@ -66,7 +66,7 @@ def _parser() -> _Parser:
 
 def _split_command(parser: argparse.ArgumentParser, tokens: list[str]) -> tuple[list[str], Optional[str], list[str]]:
     """Options | SCRIPT ARGS, or options | -- PROGRAM ARGS; our options end at the first positional."""
-    run = parser._subparsers._group_actions[0].choices["run"]  # type: ignore[union-attr]
+    run = parser._subparsers._group_actions[0].choices["run"]  # type: ignore[union-attr,index]
     takes_value = {s for a in run._actions if a.nargs != 0 for s in a.option_strings}
     index = 0
     while index < len(tokens):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass, field, replace
-from typing import Optional
+from typing import Any, Optional
 
 from .cgroup import CgroupLimits
 from .errors import UsageError
@@ -40,7 +40,7 @@ class Request:
     program: tuple[str, ...] = ()
     script: Optional[str] = None
     script_args: tuple[str, ...] = ()
-    limits: dict[str, object] = field(default_factory=dict)
+    limits: dict[str, Any] = field(default_factory=dict)  # parsed values, by Limits field name
     net: Optional[str] = None
     binds: tuple[Bind, ...] = ()
     workdir: Optional[str] = None

@@ -61,7 +61,7 @@ def compile_filter(spec: SeccompSpec) -> bytes:
     unknown = []
     for action, rules in ((pyseccomp.KILL_PROCESS, spec.kill), (pyseccomp.ALLOW, spec.allow)):
         for rule in rules:
-            args = ()
+            args: tuple[object, ...] = ()
             if rule.condition:
                 c = rule.condition
                 args = (pyseccomp.Arg(c.index, pyseccomp.MASKED_EQ, c.mask, c.value),)

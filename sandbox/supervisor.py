@@ -99,7 +99,7 @@ def run(profile: Profile, request: Request, stdio: Stdio, launch: Launcher) -> R
     plan = make_plan(profile, request, os.getuid(), os.getgid(),           # 2. pure: the whole run as data
                      cgroup=subtree is not None)
     bpf = compile_seccomp(plan.seccomp, profile.source)                    # 3. once per policy
-    run_cgroup = subtree.new_run(plan.cgroup) if subtree else None        # 4. limits written before anyone is in it
+    run_cgroup = subtree.new_run(plan.cgroup) if subtree and plan.cgroup else None  # 4. limits before anyone is in it
     try:
         box = _Box(plan, bpf, stdio, launch, run_cgroup, request.files)                   # 5. hand over the plan, start the init
     except BaseException:
