@@ -83,6 +83,7 @@ class Sandbox:
         files: Optional[Mapping[str, FileContent]] = None,
         collect: Sequence[str] = (),
         collect_limit: Union[None, int, str] = None,
+        timeout: Union[None, float, str] = None,
         **limits: object,
     ) -> Result:
         """Run one program (argv) or script in a fresh box; the program's outcome is in the Result.
@@ -96,7 +97,13 @@ class Sandbox:
         collect: paths under /work brought out after the program ends, into Result.files,
         each cut at collect_limit (default: the file_size limit, else 16M; cut names are in
         Result.files_truncated).  Regular files only; a missing one is simply absent.
+        timeout: the wall-time limit of this run (as subprocess.run's; a TLE verdict, not an
+        exception); the other limits by name, e.g. cpu_time="1s", memory="64M".
         """
+        if timeout is not None:
+            if "wall_time" in limits:
+                raise UsageError("give timeout or wall_time, not both: they are the same limit")
+            limits["wall_time"] = timeout
         request = Request(
             program=tuple(argv), script=script, script_args=tuple(args),
             limits=parse_limit_overrides(limits), net=net, binds=tuple(binds), workdir=workdir,

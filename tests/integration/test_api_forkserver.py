@@ -214,3 +214,10 @@ def test_collected_files_are_cut_at_the_limit_and_symlinks_are_not_followed():
         result = box.run(["/bin/sh", "-c", "head -c 5000 /dev/zero > big; ln -s /etc/hostname link; ln -s /proc/1 p"],
                          collect=["big", "link", "p/environ"], collect_limit="1K")
     assert result.files == {"big": bytes(1024)} and result.files_truncated == ["big"]
+
+
+def test_timeout_is_the_wall_time_limit_and_gives_tle():
+    with Sandbox("sh") as box:
+        result = box.run(["/bin/sleep", "30"], timeout=0.5)
+        assert result.verdict.value == "TLE" and result.limit == "wall_time"
+        assert result.limits["wall_time"] == 0.5

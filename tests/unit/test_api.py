@@ -47,3 +47,8 @@ def test_stdout_cannot_be_merged_into_itself():
 def test_a_missing_stdin_file_is_a_usage_error(tmp_path):
     with pytest.raises(UsageError, match="missing.txt"):
         Sandbox("sh").run(["cat"], stdin=str(tmp_path / "missing.txt"))
+
+
+def test_timeout_and_wall_time_together_are_a_usage_error():
+    with Sandbox("sh") as box, pytest.raises(UsageError, match="timeout or wall_time"):
+        box.run(["true"], timeout=1, wall_time=2)
