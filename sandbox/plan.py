@@ -105,10 +105,14 @@ def _check_files(request: Request) -> None:
     """Files in and out live in the box's own work directory."""
     if (request.files or request.collect) and request.workdir is not None:
         raise UsageError("files and collect use the box's own /work; they cannot go with a host workdir")
-    for name in [entry[0] for entry in request.files] + list(request.collect):
+    names = [entry[0] for entry in request.files]
+    for name in names + list(request.collect):
         problem = check_name(name)
         if problem:
             raise UsageError(f"file {name!r}: {problem} under {WORK_DIR}")
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise UsageError(f"file {repeated[0]!r}: given more than once for {WORK_DIR}")
 
 
 def _abs_existing(path: str, what: str) -> str:

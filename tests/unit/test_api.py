@@ -34,6 +34,7 @@ def test_the_public_surface_is_pinned():
     assert sorted(sandbox.__all__) == sorted([
         "CAPTURE", "PASS", "STDOUT", "Sandbox", "run", "Bind", "Limits", "Profile", "load_profile", "Result",
         "Verdict", "SandboxError", "UsageError", "ProfileError", "HostError", "SetupError", "ExecError",
+        "Case", "cases_from_dir",
     ])
     for name in sandbox.__all__:
         assert getattr(sandbox, name) is not None
@@ -47,3 +48,22 @@ def test_stdout_cannot_be_merged_into_itself():
 def test_a_missing_stdin_file_is_a_usage_error(tmp_path):
     with pytest.raises(UsageError, match="missing.txt"):
         Sandbox("sh").run(["cat"], stdin=str(tmp_path / "missing.txt"))
+
+
+@pytest.mark.parametrize("taken", ["stdin", "stdout"])
+def test_run_cases_takes_stdin_from_each_case_and_captures_stdout(taken):
+    from sandbox import Case
+
+    with pytest.raises(UsageError, match=f"run_cases: {taken}"):
+        Sandbox("sh").run_cases(["cat"], [Case("1")], **{taken: b"x" if taken == "stdin" else 1})
+
+
+def test_run_cases_checks_its_arguments_before_any_box(monkeypatch):
+    from sandbox import Case
+
+    box = Sandbox("sh")
+    monkeypatch.setattr(box, "run", lambda *a, **k: pytest.fail("a box was started"))
+    with pytest.raises(UsageError, match="compare"):
+        box.run_cases(["cat"], [Case("1")], compare="fuzzy")
+    with pytest.raises(UsageError, match="repeated: 1"):
+        box.run_cases(["cat"], [Case("1"), Case("1")])
