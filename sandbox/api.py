@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import os
 import weakref
+from contextlib import contextmanager
 from dataclasses import replace
-from typing import Any, Mapping, Optional, Sequence, Union
+from typing import Any, Iterator, Mapping, Optional, Sequence, Union
 
-from . import supervisor
+from . import batch, supervisor
 from ._cache import load_profile
 from ._forkserver import ForkServer
+from .batch import Case
 from .errors import UsageError
 from .plan import Bind, Request, seccomp_spec
 from .profile import Profile, parse_limit
@@ -109,21 +111,56 @@ class Sandbox:
             limits=parse_limit_overrides(limits), net=net, binds=tuple(binds), workdir=workdir,
             env=tuple((env or {}).items()), cgroup_root=self.cgroup_root,
             files=tuple(_file_entry(name, content) for name, content in (files or {}).items()),
-            collect=tuple(collect), collect_limit=_size("collect_limit", collect_limit),
+            collect=tuple(collect), collect_limit=parse_size_option("collect_limit", collect_limit),
         )
         if stdout == STDOUT:
             raise UsageError("stdout=STDOUT: only stderr can be merged into stdout")
-        if not isinstance(stdin, (type(None), int, bytes)):
-            try:
-                stdin_fd = os.open(stdin, os.O_RDONLY | os.O_CLOEXEC)
-            except OSError as e:
-                raise UsageError(f"stdin {os.fspath(stdin)}: {e.strerror}") from None
-            try:
-                return supervisor.run(self.profile, request, supervisor.Stdio(stdin_fd, stdout, stderr),
-                                      self._server.spawn)
-            finally:
-                os.close(stdin_fd)
-        return supervisor.run(self.profile, request, supervisor.Stdio(stdin, stdout, stderr), self._server.spawn)
+        with stdin_source(stdin) as source:
+            return supervisor.run(self.profile, request, supervisor.Stdio(source, stdout, stderr), self._server.spawn)
+
+    def run_cases(
+        self,
+        argv: Sequence[str] = (),
+        cases: Sequence[Case] = (),
+        *,
+        fail_fast: bool = False,
+        compare: str = "lines",
+        **run_kwargs: Any,
+    ) -> list[Result]:
+        """Run argv (or script=...) once per case, each in a fresh box; one Result per case run, in case order.
+
+        Each Result names its case (Result.case).  A case with `expected` turns an OK run
+        whose stdout differs into WA: compare="lines" (the default) ignores trailing
+        whitespace on each line and trailing blank lines, "exact" wants the same bytes.
+        fail_fast=True stops after the first case whose verdict is not OK: the list then
+        ends with that case's Result and is shorter than `cases`; the cases after it were
+        not run.  run_kwargs are run()'s, the same for every case, except stdin (each
+        case's own) and stdout (captured, to compare).  An error of the sandbox itself
+        (e.g. ExecError: the program does not exist) is raised, as from run().
+        """
+        for taken in ("stdin", "stdout"):
+            if taken in run_kwargs:
+                raise UsageError(f"run_cases: {taken} is not an argument here (each case has its own stdin; "
+                                 f"stdout is captured to compare)")
+        return list(batch.run_cases(cases, lambda case: self.run(argv, stdin=case.stdin, **run_kwargs),
+                                    compare=compare, fail_fast=fail_fast))
+
+
+@contextmanager
+def stdin_source(stdin: Union[None, int, bytes, str, "os.PathLike[str]"]) -> Iterator[supervisor.Source]:
+    """What the supervisor reads for stdin: None, a descriptor or bytes as given; a file's path
+    opened for the length of the run (a missing file is the caller's error)."""
+    if isinstance(stdin, (type(None), int, bytes)):
+        yield stdin
+        return
+    try:
+        fd = os.open(stdin, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as e:
+        raise UsageError(f"stdin {os.fspath(stdin)}: {e.strerror}") from None
+    try:
+        yield fd
+    finally:
+        os.close(fd)
 
 
 FileContent = Union[bytes, str, tuple[Union[bytes, str], int]]
@@ -140,7 +177,8 @@ def _file_entry(name: str, content: FileContent) -> tuple[str, int, bytes]:
     return name, mode, content
 
 
-def _size(what: str, value: Union[None, int, str]) -> Optional[int]:
+def parse_size_option(what: str, value: Union[None, int, str]) -> Optional[int]:
+    """A size (64M, 4096) or None; a bad one is a UsageError naming `what`."""
     if value is None:
         return None
     try:

@@ -11,9 +11,14 @@ import argparse
 import json
 import os
 import sys
-from typing import NoReturn, Optional, Sequence
+from typing import TYPE_CHECKING, NoReturn, Optional, Sequence
 
 from .errors import ExecError, HostError, SandboxError, UsageError
+
+if TYPE_CHECKING:  # imported when used, to keep the CLI's start fast
+    from .plan import Request
+    from .profile import Profile
+    from .result import Result
 
 EXIT_SANDBOX_ERROR = 125
 LIMIT_FLAGS = ("cpu_time", "wall_time", "memory", "pids", "output", "file_size", "open_files", "cpus")
@@ -51,6 +56,7 @@ def _parser() -> _Parser:
                      help="a cgroup v2 directory delegated to you, for whole-box limits (or $SANDBOX_CGROUP_ROOT)")
     run.add_argument("--systemd-scope", action="store_true",
                      help="re-run inside `systemd-run --user --scope -p Delegate=yes` to get a delegated cgroup")
+    _add_case_and_file_options(run)
     commands.add_parser("profiles", help="list the shipped profiles (as `profile list`)")
     profile = commands.add_parser("profile", help="list, show or check profiles")
     actions = profile.add_subparsers(dest="action", required=True, parser_class=_Parser)
@@ -62,6 +68,25 @@ def _parser() -> _Parser:
     doctor = commands.add_parser("doctor", help="what this host allows, and how to fix what it does not")
     doctor.add_argument("--cgroup-root", metavar="DIR", help="check this delegated cgroup v2 directory")
     return parser
+
+
+def _add_case_and_file_options(run: argparse.ArgumentParser) -> None:
+    """`run`'s flags for test cases and for files in and out of /work."""
+    from .batch import COMPARE_MODES
+
+    run.add_argument("--cases", metavar="DIR", help="run once per DIR/NAME.in (the stdin), comparing stdout with "
+                     "DIR/NAME.out if there is one; exit 0 if every case is OK, else 1")
+    run.add_argument("--fail-fast", action="store_true", help="with --cases: stop at the first case that is not OK")
+    run.add_argument("--compare", choices=COMPARE_MODES,
+                     help="with --cases: lines (the default: trailing spaces and blank lines ignored) or exact")
+    run.add_argument("--file", action="append", default=[], metavar="SRC[:NAME]",
+                     help="copy a host file into /work/NAME (default: its basename), keeping its mode")
+    run.add_argument("--collect", action="append", default=[], metavar="NAME",
+                     help="after the run, copy the regular file /work/NAME out into --collect-dir")
+    run.add_argument("--collect-dir", metavar="DIR",
+                     help="where collected files go (default: the current directory; with --cases, DIR/CASE/NAME)")
+    run.add_argument("--collect-limit", metavar="SIZE",
+                     help="cut each collected file at SIZE (default: the file-size limit, else 16M)")
 
 
 def _split_command(parser: argparse.ArgumentParser, tokens: list[str]) -> tuple[list[str], Optional[str], list[str]]:
@@ -148,7 +173,8 @@ def _write_result(document: dict, path: Optional[str], to_stdout: bool) -> None:
 def _cmd_run(parser: argparse.ArgumentParser, tokens: list[str]) -> int:
     from . import supervisor
     from ._forkserver import fork_here
-    from .api import parse_limit_overrides
+    from .api import parse_limit_overrides, parse_size_option
+    from .hostfiles import file_entry
     from .plan import Request
     from ._cache import load_profile
 
@@ -159,6 +185,7 @@ def _cmd_run(parser: argparse.ArgumentParser, tokens: list[str]) -> int:
     program = tuple(rest) if script is None else ()
     if script is None and not program:
         raise UsageError("sandbox run: nothing to run; give SCRIPT [ARGS] or -- PROGRAM [ARGS]")
+    _check_case_and_file_options(args)
     profile = load_profile(args.profile)
     limits = parse_limit_overrides({k: getattr(args, k) for k in LIMIT_FLAGS if getattr(args, k) is not None})
     request = Request(
@@ -166,7 +193,11 @@ def _cmd_run(parser: argparse.ArgumentParser, tokens: list[str]) -> int:
         limits=limits, net=args.net,
         binds=tuple([_bind(b, False) for b in args.bind] + [_bind(b, True) for b in args.bind_rw]),
         workdir=args.workdir, env=tuple(_env(args.env).items()), cgroup_root=args.cgroup_root,
+        files=tuple(file_entry(spec) for spec in args.file), collect=tuple(args.collect),
+        collect_limit=parse_size_option("--collect-limit", args.collect_limit),
     )
+    if args.cases is not None:
+        return _run_cases(args, profile, request)
     stdout = _open_output(args.stdout, "--stdout")
     stderr = _open_output(args.stderr, "--stderr")
     stdio = supervisor.Stdio(
@@ -181,10 +212,105 @@ def _cmd_run(parser: argparse.ArgumentParser, tokens: list[str]) -> int:
             _write_result({"verdict": "IE", "exit_code": None, "signal": None, "message": e.message},
                           args.result, args.json)
         raise
+    _write_collected(args, result)
     _write_result(result.to_dict(), args.result, args.json)
     if result.verdict.value in NOTEWORTHY and not args.json:
         print(f"sandbox: {result.verdict.value}: {result.message}", file=sys.stderr)
     return result.cli_exit_code
+
+
+def _check_case_and_file_options(args: argparse.Namespace) -> None:
+    """Flags that mean something only together; one that would be silently ignored is an error."""
+    from .hostfiles import check_directory
+
+    if args.cases is None:
+        for flag, given in (("--fail-fast", args.fail_fast), ("--compare", args.compare is not None)):
+            if given:
+                raise UsageError(f"{flag} goes with --cases DIR")
+    else:
+        why = {"stdin": "each case's stdin is DIR/NAME.in", "stdout": "each case's stdout is captured to compare",
+               "stderr": "each case's stderr is passed through, or captured with --json"}
+        for stream, reason in why.items():
+            if getattr(args, stream) is not None:
+                raise UsageError(f"--{stream} cannot go with --cases ({reason})")
+    if args.collect:
+        check_directory(args.collect_dir or ".")
+    else:
+        for flag, value in (("--collect-dir", args.collect_dir), ("--collect-limit", args.collect_limit)):
+            if value is not None:
+                raise UsageError(f"{flag} goes with --collect NAME")
+
+
+def _run_cases(args: argparse.Namespace, profile: Profile, request: Request) -> int:
+    """--cases DIR: a fresh box per case, judged by batch.run_cases (the loop the API uses too);
+    a line per case as it ends, the skipped ones, and a summary.  Exit 0 if every case is OK, else 1."""
+    from . import supervisor
+    from ._forkserver import fork_here
+    from .api import stdin_source
+    from .batch import Case, cases_from_dir, overall_verdict, run_cases
+    from .result import Verdict
+
+    cases = cases_from_dir(args.cases)
+    stderr = _sink(None, 2, args.json)
+
+    def run_one(case: Case) -> Result:
+        with stdin_source(case.stdin) as source:
+            return supervisor.run(profile, request, supervisor.Stdio(source, supervisor.CAPTURE, stderr), fork_here)
+
+    width = max(len(case.name) for case in cases)
+    results: list[Result] = []
+    try:
+        for result in run_cases(cases, run_one, compare=args.compare or "lines", fail_fast=args.fail_fast):
+            results.append(result)
+            _write_collected(args, result, f"{result.case}/")
+            if not args.json:
+                print(_case_line(result, width), flush=True)
+    except ExecError as e:
+        if args.json or args.result:
+            _write_result({"verdict": "IE", "message": e.message, "cases": [r.to_dict() for r in results],
+                           "skipped": [case.name for case in cases[len(results):]]}, args.result, args.json)
+        raise
+    skipped = [case.name for case in cases[len(results):]]
+    overall = overall_verdict(results)
+    if not args.json:
+        for name in skipped:
+            print(f"{name:<{width}}  skipped")
+        print(_summary(overall.value, [r.verdict.value for r in results], len(skipped)))
+    _write_result({"verdict": overall.value, "cases": [r.to_dict() for r in results], "skipped": skipped},
+                  args.result, args.json)
+    return 0 if overall is Verdict.OK and not skipped else 1
+
+
+def _case_line(result: Result, width: int) -> str:
+    """NAME  VERDICT  cpu, wall, peak memory (when known), and why when not OK."""
+    memory = "" if result.memory_peak is None else f"  mem {result.memory_peak / (1 << 20):.1f}M"
+    line = (f"{result.case:<{width}}  {result.verdict.value:<3}  cpu {result.cpu_time:.3f}s  "
+            f"wall {result.wall_time:.3f}s{memory}")
+    return line if result.verdict.value == "OK" else f"{line}  ({result.message})"
+
+
+def _summary(overall: str, verdicts: list[str], skipped: int) -> str:
+    """E.g. "WA: 1 of 3 cases OK (1 WA, 1 skipped)"."""
+    counts = [f"{verdicts.count(v)} {v}" for v in dict.fromkeys(verdicts) if v != "OK"]
+    counts += [f"{skipped} skipped"] if skipped else []
+    total = len(verdicts) + skipped
+    return f"{overall}: {verdicts.count('OK')} of {total} cases OK" + (f" ({', '.join(counts)})" if counts else "")
+
+
+def _write_collected(args: argparse.Namespace, result: Result, prefix: str = "") -> None:
+    """--collect: each file the run brought out, written as --collect-dir/PREFIX+NAME; a missing or
+    cut one is noted on stderr (the JSON result has them as `files` and `files_truncated`)."""
+    from .hostfiles import write_beneath
+
+    for name in args.collect:
+        if name in result.files:
+            write_beneath(args.collect_dir or ".", prefix + name, result.files[name])
+        if args.json:
+            continue
+        if name not in result.files:
+            print(f"sandbox: --collect {prefix}{name}: no regular file of that name in /work", file=sys.stderr)
+        elif name in result.files_truncated:
+            print(f"sandbox: --collect {prefix}{name}: cut at the collect limit", file=sys.stderr)
 
 
 def _cmd_profile(action: str, name: Optional[str]) -> None:

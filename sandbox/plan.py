@@ -108,10 +108,14 @@ def _check_files(request: Request, work_binds: list[Bind], overlay: bool) -> Non
     if (request.files or request.collect) and not overlay and any(b.target == WORK_DIR for b in work_binds):
         raise UsageError(f"files and collect need a work dir of the box's own; {WORK_DIR} is a host directory "
                          f"bound {'read-write' if any(b.writable for b in work_binds if b.target == WORK_DIR) else 'read-only'}")
-    for name in [entry[0] for entry in request.files] + list(request.collect):
+    names = [entry[0] for entry in request.files]
+    for name in names + list(request.collect):
         problem = check_name(name)
         if problem:
             raise UsageError(f"file {name!r}: {problem} under {WORK_DIR}")
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise UsageError(f"file {repeated[0]!r}: given more than once for {WORK_DIR}")
 
 
 def _abs_existing(path: str, what: str) -> str:

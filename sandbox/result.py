@@ -1,7 +1,9 @@
 """Verdicts and the result record judges parse.  Pure; side: parent.
 
 decide_verdict() applies one fixed precedence, TLE > MLE > OLE > SV > RE > OK,
-so that a run that breached several limits always gets the same verdict.
+so that a run that breached several limits always gets the same verdict.  WA is
+never decided here: only a comparison with a test case's expected output
+(sandbox.batch) turns an OK into WA.
 """
 from __future__ import annotations
 
@@ -24,6 +26,8 @@ class Verdict(str, enum.Enum):
     OLE = "OLE"  # output limit (collected output or file size)
     SV = "SV"    # security violation: killed by the seccomp filter
     IE = "IE"    # internal error of the sandbox itself
+    WA = "WA"    # wrong answer: OK, but stdout differs from the case's expected output; given only by
+                 # batch.judge, never by a plain run, which has nothing to compare with
 
     def __str__(self) -> str:
         return self.value
@@ -115,6 +119,7 @@ class Result:
     limits: dict[str, object] = field(default_factory=dict)
     files: dict[str, bytes] = field(default_factory=dict)  # collected from the work dir after the run
     files_truncated: list[str] = field(default_factory=list)  # names cut at the collect limit
+    case: Optional[str] = None  # the test case's name when run as one of a batch (batch.run_cases)
 
     @property
     def cli_exit_code(self) -> int:

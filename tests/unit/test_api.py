@@ -34,6 +34,7 @@ def test_the_public_surface_is_pinned():
     assert sorted(sandbox.__all__) == sorted([
         "CAPTURE", "PASS", "STDOUT", "TERMINAL", "Sandbox", "run", "Bind", "Limits", "Profile", "load_profile", "Result",
         "Verdict", "SandboxError", "UsageError", "ProfileError", "HostError", "SetupError", "ExecError",
+        "Case", "cases_from_dir",
     ])
     for name in sandbox.__all__:
         assert getattr(sandbox, name) is not None
@@ -52,3 +53,22 @@ def test_a_missing_stdin_file_is_a_usage_error(tmp_path):
 def test_timeout_and_wall_time_together_are_a_usage_error():
     with Sandbox("sh") as box, pytest.raises(UsageError, match="timeout or wall_time"):
         box.run(["true"], timeout=1, wall_time=2)
+
+
+@pytest.mark.parametrize("taken", ["stdin", "stdout"])
+def test_run_cases_takes_stdin_from_each_case_and_captures_stdout(taken):
+    from sandbox import Case
+
+    with pytest.raises(UsageError, match=f"run_cases: {taken}"):
+        Sandbox("sh").run_cases(["cat"], [Case("1")], **{taken: b"x" if taken == "stdin" else 1})
+
+
+def test_run_cases_checks_its_arguments_before_any_box(monkeypatch):
+    from sandbox import Case
+
+    box = Sandbox("sh")
+    monkeypatch.setattr(box, "run", lambda *a, **k: pytest.fail("a box was started"))
+    with pytest.raises(UsageError, match="compare"):
+        box.run_cases(["cat"], [Case("1")], compare="fuzzy")
+    with pytest.raises(UsageError, match="repeated: 1"):
+        box.run_cases(["cat"], [Case("1"), Case("1")])

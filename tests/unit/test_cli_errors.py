@@ -56,12 +56,48 @@ def bad_profile(tmp_path):
         (["run"], ["nothing to run"]),
         (["run", "--"], ["nothing to run"]),
         (["frobnicate"], ["frobnicate"]),
+        # --cases DIR and its companions
+        (["run", "--cases", "no-such-dir", "--", "/bin/true"], ["cases directory no-such-dir", "No such file"]),
+        (["run", "--cases", ".", "--", "/bin/true"], ["cases directory .", "no NAME.in files"]),
+        (["run", "--cases", ".", "--stdin", "in.txt", "--", "/bin/cat"], ["--stdin cannot go with --cases"]),
+        (["run", "--cases", ".", "--stdout", "out.txt", "--", "/bin/cat"], ["--stdout cannot go with --cases"]),
+        (["run", "--cases", ".", "--stderr", "err.txt", "--", "/bin/cat"], ["--stderr cannot go with --cases"]),
+        (["run", "--fail-fast", "--", "/bin/true"], ["--fail-fast goes with --cases"]),
+        (["run", "--compare", "exact", "--", "/bin/true"], ["--compare goes with --cases"]),
+        (["run", "--cases", ".", "--compare", "fuzzy", "--", "/bin/true"], ["--compare", "fuzzy"]),
+        # --file and --collect
+        (["run", "--file", "missing.txt", "--", "/bin/true"], ["--file missing.txt", "No such file"]),
+        (["run", "--file", ".", "--", "/bin/true"], ["--file .", "not a regular file"]),
+        (["run", "--collect-dir", ".", "--", "/bin/true"], ["--collect-dir goes with --collect"]),
+        (["run", "--collect-limit", "1K", "--", "/bin/true"], ["--collect-limit goes with --collect"]),
+        (["run", "--collect", "out", "--collect-dir", "no-such-dir", "--", "/bin/true"],
+         ["--collect-dir no-such-dir", "no such directory"]),
+        (["run", "--collect", "out", "--collect-limit", "12Q", "--", "/bin/true"], ["--collect-limit", "12Q"]),
+        (["run", "--collect", "../out", "--", "/bin/true"], ["'../out'"]),
+        (["run", "--collect", "out", "--workdir", ".", "--", "/bin/true"], ["host directory bound read-only"]),
         ([], []),
     ],
     ids=lambda v: " ".join(v) if isinstance(v, list) else None,
 )
 def test_user_error(tmp_path, args, fragments):
     assert_user_error(run_cli(*args, cwd=tmp_path), *fragments)
+
+
+def test_a_cases_directory_with_an_orphan_expected_output(tmp_path):
+    (tmp_path / "t").mkdir()
+    (tmp_path / "t" / "1.in").write_text("")
+    (tmp_path / "t" / "2.out").write_text("")
+    assert_user_error(run_cli("run", "--cases", "t", "--", "/bin/cat", cwd=tmp_path), "cases directory t", "2.out has no 2.in")
+
+
+def test_the_same_file_name_twice_and_an_unwritable_collect_dir(tmp_path):
+    (tmp_path / "a.txt").write_text("a")
+    (tmp_path / "b.txt").write_text("b")
+    assert_user_error(run_cli("run", "--file", "a.txt", "--file", "b.txt:a.txt", "--", "/bin/true", cwd=tmp_path),
+                      "'a.txt'", "more than once")
+    (tmp_path / "ro").mkdir(mode=0o500)
+    assert_user_error(run_cli("run", "--collect", "x", "--collect-dir", "ro", "--", "/bin/true", cwd=tmp_path),
+                      "--collect-dir ro", "not writable")
 
 
 def test_profile_file_with_an_unknown_key(tmp_path, bad_profile):

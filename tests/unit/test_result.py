@@ -206,7 +206,12 @@ def test_verdict_values_are_their_names(value):
 
 
 def test_verdict_set_is_the_contract():
-    assert {v.value for v in Verdict} == {"OK", "RE", "TLE", "MLE", "OLE", "SV", "IE"}
+    assert {v.value for v in Verdict} == {"OK", "RE", "TLE", "MLE", "OLE", "SV", "IE", "WA"}
+
+
+def test_to_dict_names_the_case_of_a_batch_and_none_for_a_plain_run():
+    assert make_result().to_dict()["case"] is None
+    assert make_result(case="07").to_dict()["case"] == "07"
 
 
 def test_to_dict_with_a_realtime_signal():
