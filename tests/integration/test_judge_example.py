@@ -1,0 +1,42 @@
+"""examples/judge/judge.py, run as a judge would: per-case verdicts for each kind of submission."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+JUDGE = Path(__file__).resolve().parents[2] / "examples" / "judge"
+
+
+def judge(solution: str, *extra: str) -> tuple[int, dict[str, str], str]:
+    completed = subprocess.run([sys.executable, str(JUDGE / "judge.py"), str(JUDGE / "solutions" / solution), *extra],
+                               capture_output=True, text=True, timeout=120)
+    lines = completed.stdout.splitlines()
+    verdicts = {line.split()[1]: line.split()[2] for line in lines if line.startswith("case ")}
+    assert lines and lines[-1].startswith("submission: "), completed.stdout + completed.stderr
+    return completed.returncode, verdicts, lines[-1].split(": ", 1)[1]
+
+
+@pytest.mark.parametrize("solution, per_case, submission", [
+    ("accepted.c", {"1": "OK", "2": "OK", "3": "OK"}, "AC"),
+    ("wrong_answer.c", {"1": "OK", "2": "OK", "3": "WA"}, "WA"),    # int overflows on 10^12
+    ("too_slow.c", {"1": "OK", "2": "OK", "3": "TLE"}, "TLE"),      # counts to 10^12
+    ("crashes.c", {"1": "RE", "2": "RE", "3": "RE"}, "RE"),         # scanf into a null pointer
+    ("compile_error.c", {}, "CE"),
+])
+def test_each_submission_gets_its_per_case_verdicts(solution, per_case, submission):
+    code, verdicts, verdict = judge(solution)
+    assert (verdicts, verdict) == (per_case, submission)
+    assert code == (0 if submission == "AC" else 1)
+
+
+def test_fail_fast_stops_at_the_first_failing_case(tmp_path):
+    cases = tmp_path / "cases"
+    cases.mkdir()
+    for name, given, expected in (("1", "1 1", "2"), ("2", "1000000000000 0", "1000000000000"), ("3", "2 2", "4")):
+        (cases / f"{name}.in").write_text(given + "\n")
+        (cases / f"{name}.out").write_text(expected + "\n")
+    _, verdicts, verdict = judge("wrong_answer.c", str(cases), "--fail-fast")
+    assert (verdicts, verdict) == ({"1": "OK", "2": "WA"}, "WA")
