@@ -21,7 +21,6 @@ Man pages: unix(7) (SCM_RIGHTS), pidfd_open(2), pidfd_send_signal(2), clone(2).
 """
 from __future__ import annotations
 
-import gc
 import os
 import select
 import signal
@@ -96,7 +95,11 @@ def fork_here(fds: InitFds) -> InitProcess:
     """Clone the init from this process, which must have no other thread (the CLI)."""
     if threading.active_count() != 1:
         raise RuntimeError("fork_here needs a single-threaded process; use a ForkServer")
-    gc.freeze()  # as the fork server does: the clone shares these objects' pages
+    from ._child import warm_up
+
+    # As the fork server does: what the init reads of the host (cap_last_cap) is read here, before
+    # its root hides it (a profile need not mount /proc), and gc is frozen (the clone shares pages).
+    warm_up()
     init, handover = _clone_init(_lifeline(), our_child=True)
     with handover:
         _channel.hand_over(handover, fds)

@@ -263,3 +263,12 @@ def test_i386_int80_syscalls_kill_the_program(script):
         print("pid via int 0x80:", ctypes.CFUNCTYPE(ctypes.c_int)(address)())
     """))
     assert result["verdict"] == "SV" and "pid via" not in result["stdout"]
+
+
+def test_the_cli_runs_a_profile_that_mounts_no_proc(tmp_path):
+    # The init reads the host's highest capability number before it builds the root; the CLI once
+    # read it after, from the box's /proc, and failed at 'privileges' when a profile mounted none.
+    profile = tmp_path / "noproc.yaml"
+    profile.write_text("extends: sh\nmounts: [{bind: /usr}, {bind: /bin}, {bind: /lib}, {bind: /lib64, optional: true}]\n")
+    completed = sandbox("run", "--profile", str(profile), "--", "/bin/sh", "-c", "test -e /proc/self || echo no-proc")
+    assert (completed.returncode, completed.stdout, completed.stderr) == (0, b"no-proc\n", b"")

@@ -4,10 +4,13 @@ Every case here fails before a box is started, so none needs namespaces or root.
 """
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
 import pytest
+
+from sandbox.profile import list_shipped, shipped_profiles_dir
 
 EXIT_SANDBOX_ERROR = 125
 
@@ -176,3 +179,10 @@ def test_profile_check_rejects_an_unknown_syscall(tmp_path, write_profile, minim
 
 def test_profile_needs_an_action(tmp_path):
     assert_user_error(run_cli("profile", cwd=tmp_path), "profile")
+
+
+@pytest.mark.parametrize("name", list_shipped())
+def test_profile_check_accepts_every_shipped_profile(tmp_path, name):
+    path = os.path.join(shipped_profiles_dir(), f"{name}.yaml")
+    proc = run_cli("profile", "check", path, cwd=tmp_path)
+    assert (proc.returncode, proc.stdout.strip(), proc.stderr) == (0, f"{path}: ok (profile {name})", "")

@@ -6,7 +6,7 @@ import struct
 import pytest
 
 from sandbox.plan import seccomp_spec
-from sandbox.profile import load_profile
+from sandbox.profile import list_shipped, load_profile
 from sandbox.seccomp import ArgCondition, SeccompRule, SeccompSpec, UnknownSyscall, compile_filter
 
 BPF_INSN = 8  # struct sock_filter: u16 code, u8 jt, u8 jf, u32 k
@@ -57,7 +57,7 @@ def test_argument_conditions_and_kill_rules_compile():
     assert len(bpf) > len(compile_filter(_spec(allow=("read",))))
 
 
-@pytest.mark.parametrize("name", ["py3", "sh"])
+@pytest.mark.parametrize("name", list_shipped())
 def test_shipped_profiles_compile(name):
     bpf = compile_filter(seccomp_spec(load_profile(name)))
     assert bpf and len(bpf) % BPF_INSN == 0

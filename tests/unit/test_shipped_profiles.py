@@ -1,0 +1,144 @@
+"""The shipped judge profiles (c, cpp, native, node), asked of their compiled seccomp filters:
+what each allows, refuses (ENOSYS) and kills.  The integration tier runs the same calls for real."""
+from __future__ import annotations
+
+import errno
+import functools
+import os
+import socket
+
+import pytest
+from bpf import RET_ALLOW, RET_KILL_PROCESS, errno_action, evaluate
+
+from sandbox.plan import seccomp_spec
+from sandbox.profile import list_shipped, load_profile
+from sandbox.seccomp import compile_filter
+
+ENOSYS = errno_action(errno.ENOSYS)
+AT_FDCWD = -100 & 0xFFFFFFFF
+SIGCHLD = 17
+THREAD_FLAGS = 0x3D0F00           # glibc's pthread_create: CLONE_VM|FS|FILES|SIGHAND|THREAD|SYSVSEM|SETTLS|...
+FORK_FLAGS = 0x01200000 | SIGCHLD  # glibc's fork(): CLONE_CHILD_SETTID|CLONE_CHILD_CLEARTID
+VFORK_FLAGS = 0x4100 | SIGCHLD    # posix_spawn's fallback: CLONE_VM|CLONE_VFORK
+CLONE_NEWUSER = 0x10000000
+M = 1 << 20
+
+
+@functools.lru_cache(maxsize=None)
+def _filter(name: str) -> bytes:
+    return compile_filter(seccomp_spec(load_profile(name)))
+
+
+def test_the_shipped_profiles_are_exactly_these():
+    # A new shipped profile must come with its own policy tests here and a run in the integration tier.
+    assert list_shipped() == ["c", "cpp", "native", "node", "py3", "sh"]
+
+
+@pytest.mark.parametrize("name", list_shipped())
+def test_no_shipped_profile_lets_clone_make_a_namespace(name):
+    for flags in (FORK_FLAGS | CLONE_NEWUSER, THREAD_FLAGS | CLONE_NEWUSER):
+        assert evaluate(_filter(name), "clone", flags) != RET_ALLOW
+
+
+@pytest.mark.parametrize("name", list_shipped())
+def test_no_shipped_profile_allows_clone3_whose_flags_the_filter_cannot_read(name):
+    assert evaluate(_filter(name), "clone3") in (ENOSYS, RET_KILL_PROCESS)
+
+
+# --- native ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("call, args", [
+    ("fork", ()), ("vfork", ()), ("clone", (FORK_FLAGS,)), ("clone", (VFORK_FLAGS,)), ("clone", (THREAD_FLAGS,)),
+    ("clone3", ()),
+    ("socket", (socket.AF_INET, socket.SOCK_STREAM, 0)), ("socket", (socket.AF_UNIX, socket.SOCK_STREAM, 0)),
+    ("socketpair", (socket.AF_UNIX, socket.SOCK_STREAM, 0, 0)),
+    ("creat", (0, 0o644)),
+    ("openat", (AT_FDCWD, 0, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)),
+    ("openat", (AT_FDCWD, 0, os.O_RDWR)),
+    ("openat", (AT_FDCWD, 0, os.O_RDONLY | os.O_CREAT)),   # O_CREAT alone creates a file
+    ("openat", (AT_FDCWD, 0, os.O_RDONLY | os.O_TRUNC)),   # Linux truncates even a read-only open
+    ("openat", (AT_FDCWD, 0, os.O_WRONLY | os.O_APPEND)),
+    ("open", (0, os.O_WRONLY)), ("open", (0, os.O_RDWR | os.O_CREAT)),
+])
+def test_native_kills_new_processes_sockets_and_opens_for_writing(call, args):
+    assert evaluate(_filter("native"), call, *args) == RET_KILL_PROCESS
+
+
+@pytest.mark.parametrize("call, args", [
+    ("openat", (AT_FDCWD, 0, os.O_RDONLY | os.O_CLOEXEC)),  # what the dynamic loader does
+    ("openat", (AT_FDCWD, 0, os.O_RDONLY | os.O_DIRECTORY | os.O_NONBLOCK)),
+    ("openat", (AT_FDCWD, 0, (1 << 32) | os.O_RDONLY)),      # the kernel reads flags as 32 bits
+    ("open", (0, os.O_RDONLY)),
+    ("read", ()), ("write", ()), ("mmap", ()), ("brk", ()), ("futex", ()), ("exit_group", ()),
+    ("execve", ()),  # the program's own exec comes after the filter is loaded
+    ("access", ()), ("readlink", ()), ("newfstatat", ()), ("getrandom", ()),
+])
+def test_native_allows_what_a_compiled_program_needs(call, args):
+    assert evaluate(_filter("native"), call, *args) == RET_ALLOW
+
+
+@pytest.mark.parametrize("call", [
+    "openat2", "mkdir", "unlink", "rename", "truncate", "ftruncate", "chmod", "symlink", "memfd_create", "execveat",
+    "getdents64", "ptrace", "prctl", "kill", "wait4", "io_uring_setup", "mount", "unshare", "bpf", "connect",
+])
+def test_native_refuses_the_rest(call):
+    assert evaluate(_filter("native"), call) == ENOSYS
+
+
+def test_native_mounts_no_shell_and_gives_one_process():
+    profile = load_profile("native")
+    sources = {m.source for m in profile.mounts if m.kind == "bind"}
+    assert not sources & {"/usr", "/bin", "/usr/bin", "/sbin", "/usr/sbin", "/usr/local"}
+    assert {m.kind for m in profile.mounts} == {"bind", "dev"}  # no /proc, no writable /tmp
+    assert profile.command == ("{script}",)
+    assert (profile.limits.pids, profile.limits.memory, profile.limits.cpu_time) == (1, 256 * M, 2.0)
+    assert profile.net == "none"
+
+
+# --- c and cpp ------------------------------------------------------------------------------------
+
+
+def test_cpp_is_c_with_gpp():
+    c, cpp = load_profile("c"), load_profile("cpp")
+    assert (cpp.limits, cpp.mounts, cpp.seccomp, cpp.env, cpp.net) == (c.limits, c.mounts, c.seccomp, c.env, c.net)
+    assert c.command == ("gcc", "-O2", "-o", "main", "{script}", "-lm")
+    assert cpp.command == ("g++", "-O2", "-o", "main", "{script}")
+
+
+@pytest.mark.parametrize("call, args", [
+    ("vfork", ()), ("fork", ()), ("clone", (FORK_FLAGS,)), ("clone", (VFORK_FLAGS,)), ("wait4", ()),
+    ("execve", ()), ("tgkill", ()), ("pipe2", ()), ("unlink", ()), ("chmod", ()), ("umask", ()),
+    ("openat", (AT_FDCWD, 0, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)),
+])
+def test_compiling_may_run_passes_and_write_temporary_files(call, args):
+    assert evaluate(_filter("c"), call, *args) == RET_ALLOW
+
+
+@pytest.mark.parametrize("call, args", [
+    ("clone", (FORK_FLAGS | CLONE_NEWUSER,)), ("clone3", ()), ("prctl", ()), ("setsid", ()), ("kill", ()),
+    ("pidfd_open", ()), ("execveat", ()), ("socket", (socket.AF_INET, socket.SOCK_STREAM, 0)), ("ptrace", ()),
+])
+def test_compiling_may_not_control_processes_or_use_the_network(call, args):
+    assert evaluate(_filter("c"), call, *args) == ENOSYS
+
+
+def test_compile_limits_leave_room_for_the_passes():
+    limits = load_profile("c").limits
+    assert limits.pids >= 5 and limits.memory >= 512 * M and limits.cpu_time >= 5
+    assert load_profile("c").net == "none"
+
+
+# --- node -----------------------------------------------------------------------------------------
+
+
+def test_node_starts_threads():
+    assert evaluate(_filter("node"), "clone", THREAD_FLAGS) == RET_ALLOW
+
+
+@pytest.mark.parametrize("call, args", [
+    ("clone", (FORK_FLAGS,)), ("clone", (VFORK_FLAGS,)), ("clone", (0x10000 | SIGCHLD,)), ("fork", ()), ("vfork", ()),
+    ("socket", (socket.AF_INET, socket.SOCK_STREAM, 0)),
+])
+def test_node_starts_no_process_and_opens_no_socket(call, args):
+    assert evaluate(_filter("node"), call, *args) == ENOSYS
