@@ -31,7 +31,7 @@ def _filter(name: str) -> bytes:
 
 def test_the_shipped_profiles_are_exactly_these():
     # A new shipped profile must come with its own policy tests here and a run in the integration tier.
-    assert list_shipped() == ["c", "cpp", "native", "node", "py3", "sh"]
+    assert list_shipped() == ["c", "ci", "cpp", "native", "node", "py3", "sh"]
 
 
 @pytest.mark.parametrize("name", list_shipped())
@@ -43,6 +43,28 @@ def test_no_shipped_profile_lets_clone_make_a_namespace(name):
 @pytest.mark.parametrize("name", list_shipped())
 def test_no_shipped_profile_allows_clone3_whose_flags_the_filter_cannot_read(name):
     assert evaluate(_filter(name), "clone3") in (ENOSYS, RET_KILL_PROCESS)
+
+
+# --- ci -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("call, args", [
+    ("seccomp", (1, 0, 0)),                 # a test suite may add filters of its own (they only take away)
+    ("fchownat", ()), ("lgetxattr", ()), ("llistxattr", ()),
+    ("clone", (FORK_FLAGS,)), ("clone", (THREAD_FLAGS,)),
+    ("socket", (socket.AF_UNIX, socket.SOCK_STREAM, 0)), ("socket", (socket.AF_INET, socket.SOCK_STREAM, 0)),
+])
+def test_ci_allows_what_test_suites_use(call, args):
+    assert evaluate(_filter("ci"), call, *args) == RET_ALLOW
+
+
+@pytest.mark.parametrize("call, args", [
+    ("socket", (socket.AF_NETLINK, socket.SOCK_RAW, 0)), ("socket", (socket.AF_PACKET, socket.SOCK_RAW, 0)),
+    ("setxattr", ()), ("mount", ()), ("unshare", ()), ("ptrace", ()), ("bpf", ()), ("keyctl", ()),
+    ("ioctl", (1, 0x5412)),                  # TIOCSTI
+])
+def test_ci_refuses_kernel_surface_it_does_not_need(call, args):
+    assert evaluate(_filter("ci"), call, *args) == ENOSYS
 
 
 # --- native ---------------------------------------------------------------------------------------
