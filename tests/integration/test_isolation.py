@@ -272,3 +272,9 @@ def test_the_cli_runs_a_profile_that_mounts_no_proc(tmp_path):
     profile.write_text("extends: sh\nmounts: [{bind: /usr}, {bind: /bin}, {bind: /lib}, {bind: /lib64, optional: true}]\n")
     completed = sandbox("run", "--profile", str(profile), "--", "/bin/sh", "-c", "test -e /proc/self || echo no-proc")
     assert (completed.returncode, completed.stdout, completed.stderr) == (0, b"no-proc\n", b"")
+
+
+def test_ls_l_in_the_sh_profile_reads_attributes_without_errors():
+    completed = sandbox("run", "--profile", "sh", "--", "/bin/ls", "-l", "/usr")
+    assert completed.returncode == 0 and completed.stderr == b""  # no "Function not implemented" per file
+    assert b" bin\n" in completed.stdout
