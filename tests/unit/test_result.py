@@ -34,6 +34,7 @@ def verdict(limits=LIMITS, **usage):
         ({"exit_code": None, "signal": signal.SIGSYS}, (Verdict.SV, None)),
         # RLIMIT_CPU's SIGXCPU at the limit (rusage may read a few ms short) is TLE ...
         ({"exit_code": None, "signal": signal.SIGXCPU, "cpu_time": 0.99}, (Verdict.TLE, "cpu_time")),
+        ({"exit_code": None, "signal": signal.SIGXCPU, "cpu_time": 0.92}, (Verdict.TLE, "cpu_time")),  # under load
         # ... but a SIGXCPU the program raised on itself long before it is its own death: RE.
         ({"exit_code": None, "signal": signal.SIGXCPU, "cpu_time": 0.02}, (Verdict.RE, None)),
         ({"exit_code": None, "signal": signal.SIGXFSZ}, (Verdict.OLE, "output")),
