@@ -11,7 +11,7 @@ import argparse
 import json
 import os
 import sys
-from typing import TYPE_CHECKING, NoReturn, Optional, Sequence
+from typing import TYPE_CHECKING, NoReturn, Optional, Sequence, Union
 
 from .errors import ExecError, HostError, SandboxError, UsageError
 
@@ -145,7 +145,7 @@ def _open_input(path: Optional[str]) -> Optional[int]:
         raise UsageError(f"--stdin {path}: {e.strerror}") from None
 
 
-def _sink(opened: Optional[int], ours: int, capture: bool):  # type: ignore[no-untyped-def]
+def _sink(opened: Optional[int], ours: int, capture: bool) -> Union[str, int]:
     """Where one of the program's streams goes: a file given by flag, the result (--json), or our
     own stream; when that is a terminal, the program gets a pseudo-terminal of its own."""
     from . import supervisor
