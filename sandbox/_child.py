@@ -31,7 +31,7 @@ EXIT_SETUP_FAILED = 125
 PROCESS_NAME = "sandbox-init"  # the box can read its init's command line: no host paths in it
 
 
-class _Step:
+class Step:
     """Runs one named step; on failure reports it upward and exits the process.
 
     It also times each step (ms): the init reports them with the program's exit, so
@@ -100,7 +100,7 @@ def _init(handover: int, lifeline: int) -> None:
     for source, target in ((fds.stdin, 0), (fds.stdout, 1), (fds.stderr, 2)):
         os.dup2(source, target)
         os.close(source)
-    step = _Step(fds.status)
+    step = Step(fds.status)
     step.times["get ready (before the run is asked for)"] = ready
     plan, bpf = step("read plan", _channel.receive_plan, fds.plan)                         # 1
     os.close(fds.plan)
@@ -170,26 +170,34 @@ def _close_stdio() -> None:
 
 def _target(plan: Plan, bpf: bytes, status_fd: int, exec_error_fd: int, cgroup_fd: int) -> None:
     """The program's process, from fork to execve."""
-    step = _Step(exec_error_fd)  # failures here go to the init, which forwards them
     os.close(status_fd)
+    confine_and_exec(plan.argv, plan.env, plan.cwd, plan.rlimits, bpf, exec_error_fd, cgroup_fd)
+
+
+def confine_and_exec(argv: tuple[str, ...], env_pairs: tuple[tuple[str, str], ...], cwd: str,
+                     limits: tuple[rlimits.RlimitSpec, ...], bpf: bytes, exec_error_fd: int,
+                     cgroup_fd: int = -1) -> None:
+    """From a fork inside the box to execve: the program's, or a `sandbox exec` command's
+    (enter.py), which must get exactly the same confinement.  Failures go to exec_error_fd."""
+    step = Step(exec_error_fd)
     step("signals", pidns.reset_signals)                # 1. Python ignores SIGPIPE and SIGXFSZ; exec would keep that
     step("new session", os.setsid)                      # 2. no controlling terminal: no TIOCSTI into the caller's
-    step("rlimits", rlimits.apply, plan.rlimits)        # 3
+    step("rlimits", rlimits.apply, limits)              # 3
     step("file descriptors", close_fds_except, 0, 1, 2, exec_error_fd, cgroup_fd)  # 4. nothing of the caller's leaks in
-    step("working directory", os.chdir, plan.cwd)       # 5
-    env = dict(plan.env)                                # 6. only the plan's environment
+    step("working directory", os.chdir, cwd)            # 5
+    env = dict(env_pairs)                               # 6. only the plan's environment
     try:
-        path = _find_program(plan.argv[0], env.get("PATH", ""))
+        path = _find_program(argv[0], env.get("PATH", ""))
     except OSError as e:
-        _report_exec_failure(exec_error_fd, plan.argv[0], e.errno or 0, e.strerror or "")
+        _report_exec_failure(exec_error_fd, argv[0], e.errno or 0, e.strerror or "")
     if cgroup_fd >= 0:                                  # 7. as late as possible: only the program is charged
         step("cgroup", _join_cgroup, cgroup_fd)
     step("privileges", privs.drop_all)                  # 8. no_new_privs, empty bounding set
     step("seccomp", seccomp.load, bpf)                  # 9. last: the filter also binds our own next call
     try:
-        os.execve(path, list(plan.argv), env)           # 10
+        os.execve(path, list(argv), env)                # 10
     except OSError as e:
-        _report_exec_failure(exec_error_fd, plan.argv[0], e.errno or 0, e.strerror or "")
+        _report_exec_failure(exec_error_fd, argv[0], e.errno or 0, e.strerror or "")
 
 
 def _find_program(name: str, search_path: str) -> str:

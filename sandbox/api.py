@@ -85,6 +85,7 @@ class Sandbox:
         files: Optional[Mapping[str, FileContent]] = None,
         collect: Sequence[str] = (),
         collect_limit: Union[None, int, str] = None,
+        name: Optional[str] = None,
         timeout: Union[None, float, str] = None,
         **limits: object,
     ) -> Result:
@@ -99,6 +100,7 @@ class Sandbox:
         collect: paths under /work brought out after the program ends, into Result.files,
         each cut at collect_limit (default: the file_size limit, else 16M; cut names are in
         Result.files_truncated).  Regular files only; a missing one is simply absent.
+        name: list the running box under this name for `sandbox ps`, `exec`, `freeze`, `kill`.
         timeout: the wall-time limit of this run (as subprocess.run's; a TLE verdict, not an
         exception); the other limits by name, e.g. cpu_time="1s", memory="64M".
         """
@@ -111,7 +113,7 @@ class Sandbox:
             limits=parse_limit_overrides(limits), net=net, binds=tuple(binds), workdir=workdir,
             env=tuple((env or {}).items()), cgroup_root=self.cgroup_root,
             files=tuple(_file_entry(name, content) for name, content in (files or {}).items()),
-            collect=tuple(collect), collect_limit=parse_size_option("collect_limit", collect_limit),
+            collect=tuple(collect), collect_limit=parse_size_option("collect_limit", collect_limit), name=name,
         )
         if stdout == STDOUT:
             raise UsageError("stdout=STDOUT: only stderr can be merged into stdout")

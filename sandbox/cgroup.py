@@ -140,7 +140,8 @@ def find_delegation(explicit: Optional[str]) -> Optional[Delegation]:
     return inspect(own, "own cgroup")
 
 
-def _start_time(pid: int) -> Optional[str]:
+def process_start_time(pid: int) -> Optional[str]:
+    """When a process started (/proc/PID/stat field 22): with its pid, a name no later process can take."""
     try:
         return _read(f"/proc/{pid}/stat").rsplit(")", 1)[1].split()[19]
     except (OSError, IndexError):
@@ -149,7 +150,7 @@ def _start_time(pid: int) -> Optional[str]:
 
 def _owner_tag() -> str:
     pid = os.getpid()
-    return f"{pid}-{_start_time(pid)}"
+    return f"{pid}-{process_start_time(pid)}"
 
 
 def _owner_alive(name: str) -> bool:
@@ -157,7 +158,15 @@ def _owner_alive(name: str) -> bool:
     tag = name.removeprefix(RUN_PREFIX).removeprefix(LEAF_PREFIX)
     pid, _, start = tag.partition("-")
     start = start.split("-")[0]
-    return pid.isdigit() and _start_time(int(pid)) == start
+    return pid.isdigit() and process_start_time(int(pid)) == start
+
+
+@dataclass(frozen=True)
+class CgroupNow:
+    cpu_usec: int
+    memory: Optional[int]
+    pids: Optional[int]
+    frozen: bool
 
 
 class Subtree:
@@ -269,6 +278,25 @@ class RunCgroup:
                     os.kill(int(pid), 9)
                 except ProcessLookupError:
                     pass
+
+    def current(self) -> CgroupNow:
+        """What the box uses now (for `sandbox ps`), and whether it is frozen."""
+        return CgroupNow(
+            cpu_usec=self.cpu_usec(),
+            memory=self._number("memory.current"),
+            pids=self._number("pids.current"),
+            frozen=self._stat("cgroup.events").get("frozen", 0) == 1,
+        )
+
+    def freeze(self, frozen: bool, timeout: float = 5.0) -> None:
+        """Stop (or restart) every process of the box at once (cgroup.freeze, Linux 5.2) and
+        wait until the kernel says it is done: a frozen box uses no CPU until thawed."""
+        _write(self._file("cgroup.freeze"), "1" if frozen else "0")
+        deadline = time.monotonic() + timeout
+        while (self._stat("cgroup.events").get("frozen", 0) == 1) != frozen:
+            if time.monotonic() > deadline:
+                raise OSError(errno.ETIMEDOUT, f"{self.path}: not {'frozen' if frozen else 'thawed'} within {timeout:.0f}s")
+            time.sleep(0.01)
 
     def populated(self) -> bool:
         return self._stat("cgroup.events").get("populated", 0) == 1

@@ -11,7 +11,7 @@ import argparse
 import json
 import os
 import sys
-from typing import TYPE_CHECKING, NoReturn, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, NoReturn, Optional, Sequence, Union
 
 from .errors import ExecError, HostError, SandboxError, UsageError
 
@@ -54,6 +54,7 @@ def _parser() -> _Parser:
     run.add_argument("--json", action="store_true", help="capture the output and print the result as JSON")
     run.add_argument("--cgroup-root", metavar="DIR",
                      help="a cgroup v2 directory delegated to you, for whole-box limits (or $SANDBOX_CGROUP_ROOT)")
+    run.add_argument("--name", metavar="NAME", help="list the running box under NAME for sandbox ps/exec/freeze/kill")
     run.add_argument("--systemd-scope", action="store_true",
                      help="re-run inside `systemd-run --user --scope -p Delegate=yes` to get a delegated cgroup")
     _add_case_and_file_options(run)
@@ -67,7 +68,22 @@ def _parser() -> _Parser:
                        ).add_argument("profile", metavar="FILE")
     doctor = commands.add_parser("doctor", help="what this host allows, and how to fix what it does not")
     doctor.add_argument("--cgroup-root", metavar="DIR", help="check this delegated cgroup v2 directory")
+    _add_live_box_commands(commands)
     return parser
+
+
+def _add_live_box_commands(commands) -> None:  # type: ignore[no-untyped-def]
+    """ps, exec, freeze, thaw, kill: the boxes started with `sandbox run --name NAME`."""
+    commands.add_parser("ps", help="the running named sandboxes and their usage").add_argument(
+        "--json", action="store_true", help="one JSON document")
+    run_in = commands.add_parser("exec", usage="sandbox exec [--env K=V|K] NAME -- PROGRAM [ARGS]",
+                                 help="run a command inside a running named sandbox, confined as its program")
+    run_in.add_argument("--env", action="append", default=[], metavar="K=V|K", help="set (or pass through) a variable")
+    run_in.add_argument("name")
+    for verb, what in (("freeze", "stop every process of a named sandbox (cgroup.freeze)"),
+                       ("thaw", "let a frozen named sandbox run again"),
+                       ("kill", "end a named sandbox (its program is reported killed)")):
+        commands.add_parser(verb, help=what).add_argument("name")
 
 
 def _add_case_and_file_options(run: argparse.ArgumentParser) -> None:
@@ -193,7 +209,7 @@ def _cmd_run(parser: argparse.ArgumentParser, tokens: list[str]) -> int:
         limits=limits, net=args.net,
         binds=tuple([_bind(b, False) for b in args.bind] + [_bind(b, True) for b in args.bind_rw]),
         workdir=args.workdir, env=tuple(_env(args.env).items()), cgroup_root=args.cgroup_root,
-        files=tuple(file_entry(spec) for spec in args.file), collect=tuple(args.collect),
+        name=args.name, files=tuple(file_entry(spec) for spec in args.file), collect=tuple(args.collect),
         collect_limit=parse_size_option("--collect-limit", args.collect_limit),
     )
     if args.cases is not None:
@@ -335,6 +351,50 @@ def _cmd_profile(action: str, name: Optional[str]) -> None:
         print(f"{profile.source}: ok (profile {profile.name})")
 
 
+def _cmd_exec(parser: argparse.ArgumentParser, tokens: list[str]) -> int:
+    """sandbox exec [--env ...] NAME -- PROGRAM [ARGS]: the exit code is the command's."""
+    from . import registry
+    from .enter import exec_in
+
+    if "--" not in tokens:
+        raise UsageError("sandbox exec: expected NAME -- PROGRAM [ARGS]")
+    split = tokens.index("--")
+    args = parser.parse_args(["exec", *tokens[:split]])
+    return exec_in(registry.find(args.name), tokens[split + 1:], _env(args.env))
+
+
+def _cmd_ps(as_json: bool) -> None:
+    """The running named boxes, oldest first, with what each uses now."""
+    from . import control, registry
+
+    rows: list[dict[str, Any]] = []
+    for box in registry.live():
+        now = control.usage(box)
+        rows.append({"name": box.name, "id": box.id, "pid": box.pid, "profile": box.profile,
+                     "state": "frozen" if now.frozen else "running", "cpu_time": round(now.cpu_time, 3),
+                     "memory": now.memory, "pids": now.pids, "measured_by": now.measured_by,
+                     "uptime": round(control.uptime(box), 1), "cgroup": box.cgroup, "command": list(box.command)})
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    print(f"{'NAME':<16} {'PID':>7} {'PROFILE':<8} {'STATE':<8} {'CPU':>8} {'MEMORY':>9} {'PIDS':>4} "
+          f"{'UPTIME':>8}  COMMAND")
+    for row in rows:
+        memory = "-" if row["memory"] is None else f"{row['memory'] / (1 << 20):.1f}M"
+        print(f"{row['name']:<16} {row['pid']:>7} {row['profile']:<8} {row['state']:<8} {row['cpu_time']:>7.2f}s "
+              f"{memory:>9} {row['pids']:>4} {row['uptime']:>7.0f}s  {' '.join(row['command'])}")
+
+
+def _cmd_control(verb: str, name: str) -> None:
+    from . import control, registry
+
+    box = registry.find(name)
+    if verb == "kill":
+        control.kill(box)
+    else:
+        control.freeze(box, verb == "freeze")
+
+
 def _reexec_in_systemd_scope(tokens: list[str]) -> NoReturn:
     """Become a process alone in a delegated scope of the user's systemd manager."""
     import shutil
@@ -371,6 +431,8 @@ def main(argv: Optional[Sequence[str]] = None) -> NoReturn:
     try:
         if tokens[:1] == ["run"]:
             code = _cmd_run(parser, tokens[1:])
+        elif tokens[:1] == ["exec"]:
+            code = _cmd_exec(parser, tokens[1:])
         else:
             args = parser.parse_args(tokens)
             code = 0
@@ -382,6 +444,10 @@ def main(argv: Optional[Sequence[str]] = None) -> NoReturn:
                 _cmd_profile(args.action, getattr(args, "profile", None))
             elif args.command == "doctor":
                 code = _cmd_doctor(args.cgroup_root)
+            elif args.command == "ps":
+                _cmd_ps(args.json)
+            elif args.command in ("freeze", "thaw", "kill"):
+                _cmd_control(args.command, args.name)
     except SandboxError as e:
         print(f"sandbox: {e.message}", file=sys.stderr)
         code = e.exit_code

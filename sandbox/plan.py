@@ -49,6 +49,7 @@ class Request:
     files: tuple[tuple[str, int, bytes], ...] = ()  # (path under /work, mode, content) put in before the run
     collect: tuple[str, ...] = ()  # paths under /work to bring out after the run
     collect_limit: Optional[int] = None  # bytes per collected file (default: the file_size limit, else 16M)
+    name: Optional[str] = None  # register the running box under this name (sandbox ps/exec/freeze/kill)
 
 
 @dataclass(frozen=True)

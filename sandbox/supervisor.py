@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, replace
 from typing import Callable, Optional, Union
 
-from . import _cache, _channel, cgroup, seccomp
+from . import _cache, _channel, cgroup, registry, seccomp
 from ._channel import InitFds
 from ._forkserver import InitProcess
 from .errors import ExecError, HostError, ProfileError, SetupError, UsageError
@@ -99,6 +99,8 @@ def run(profile: Profile, request: Request, stdio: Stdio, launch: Launcher) -> R
     plan = make_plan(profile, request, os.getuid(), os.getgid(),           # 2. pure: the whole run as data
                      cgroup=subtree is not None)
     bpf = compile_seccomp(plan.seccomp, profile.source)                    # 3. once per policy
+    if request.name:
+        _check_name_free(request.name)
     run_cgroup = subtree.new_run(plan.cgroup) if subtree and plan.cgroup else None  # 4. limits before anyone is in it
     try:
         box = _Box(plan, bpf, stdio, launch, run_cgroup, request.files)                   # 5. hand over the plan, start the init
@@ -106,11 +108,32 @@ def run(profile: Profile, request: Request, stdio: Stdio, launch: Launcher) -> R
         if run_cgroup:
             run_cgroup.destroy()
         raise
+    named = _live_box(request.name, profile, plan, bpf, box) if request.name else None
+    box.on_started = (lambda: registry.register(named)) if named else None  # 5b. listed once the program runs
     try:
         usage = box.watch()                                                # 6-8. status, output, deadlines, usage
     finally:
+        if named:
+            registry.unregister(named)
         box.close()                                                        # 10. kill, reap, remove the cgroup
     return _judge(plan, usage, box)                                        # 9. decide
+
+
+def _check_name_free(name: str) -> None:
+    """Refuse a name a running box has, before starting anything."""
+    registry.check_name(name)
+    if any(box.name == name for box in registry.live()):
+        raise UsageError(f"--name {name}: a sandbox of that name is running; pick another name or "
+                         f"`sandbox kill {name}`")
+
+
+def _live_box(name: str, profile: Profile, plan: Plan, bpf: bytes, box: "_Box") -> registry.LiveBox:
+    return registry.LiveBox(
+        name=name, id=registry.new_id(), pid=box.init.pid, start=cgroup.process_start_time(box.init.pid) or "",
+        profile=profile.name, command=plan.argv, started=time.time(), supervisor=os.getpid(),
+        cgroup=box.cgroup.path if box.cgroup else None,
+        confinement=registry.Confinement(plan.cwd, plan.env, plan.rlimits, bpf),
+    )
 
 
 def _judge(plan: Plan, usage: Usage, box: "_Box") -> Result:
@@ -163,6 +186,7 @@ class _Box:
         self.truncated = {"stdout": False, "stderr": False}
         self.output_left = plan.limits.output
         self.killed_for: Optional[str] = None
+        self.on_started: Optional[Callable[[], None]] = None  # called once the program runs
         self.records: list[dict] = []
         plan_read, plan_write = os.pipe2(os.O_CLOEXEC)
         try:  # the plan waits in the pipe, so the init reads it at once
@@ -176,7 +200,7 @@ class _Box:
             os.close(plan_write)
         self.status_read, status_write = os.pipe2(os.O_CLOEXEC)
         terminal = [stream for stream, sink in self.sinks.items() if sink == TERMINAL]
-        tty_read, tty_write = _pseudo_terminal(1 if "stdout" in terminal else 2) if terminal else (-1, -1)
+        tty_read, tty_write = pseudo_terminal(1 if "stdout" in terminal else 2) if terminal else (-1, -1)
         out_read, out_write = (-1, tty_write) if "stdout" in terminal else os.pipe2(os.O_CLOEXEC)
         err_read, err_write = (-1, out_write) if merged else (-1, tty_write) if "stderr" in terminal \
             else os.pipe2(os.O_CLOEXEC)
@@ -227,7 +251,7 @@ class _Box:
                 deadline, deadline_reason = self._on_deadline(deadline_reason)
                 continue
             for key, _ in events:
-                data = _read(key.fd)
+                data = read_stream(key.fd)
                 if not data:
                     selector.unregister(key.fd)
                     os.close(key.fd)
@@ -237,6 +261,8 @@ class _Box:
                         self.records.append(record)
                         if record["kind"] == _channel.STARTED:
                             started_at = time.monotonic()
+                            if self.on_started:
+                                self.on_started()
                             wall = self.plan.limits.wall_time
                             deadline, deadline_reason = (None, "") if wall is None else (started_at + wall, "wall_time")
                             if self.cgroup and self.plan.limits.cpu_time is not None:
@@ -291,7 +317,7 @@ class _Box:
             self.buffers[stream] += data
         elif data:
             ours = sink in (PASS, TERMINAL)
-            _write_all(1 if ours and stream == "stdout" else 2 if ours else int(sink), data)
+            write_all(1 if ours and stream == "stdout" else 2 if ours else int(sink), data)
 
     def _collected_files(self) -> dict[str, bytes]:
         """The files the init brought out of the work dir."""
@@ -391,7 +417,7 @@ def _files_memfd(files: tuple) -> int:
     """The caller's files for the work dir, in a memfd the init reads (and writes the collected
     files back into): nothing on the host disk that a killed supervisor could leave behind."""
     fd = os.memfd_create("sandbox-files", os.MFD_CLOEXEC)
-    _write_all(fd, _channel.pack_files(list(files)))
+    write_all(fd, _channel.pack_files(list(files)))
     return fd
 
 
@@ -406,12 +432,12 @@ def _stdin_fd(source: Source) -> int:
         except OSError:  # the caller has no stdin: the program reads an empty one
             return os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
     fd = os.memfd_create("sandbox-stdin", os.MFD_CLOEXEC)
-    _write_all(fd, source)
+    write_all(fd, source)
     os.lseek(fd, 0, os.SEEK_SET)
     return fd
 
 
-def _pseudo_terminal(model: int) -> tuple[int, int]:
+def pseudo_terminal(model: int) -> tuple[int, int]:
     """A pseudo-terminal of the box's own, sized like the caller's terminal `model`: the program
     sees a terminal (colours, line buffering) but never the caller's, so it cannot inject input
     into it or change its settings, and its output is still counted against the output limit.
@@ -429,7 +455,7 @@ def _pseudo_terminal(model: int) -> tuple[int, int]:
     return master, slave
 
 
-def _read(fd: int) -> bytes:
+def read_stream(fd: int) -> bytes:
     """A chunk of a box's stream; b"" at its end (a pseudo-terminal says EIO once the program's side is closed)."""
     try:
         return os.read(fd, 1 << 16)
@@ -439,7 +465,7 @@ def _read(fd: int) -> bytes:
         raise
 
 
-def _write_all(fd: int, data: bytes) -> None:
+def write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         try:

@@ -1,0 +1,142 @@
+"""What `sandbox ps`, `freeze`, `thaw` and `kill` do to a running box.  Side: parent.
+
+With the box's own cgroup, usage is the cgroup's and freezing is cgroup.freeze.
+Without one, usage is summed over the processes of the box's pid namespace (the
+init's reaped children included), and a box cannot be frozen: SIGSTOP could be
+caught by nobody but also undone by any process of the box (SIGCONT), so we
+refuse rather than pretend.  Ending a box asks its init, as the supervisor does.
+"""
+from __future__ import annotations
+
+import os
+import select
+import signal
+import time
+from dataclasses import dataclass
+from typing import Optional
+
+from . import cgroup
+from .errors import HostError, UsageError
+from .registry import LiveBox
+
+KILL_WAIT = 5.0
+_TICKS = os.sysconf("SC_CLK_TCK")
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+@dataclass(frozen=True)
+class BoxUsage:
+    cpu_time: float         # seconds, every process of the box so far
+    memory: Optional[int]   # bytes: the cgroup's memory.current, else the sum of resident sets
+    pids: int
+    frozen: bool
+    measured_by: str        # "cgroup" or "proc"
+
+
+def usage(box: LiveBox) -> BoxUsage:
+    if box.cgroup:
+        now = cgroup.RunCgroup(box.cgroup).current()
+        return BoxUsage(now.cpu_usec / 1e6, now.memory, now.pids or 0, now.frozen, "cgroup")
+    members = _members(box)
+    cpu_ticks = sum(_cpu_ticks(pid, children=pid == box.pid) for pid in members)
+    memory = sum(_resident(pid) for pid in members)
+    return BoxUsage(cpu_ticks / _TICKS, memory, len(members), False, "proc")
+
+
+def freeze(box: LiveBox, frozen: bool) -> None:
+    if not box.cgroup:
+        raise HostError(f"sandbox {box.name} has no cgroup of its own, and freezing needs cgroup.freeze "
+                        f"(a delegated cgroup v2 subtree: see `sandbox doctor`)")
+    try:
+        cgroup.RunCgroup(box.cgroup).freeze(frozen)
+    except FileNotFoundError:
+        raise UsageError(f"sandbox {box.name} has ended") from None
+
+
+def kill(box: LiveBox) -> None:
+    """Ask the init to end the box (the supervisor then reports the program killed) and wait for it."""
+    try:
+        pidfd = os.pidfd_open(box.pid)
+    except ProcessLookupError:
+        return
+    try:
+        if not box.alive():
+            return
+        if box.cgroup:
+            cgroup.RunCgroup(box.cgroup).freeze(False)  # a frozen box cannot die until thawed
+        signal.pidfd_send_signal(pidfd, signal.SIGUSR1)  # the init's kill request, honoured only from outside
+        if not select.select([pidfd], [], [], KILL_WAIT)[0]:
+            signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+            select.select([pidfd], [], [], KILL_WAIT)
+    finally:
+        os.close(pidfd)
+
+
+def program_pid(box: LiveBox) -> Optional[int]:
+    """The box's program (PID 2 inside: the init's first child), in our pid namespace; None once it is gone."""
+    if not box.alive():
+        return None
+    for pid in _children(box.pid):
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                nspid = next(l for l in f if l.startswith("NSpid:")).split()
+        except (OSError, StopIteration):
+            continue
+        if nspid[-1] == "2":
+            return pid
+    return None
+
+
+def _children(parent: int) -> list[int]:
+    return [pid for pid, ppid in _parents().items() if ppid == parent]
+
+
+def _parents() -> dict[int, int]:
+    """pid -> parent pid of every process: /proc/PID/status is readable for each (unlike the
+    init's /proc/PID/ns: it is not dumpable)."""
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/status") as f:
+                    parents[int(entry)] = int(next(l for l in f if l.startswith("PPid:")).split()[1])
+            except (OSError, StopIteration, ValueError):
+                continue
+    return parents
+
+
+def _members(box: LiveBox) -> list[int]:
+    """The init and its descendants."""
+    parents = _parents()
+    members = []
+    for pid in parents:
+        ancestor = pid
+        while ancestor > 1 and ancestor != box.pid:
+            ancestor = parents.get(ancestor, 0)
+        if ancestor == box.pid:
+            members.append(pid)
+    return members
+
+
+def _cpu_ticks(pid: int, children: bool) -> int:
+    """utime + stime (fields 14, 15 of /proc/PID/stat); with children, only cutime + cstime (16, 17):
+    the init's own time is the sandbox's, its reaped children's is the program's."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = ["pid", "comm"] + f.read().rsplit(")", 1)[1].split()  # fields[2] is field 3
+    except OSError:
+        return 0
+    first = 15 if children else 13
+    return int(fields[first]) + int(fields[first + 1])
+
+
+def _resident(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/statm") as f:
+            return int(f.read().split()[1]) * _PAGE
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def uptime(box: LiveBox) -> float:
+    return max(0.0, time.time() - box.started)
