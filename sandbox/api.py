@@ -86,6 +86,8 @@ class Sandbox:
         collect: Sequence[str] = (),
         collect_limit: Union[None, int, str] = None,
         name: Optional[str] = None,
+        rootfs: Optional[str] = None,
+        overlay: Union[None, str, tuple[str, Optional[str]]] = None,
         timeout: Union[None, float, str] = None,
         **limits: object,
     ) -> Result:
@@ -100,6 +102,9 @@ class Sandbox:
         collect: paths under /work brought out after the program ends, into Result.files,
         each cut at collect_limit (default: the file_size limit, else 16M; cut names are in
         Result.files_truncated).  Regular files only; a missing one is simply absent.
+        rootfs: a root file system (a directory: an unpacked image) instead of the host's.
+        overlay: a host directory shown at /work under a writable layer, thrown away after the
+        run, or (lower, upper) to keep the layer in upper (as upper/upper and upper/work).
         name: list the running box under this name for `sandbox ps`, `exec`, `freeze`, `kill`.
         timeout: the wall-time limit of this run (as subprocess.run's; a TLE verdict, not an
         exception); the other limits by name, e.g. cpu_time="1s", memory="64M".
@@ -114,6 +119,7 @@ class Sandbox:
             env=tuple((env or {}).items()), cgroup_root=self.cgroup_root,
             files=tuple(_file_entry(name, content) for name, content in (files or {}).items()),
             collect=tuple(collect), collect_limit=parse_size_option("collect_limit", collect_limit), name=name,
+            rootfs=rootfs, overlay=(overlay, None) if isinstance(overlay, str) else overlay,
         )
         if stdout == STDOUT:
             raise UsageError("stdout=STDOUT: only stderr can be merged into stdout")

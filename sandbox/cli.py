@@ -46,6 +46,9 @@ def _parser() -> _Parser:
     run.add_argument("--bind", action="append", default=[], metavar="SRC[:DST]", help="read-only bind of a host path")
     run.add_argument("--bind-rw", action="append", default=[], metavar="SRC[:DST]", help="writable bind of a host path")
     run.add_argument("--workdir", metavar="DIR", help="host directory shown read-only at /work, where the program starts")
+    run.add_argument("--overlay", metavar="LOWER[:UPPER]",
+                     help="LOWER at /work under a writable layer: thrown away, or kept in UPPER (UPPER/upper)")
+    run.add_argument("--rootfs", metavar="DIR", help="a root file system (an unpacked image) instead of the host's")
     run.add_argument("--stdin", metavar="FILE", help="the program reads this file instead of our stdin")
     run.add_argument("--stdout", metavar="FILE", help="write the program's stdout to FILE")
     run.add_argument("--stderr", metavar="FILE", help="write the program's stderr to FILE")
@@ -129,6 +132,15 @@ def _bind(spec: str, writable: bool):  # type: ignore[no-untyped-def]
     return Bind(source, target, writable)
 
 
+def _overlay(spec: Optional[str]) -> Optional[tuple[str, Optional[str]]]:
+    if spec is None:
+        return None
+    lower, _, upper = spec.partition(":")
+    if not lower:
+        raise UsageError(f"--overlay {spec!r}: expected LOWER[:UPPER]")
+    return lower, upper or None
+
+
 def _env(pairs: Sequence[str]) -> dict[str, str]:
     env = {}
     for pair in pairs:
@@ -209,7 +221,7 @@ def _cmd_run(parser: argparse.ArgumentParser, tokens: list[str]) -> int:
         limits=limits, net=args.net,
         binds=tuple([_bind(b, False) for b in args.bind] + [_bind(b, True) for b in args.bind_rw]),
         workdir=args.workdir, env=tuple(_env(args.env).items()), cgroup_root=args.cgroup_root,
-        name=args.name, files=tuple(file_entry(spec) for spec in args.file), collect=tuple(args.collect),
+        name=args.name, rootfs=args.rootfs, overlay=_overlay(args.overlay), files=tuple(file_entry(spec) for spec in args.file), collect=tuple(args.collect),
         collect_limit=parse_size_option("--collect-limit", args.collect_limit),
     )
     if args.cases is not None:

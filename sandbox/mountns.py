@@ -53,6 +53,7 @@ class MountOp:
     optional: bool = False
     size: Optional[int] = None
     mode: int = 0o755
+    upper: Optional[str] = None  # overlay: a host directory keeping the layer (UPPER/upper, UPPER/work)
 
 
 class MountError(OSError):
@@ -138,14 +139,28 @@ def _bind(source: str, target: str, op: MountOp) -> None:
 def _overlay(lower: str, target: str, op: MountOp) -> None:
     if not os.path.isdir(lower):
         raise NotADirectoryError(20, "not a directory on the host")
-    layer = LAYERS + op.target
-    os.makedirs(layer, mode=0o755)
-    sc.mount("tmpfs", layer, "tmpfs", _TMPFS_FLAGS, _tmpfs_options(op.size, 0o755))
-    os.mkdir(f"{layer}/upper", 0o755)
-    os.mkdir(f"{layer}/work", 0o755)
+    if op.upper:  # kept: the caller's directory on the host (as the caller: our uid maps to it)
+        layer = OLD + op.upper
+        _real_directory(layer)
+    else:         # thrown away with the box
+        layer = LAYERS + op.target
+        os.makedirs(layer, mode=0o755)
+        sc.mount("tmpfs", layer, "tmpfs", _TMPFS_FLAGS, _tmpfs_options(op.size, 0o755))
+    for part in ("upper", "work"):
+        _real_directory(f"{layer}/{part}")
     _make_mountpoint(target, is_dir=True)
-    options = f"lowerdir={_overlay_escape(lower)},upperdir={layer}/upper,workdir={layer}/work"
+    options = (f"lowerdir={_overlay_escape(lower)},upperdir={_overlay_escape(layer)}/upper,"
+               f"workdir={_overlay_escape(layer)}/work")
     sc.mount("overlay", target, "overlay", _TMPFS_FLAGS, options)
+
+
+def _real_directory(path: str) -> None:
+    """Make the directory if missing; a symlink there (planted by an earlier run) is refused, not followed."""
+    try:
+        os.mkdir(path, 0o755)
+    except FileExistsError:
+        if os.path.islink(path) or not os.path.isdir(path):
+            raise NotADirectoryError(20, f"{path.removeprefix(OLD)} is not a directory") from None
 
 
 def _overlay_escape(path: str) -> str:

@@ -50,6 +50,8 @@ class Request:
     collect: tuple[str, ...] = ()  # paths under /work to bring out after the run
     collect_limit: Optional[int] = None  # bytes per collected file (default: the file_size limit, else 16M)
     name: Optional[str] = None  # register the running box under this name (sandbox ps/exec/freeze/kill)
+    rootfs: Optional[str] = None  # a root file system instead of the host's (overrides the profile's)
+    overlay: Optional[tuple[str, Optional[str]]] = None  # (lower, upper or None): lower at /work, writable
 
 
 @dataclass(frozen=True)
@@ -78,11 +80,15 @@ def make_plan(profile: Profile, request: Request, caller_uid: int, caller_gid: i
     """
     limits = replace(profile.limits, **request.limits)
     work_binds = _work_binds(request)
-    overlay = request.workdir is not None and profile.workdir == "overlay"
+    overlay = request.overlay is not None or (request.workdir is not None and profile.workdir == "overlay")
     _check_files(request, work_binds, overlay)
     argv = _argv(profile, request, work_binds)
-    mounts = tuple(_profile_mount(entry, limits) for entry in profile.mounts)
+    rootfs = _rootfs(request.rootfs or profile.rootfs)
+    # With a root file system of its own, the profile's binds (host paths) are not used.
+    mounts = tuple(_profile_mount(entry, limits) for entry in profile.mounts if not (rootfs and entry.kind == "bind"))
     mounts += _work_mounts(request, work_binds, limits, overlay)
+    if rootfs:
+        mounts = _rootfs_mounts(rootfs, mounts) + mounts
     env = dict(profile.env)
     env.update(request.env)
     return Plan(
@@ -128,11 +134,12 @@ def _abs_existing(path: str, what: str) -> str:
 
 def _work_binds(request: Request) -> list[Bind]:
     binds = []
-    if request.workdir is not None:
-        workdir = _abs_existing(request.workdir, "--workdir")
-        if not os.path.isdir(workdir):
-            raise UsageError(f"--workdir {request.workdir}: not a directory")
-        binds.append(Bind(workdir, WORK_DIR))
+    for given, flag in ((request.workdir, "--workdir"), (request.overlay[0] if request.overlay else None, "--overlay")):
+        if given is not None:
+            workdir = _abs_existing(given, flag)
+            if not os.path.isdir(workdir):
+                raise UsageError(f"{flag} {given}: not a directory")
+            binds.append(Bind(workdir, WORK_DIR))
     for bind in request.binds:
         source = _abs_existing(bind.source, "--bind-rw" if bind.writable else "--bind")
         target = bind.target or source
@@ -140,7 +147,8 @@ def _work_binds(request: Request) -> list[Bind]:
             raise UsageError(f"--bind {bind.source}:{bind.target}: the target must be an absolute path")
         binds.append(Bind(source, os.path.normpath(target), bind.writable))
     if [b.target for b in binds].count(WORK_DIR) > 1:
-        raise UsageError(f"{WORK_DIR} is given twice (--workdir, or a --bind/--bind-rw to {WORK_DIR}); give one")
+        raise UsageError(f"{WORK_DIR} is given twice (--workdir, --overlay, or a --bind/--bind-rw to {WORK_DIR}); "
+                         f"give one")
     return binds
 
 
@@ -192,10 +200,45 @@ def _work_mounts(request: Request, work_binds: list[Bind], limits: Limits, overl
             ops.append(MountOp("bind", target, script, readonly=True))
     for bind in work_binds:
         if overlay and bind.target == WORK_DIR:
-            ops.append(MountOp("overlay", WORK_DIR, bind.source, readonly=False, size=limits.tmp_size))
+            upper = _upper_dir(request.overlay[1]) if request.overlay else None
+            ops.append(MountOp("overlay", WORK_DIR, bind.source, readonly=False, size=limits.tmp_size, upper=upper))
         else:
             ops.append(MountOp("bind", bind.target, bind.source, readonly=not bind.writable))
     return tuple(ops)
+
+
+def _rootfs(path: Optional[str]) -> Optional[str]:
+    if path is None:
+        return None
+    full = _abs_existing(path, "rootfs")
+    if not os.path.isdir(full):
+        raise UsageError(f"rootfs {path}: not a directory")
+    return full
+
+
+def _rootfs_mounts(rootfs: str, later: tuple[MountOp, ...]) -> tuple[MountOp, ...]:
+    """Each top-level entry of the root file system, bound read-only into the box's root (a tmpfs,
+    so mount points can still be made in it).  An entry is left out when a later mount needs a
+    path under it that the read-only image does not have (a bind to /mnt/data, say)."""
+    def blocks(name: str) -> bool:
+        return any(op.target.startswith(f"/{name}/") and not os.path.isdir(rootfs + op.target)
+                   or op.target == f"/{name}" and not os.path.isdir(os.path.join(rootfs, name))
+                   for op in later)
+
+    return tuple(MountOp("bind", f"/{name}", os.path.join(rootfs, name), readonly=True)
+                 for name in sorted(os.listdir(rootfs)) if not blocks(name))
+
+
+def _upper_dir(path: Optional[str]) -> Optional[str]:
+    """Where a kept overlay layer lives: a directory of the caller's (made if missing, never a symlink)."""
+    if path is None:
+        return None
+    full = os.path.abspath(path)
+    if os.path.islink(full) or (os.path.exists(full) and not os.path.isdir(full)):
+        raise UsageError(f"--overlay upper {path}: not a directory")
+    if not os.path.isdir(os.path.dirname(full)):
+        raise UsageError(f"--overlay upper {path}: its parent directory does not exist")
+    return full
 
 
 def _rlimits(limits: Limits, cgroup: bool) -> tuple[RlimitSpec, ...]:

@@ -49,7 +49,7 @@ MOUNT_KEYS = {
 }
 MERGED_KEYS = ("limits", "env")  # under extends: merged key by key; every other key is replaced
 TOP_KEYS = {"description", "command", "limits", "net", "env", "mounts", "seccomp", "uid", "gid", "hostname", "require",
-            "workdir"}
+            "workdir", "rootfs"}
 
 
 @dataclass(frozen=True)
@@ -113,6 +113,7 @@ class Profile:
     hostname: str
     require: tuple[str, ...] = ()
     workdir: str = "readonly"  # one of WORKDIR_MODES
+    rootfs: Optional[str] = None  # a root file system (a directory) instead of the host's: its binds are unused
     # Every file read to build it (the extends chain, the syscall groups), with the SHA-256 of
     # the bytes parsed: what a cached copy must be checked against.
     sources: tuple[tuple[str, str], ...] = ()
@@ -269,6 +270,7 @@ def load_profile(name_or_path: str) -> Profile:
         hostname=_expect(data, "hostname", str, "sandbox", problems),
         require=tuple(_parse_require(data.get("require", []), problems)),
         workdir=_parse_choice(data, "workdir", WORKDIR_MODES, "readonly", problems),
+        rootfs=_parse_rootfs(data.get("rootfs"), problems),
         sources=tuple(read) + (groups_source,),
     )
     if problems:
@@ -328,6 +330,15 @@ def _parse_require(value: Any, problems: list[str]) -> list[str]:
         if item not in REQUIREMENTS:
             problems.append(f"require: unknown requirement {item!r}; expected one of {', '.join(REQUIREMENTS)}")
     return items
+
+
+def _parse_rootfs(value: Any, problems: list[str]) -> Optional[str]:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not os.path.isabs(value):
+        problems.append(f"rootfs: expected the absolute path of a directory, got {value!r}")
+        return None
+    return value
 
 
 def _parse_choice(data: dict[str, Any], key: str, choices: tuple[str, ...], default: str, problems: list[str]) -> str:

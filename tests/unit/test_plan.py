@@ -364,3 +364,48 @@ def test_non_finite_cpu_time_is_rejected_before_planning(write_profile):
     with pytest.raises(SandboxError):
         profile = load_profile(write_profile("limits: {cpu_time: .nan}\nseccomp: {allow: [read]}\n"))
         plan_for(profile, program=("/bin/true",))
+
+
+# --- rootfs and overlay ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def rootfs(tmp_path):
+    root = tmp_path / "image"
+    for directory in ("bin", "etc", "mnt", "tmp"):
+        (root / directory).mkdir(parents=True)
+    (root / "lib").symlink_to("usr/lib")
+    return root
+
+
+def test_a_rootfs_replaces_the_profiles_binds_with_its_own_entries(profile, rootfs):
+    plan = plan_for(profile, program=("/bin/sh",), rootfs=str(rootfs))
+    binds = [(op.target, op.source) for op in plan.mounts if op.kind == "bind"]
+    assert binds == [(f"/{name}", str(rootfs / name)) for name in ("bin", "etc", "lib", "mnt", "tmp")]
+    assert all(op.readonly for op in plan.mounts if op.kind == "bind")
+    assert {op.kind for op in plan.mounts} >= {"proc", "dev", "tmpfs"}  # the profile's own mounts stay
+
+
+def test_an_image_entry_a_later_mount_cannot_go_into_is_left_out(profile, rootfs, tmp_path):
+    plan = plan_for(profile, program=("/bin/sh",), rootfs=str(rootfs), binds=(Bind(str(tmp_path), "/mnt/data"),))
+    assert "/mnt" not in [op.target for op in plan.mounts if op.kind == "bind"]  # /mnt/data is not in the image
+    assert ops_at(plan, "/mnt/data")
+
+
+def test_the_request_rootfs_overrides_the_profiles(profile, rootfs, tmp_path):
+    other = tmp_path / "other"
+    (other / "opt").mkdir(parents=True)
+    plan = plan_for(dataclasses.replace(profile, rootfs=str(rootfs)), program=("/bin/sh",), rootfs=str(other))
+    assert [op.source for op in plan.mounts if op.kind == "bind"] == [str(other / "opt")]
+
+
+def test_a_kept_overlay_names_its_upper_directory(profile, workdir, tmp_path):
+    plan = plan_for(profile, program=("/bin/ls",), overlay=(str(workdir), str(tmp_path / "layer")))
+    (work,) = ops_at(plan, "/work")
+    assert (work.kind, work.source, work.upper) == ("overlay", str(workdir), str(tmp_path / "layer"))
+
+
+def test_an_upper_directory_that_is_a_symlink_is_refused(profile, workdir, tmp_path):
+    (tmp_path / "link").symlink_to(tmp_path)
+    with pytest.raises(UsageError, match="not a directory"):
+        plan_for(profile, program=("/bin/ls",), overlay=(str(workdir), str(tmp_path / "link")))

@@ -55,6 +55,7 @@ def test_a_profile_the_loader_accepts_is_valid(validator, minimal_profile_text):
     "seccomp: {allow: [{ioctl: {arg: 1, masked_eq: [1]}}]}",
     "seccomp: {default: ALLOW}",
     "require: [gpu]",
+    "rootfs: images/alpine",                     # not an absolute path
 ])
 def test_what_the_loader_rejects_the_schema_rejects(validator, write_profile, minimal_profile_text, change):
     key = change.split(":")[0]
