@@ -13,10 +13,15 @@ host, and remount the root read-only.
 An overlay (a writable layer over a read-only host directory, overlayfs(5); unprivileged
 in a user namespace since Linux 5.11) keeps its upper and work dirs in a tmpfs of its own
 under /layers in the scratch root: the box sees only the merged view, and the layer is
-gone with the box's mount namespace.
+gone with the box's mount namespace.  Overlays are mounted with `userxattr`: unprivileged,
+overlayfs cannot set its trusted.overlay.* attributes, and without user.overlay.* ones it
+cannot mark a directory opaque, so removing a directory of the lower layer fails with EIO.
+A kept layer (a host directory) is locked (flock) for the box's life: overlayfs leaves two
+mounts sharing an upper directory undefined.
 """
 from __future__ import annotations
 
+import fcntl
 import os
 from dataclasses import dataclass
 from typing import Optional
@@ -142,6 +147,7 @@ def _overlay(lower: str, target: str, op: MountOp) -> None:
     if op.upper:  # kept: the caller's directory on the host (as the caller: our uid maps to it)
         layer = OLD + op.upper
         _real_directory(layer)
+        _lock_for_life(layer)
     else:         # thrown away with the box
         layer = LAYERS + op.target
         os.makedirs(layer, mode=0o755)
@@ -149,9 +155,22 @@ def _overlay(lower: str, target: str, op: MountOp) -> None:
     for part in ("upper", "work"):
         _real_directory(f"{layer}/{part}")
     _make_mountpoint(target, is_dir=True)
-    options = (f"lowerdir={_overlay_escape(lower)},upperdir={_overlay_escape(layer)}/upper,"
+    options = (f"userxattr,lowerdir={_overlay_escape(lower)},upperdir={_overlay_escape(layer)}/upper,"
                f"workdir={_overlay_escape(layer)}/work")
     sc.mount("overlay", target, "overlay", _TMPFS_FLAGS, options)
+
+
+_locks: list[int] = []  # held by the init until the box ends (the kernel drops them then)
+
+
+def _lock_for_life(directory: str) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise OSError(16, f"{directory.removeprefix(OLD)} is in use by another box") from None
+    _locks.append(fd)
 
 
 def _real_directory(path: str) -> None:

@@ -201,10 +201,16 @@ def _work_mounts(request: Request, work_binds: list[Bind], limits: Limits, overl
     for bind in work_binds:
         if overlay and bind.target == WORK_DIR:
             upper = _upper_dir(request.overlay[1]) if request.overlay else None
+            if upper and (_within(upper, bind.source) or _within(bind.source, upper)):
+                raise UsageError(f"--overlay {bind.source}:{upper}: the layer and the lower directory must not overlap")
             ops.append(MountOp("overlay", WORK_DIR, bind.source, readonly=False, size=limits.tmp_size, upper=upper))
         else:
             ops.append(MountOp("bind", bind.target, bind.source, readonly=not bind.writable))
     return tuple(ops)
+
+
+def _within(path: str, directory: str) -> bool:
+    return os.path.commonpath([os.path.realpath(path), os.path.realpath(directory)]) == os.path.realpath(directory)
 
 
 def _rootfs(path: Optional[str]) -> Optional[str]:
@@ -238,6 +244,8 @@ def _upper_dir(path: Optional[str]) -> Optional[str]:
         raise UsageError(f"--overlay upper {path}: not a directory")
     if not os.path.isdir(os.path.dirname(full)):
         raise UsageError(f"--overlay upper {path}: its parent directory does not exist")
+    if os.path.exists(full) and os.stat(full).st_uid != os.getuid():
+        raise UsageError(f"--overlay upper {path}: not your directory")
     return full
 
 

@@ -67,6 +67,17 @@ def test_write_outside_the_work_dir_is_refused_even_where_the_path_exists(projec
     assert not os.path.exists("/usr/escaped.txt")
 
 
+def test_the_tests_may_delete_a_directory_of_the_project_in_the_layer(project):
+    """Removing a lower directory needs an opaque mark (user.overlay.* with userxattr): EIO without it."""
+    (project / "build" / "old").mkdir(parents=True)
+    (project / "build" / "old" / "stale.o").write_text("stale\n")
+    before = snapshot(project)
+    completed = sandbox("run", "--profile", "ci", "--workdir", str(project), "--",
+                        "/bin/sh", "-c", "rm -r build && mkdir -p build/old && ls -A build/old && echo rebuilt")
+    assert (completed.returncode, completed.stdout, completed.stderr) == (0, b"rebuilt\n", b"")
+    assert snapshot(project) == before
+
+
 def test_bind_rw_at_work_writes_to_the_real_directory(project):
     completed = sandbox("run", "--profile", "ci", "--bind-rw", f"{project}:/work", "--bind", VENV,
                         "--", *PYTEST, "-k", "inside", timeout=120)

@@ -4,10 +4,11 @@ from __future__ import annotations
 import os
 import shutil
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
-from boxrun import sandbox
+from boxrun import SANDBOX, sandbox
 
 BUSYBOX = shutil.which("busybox") or "/bin/busybox"
 APPLETS = ("sh", "ls", "cat", "echo", "touch", "rm", "id", "mkdir")
@@ -102,7 +103,23 @@ def test_a_symlink_planted_as_the_layer_is_refused(lower, tmp_path):
     assert not (tmp_path / "elsewhere").exists()
 
 
+def test_a_kept_layer_serves_one_box_at_a_time(lower, tmp_path):
+    upper = tmp_path / "layer"
+    first = subprocess.Popen([*SANDBOX, "run", "--profile", "sh", "--overlay", f"{lower}:{upper}", "--",
+                              "/bin/sh", "-c", "echo ready; read line"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert first.stdout is not None and first.stdout.readline() == b"ready\n"
+        second = run_sh("--overlay", f"{lower}:{upper}", script="true")
+        assert second.returncode == 125 and b"in use by another box" in second.stderr
+    finally:
+        first.communicate(b"done\n", timeout=30)
+    assert run_sh("--overlay", f"{lower}:{upper}", script="true").returncode == 0  # free again
+
+
 @pytest.mark.parametrize("args, words", [
+    (["--overlay", "/tmp:/usr"], "not your directory"),
+    (["--overlay", "/usr:/usr/layer"], "must not overlap"),
     (["--overlay", ":x"], "expected LOWER[:UPPER]"),
     (["--overlay", "/no/such/dir"], "--overlay /no/such/dir"),
     (["--overlay", "/usr", "--workdir", "/usr"], "/work is given twice"),
