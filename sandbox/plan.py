@@ -126,7 +126,9 @@ def _check_files(request: Request, work_binds: list[Bind], overlay: bool) -> Non
 
 
 def _abs_existing(path: str, what: str) -> str:
-    full = os.path.abspath(path)
+    """The caller's path with every symlink resolved: the box's init reaches host paths under
+    /oldroot, where an absolute symlink would point into the box's own root instead."""
+    full = os.path.realpath(path)
     if not os.path.exists(full):
         raise UsageError(f"{what} {path}: no such file or directory")
     return full

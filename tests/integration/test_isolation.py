@@ -278,3 +278,13 @@ def test_ls_l_in_the_sh_profile_reads_attributes_without_errors():
     completed = sandbox("run", "--profile", "sh", "--", "/bin/ls", "-l", "/usr")
     assert completed.returncode == 0 and completed.stderr == b""  # no "Function not implemented" per file
     assert b" bin\n" in completed.stdout
+
+
+def test_a_workdir_and_a_bind_reached_through_absolute_symlinks_work(tmp_path):
+    real = tmp_path / "real"
+    real.mkdir()
+    (real / "f").write_text("through the link\n")
+    (tmp_path / "link").symlink_to(real)  # absolute: inside the box's init it would point into the box
+    completed = sandbox("run", "--profile", "sh", "--workdir", str(tmp_path / "link"),
+                        "--bind", f"{tmp_path / 'link'}:/data", "--", "/bin/sh", "-c", "cat f /data/f")
+    assert (completed.returncode, completed.stdout) == (0, b"through the link\n" * 2), completed.stderr
