@@ -221,6 +221,9 @@ def _rootfs(path: Optional[str]) -> Optional[str]:
     full = _abs_existing(path, "rootfs")
     if not os.path.isdir(full):
         raise UsageError(f"rootfs {path}: not a directory")
+    if full == "/":
+        raise UsageError(f"rootfs {path}: that is the host's own root (all of it, /sys and /home too); "
+                         f"a profile's binds name what of it to show")
     return full
 
 

@@ -55,9 +55,10 @@ def test_a_profile_names_its_root_file_system(tiny_rootfs, tmp_path):
     assert completed.stdout == b'NAME="tiny"\n', completed.stderr
 
 
-def test_a_missing_root_file_system_is_a_one_line_error(tmp_path):
-    completed = sandbox("run", "--rootfs", str(tmp_path / "nope"), "--profile", "sh", "--", "/bin/true")
-    assert completed.returncode == 125 and b"rootfs" in completed.stderr and completed.stderr.count(b"\n") == 1
+@pytest.mark.parametrize("rootfs, words", [("nope", b"no such file"), ("/", b"the host's own root")])
+def test_a_missing_or_host_root_file_system_is_a_one_line_error(tmp_path, rootfs, words):
+    completed = sandbox("run", "--rootfs", str(tmp_path / rootfs), "--profile", "sh", "--", "/bin/true")
+    assert completed.returncode == 125 and words in completed.stderr and completed.stderr.count(b"\n") == 1
 
 
 @pytest.fixture
