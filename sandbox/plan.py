@@ -232,8 +232,8 @@ def _rootfs_mounts(rootfs: str, later: tuple[MountOp, ...]) -> tuple[MountOp, ..
     so mount points can still be made in it).  An entry is left out when a later mount needs a
     path under it that the read-only image does not have (a bind to /mnt/data, say)."""
     def blocks(name: str) -> bool:
-        return any(op.target.startswith(f"/{name}/") and not os.path.isdir(rootfs + op.target)
-                   or op.target == f"/{name}" and not os.path.isdir(os.path.join(rootfs, name))
+        return any((op.target.startswith(f"/{name}/") and not os.path.isdir(rootfs + op.target))
+                   or (op.target == f"/{name}" and not os.path.isdir(os.path.join(rootfs, name)))
                    for op in later)
 
     return tuple(MountOp("bind", f"/{name}", os.path.join(rootfs, name), readonly=True)
@@ -244,7 +244,8 @@ def _upper_dir(path: Optional[str]) -> Optional[str]:
     """Where a kept overlay layer lives: a directory of the caller's (made if missing, never a symlink)."""
     if path is None:
         return None
-    full = os.path.abspath(path)
+    given = os.path.abspath(path)
+    full = os.path.join(os.path.realpath(os.path.dirname(given)), os.path.basename(given))  # as _abs_existing
     if os.path.islink(full) or (os.path.exists(full) and not os.path.isdir(full)):
         raise UsageError(f"--overlay upper {path}: not a directory")
     if not os.path.isdir(os.path.dirname(full)):
