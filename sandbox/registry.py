@@ -47,7 +47,6 @@ class LiveBox:
     profile: str
     command: tuple[str, ...]
     started: float          # seconds since the epoch
-    supervisor: int
     cgroup: Optional[str]   # the box's own cgroup, or None (rlimits only)
     confinement: Confinement = field(repr=False)
 

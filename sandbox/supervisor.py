@@ -130,7 +130,7 @@ def _check_name_free(name: str) -> None:
 def _live_box(name: str, profile: Profile, plan: Plan, bpf: bytes, box: "_Box") -> registry.LiveBox:
     return registry.LiveBox(
         name=name, id=registry.new_id(), pid=box.init.pid, start=cgroup.process_start_time(box.init.pid) or "",
-        profile=profile.name, command=plan.argv, started=time.time(), supervisor=os.getpid(),
+        profile=profile.name, command=plan.argv, started=time.time(),
         cgroup=box.cgroup.path if box.cgroup else None,
         confinement=registry.Confinement(plan.cwd, plan.env, plan.rlimits, bpf),
     )

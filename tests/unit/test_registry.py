@@ -22,7 +22,7 @@ def runtime_dir(tmp_path, monkeypatch):
 def box(name: str, pid: int, start: str = "", box_id: str = "id1") -> registry.LiveBox:
     return registry.LiveBox(
         name=name, id=box_id, pid=pid, start=start or (process_start_time(pid) or ""), profile="sh",
-        command=("/bin/sh",), started=1.0, supervisor=os.getpid(), cgroup=None,
+        command=("/bin/sh",), started=1.0, cgroup=None,
         confinement=registry.Confinement("/work", (("PATH", "/bin"),), (RlimitSpec("nofile", 64, 64),), b"\x06\0\0\0"),
     )
 
