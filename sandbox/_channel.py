@@ -2,22 +2,23 @@
 
 Handover (launcher -> init, a Unix socket): the run's descriptors, passed with
 SCM_RIGHTS to an init that may have been cloned before the run was asked for.
-Downward (parent -> child, a pipe read once): the Plan and the compiled BPF,
-pickled; both ends are our own code, and the pipe is closed before the program
+Downward (parent -> child, a memfd read once): the Plan and the compiled BPF,
+pickled; both ends are our own code, and the memfd is closed before the program
 runs.  Upward (child -> parent): one JSON record per line, each written with a
 single write(2) below PIPE_BUF so records from the init and the target never
 interleave.  The program never holds the upward pipe: it is close-on-exec.
 """
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import pickle
 import socket
 import struct
 from dataclasses import astuple, dataclass
-from typing import Any, Iterator, Optional
+from typing import Any, Iterator, Optional, Union
+
+from .workfiles import FileSource
 
 # Record kinds, in the order a healthy run sends them.
 STARTED = "started"          # init: the program was exec'd
@@ -82,42 +83,58 @@ def take_over(sock: socket.socket) -> Optional[InitFds]:
 _FILE_HEADER = struct.Struct(">HIQ")  # name length, mode, content length
 
 
-def pack_files(entries: list[tuple[str, int, bytes]]) -> bytes:
-    """Files as bytes: for each, a header, the UTF-8 name, the content."""
-    parts = []
+def pack_files(fd: int, entries: list[tuple[str, int, Union[bytes, FileSource]]]) -> None:
+    """Files into `fd` (a memfd) as, for each, a header, the UTF-8 name, the content; a file held
+    open on the host is copied by the kernel, never through our memory."""
     for name, mode, content in entries:
         encoded = name.encode()
-        parts += [_FILE_HEADER.pack(len(encoded), mode, len(content)), encoded, content]
-    return b"".join(parts)
+        size = len(content) if isinstance(content, bytes) else content.size
+        _write_all(fd, _FILE_HEADER.pack(len(encoded), mode, size) + encoded)
+        if isinstance(content, bytes):
+            _write_all(fd, content)
+            continue
+        done = 0
+        while done < size:
+            sent = os.sendfile(fd, content.fd, done, size - done)
+            if sent == 0:
+                raise ValueError(f"{name}: the file shrank while it was copied")
+            done += sent
 
 
-def unpack_files(data: bytes) -> list[tuple[str, int, bytes]]:
-    """The inverse of pack_files; raises ValueError on anything malformed."""
-    entries, offset = [], 0
-    while offset < len(data):
-        if offset + _FILE_HEADER.size > len(data):
+def packed_files(fd: int) -> list[tuple[str, int, int, int]]:
+    """What pack_files wrote, as (name, mode, offset of the content, size), reading only the
+    headers; raises ValueError on anything malformed."""
+    entries, offset, end = [], 0, os.fstat(fd).st_size
+    while offset < end:
+        header = os.pread(fd, _FILE_HEADER.size, offset)
+        if len(header) < _FILE_HEADER.size:
             raise ValueError("truncated file header")
-        name_length, mode, size = _FILE_HEADER.unpack_from(data, offset)
+        name_length, mode, size = _FILE_HEADER.unpack(header)
         offset += _FILE_HEADER.size
-        end = offset + name_length + size
-        if end > len(data):
+        if offset + name_length + size > end:
             raise ValueError("truncated file")
-        entries.append((data[offset:offset + name_length].decode(), mode, data[offset + name_length:end]))
-        offset = end
+        name = os.pread(fd, name_length, offset).decode()
+        entries.append((name, mode, offset + name_length, size))
+        offset += name_length + size
     return entries
 
 
-def preload_plan(fd: int, payload: Any) -> None:
-    """Write the whole plan into a pipe before its reader exists, so the reader need not
-    wait for us.  The pipe is grown to hold it (64 KiB by default; an unprivileged process
-    may grow one to /proc/sys/fs/pipe-max-size, 1 MiB by default)."""
-    data = pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
-    if len(data) > fcntl.fcntl(fd, fcntl.F_GETPIPE_SZ):
-        try:
-            fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, len(data))
-        except OSError:
-            raise ValueError(f"the run's plan is too large ({len(data)} bytes)") from None
-    _write_all(fd, data)
+def unpack_files(fd: int) -> list[tuple[str, int, bytes]]:
+    """The files of pack_files with their contents (the collected files, each cut at its limit)."""
+    return [(name, mode, os.pread(fd, size, offset)) for name, mode, offset, size in packed_files(fd)]
+
+
+def plan_memfd(payload: Any) -> int:
+    """The plan, pickled into a memfd the init reads.  A memfd, not a pipe: a pipe's buffer is
+    charged to a per-user quota (fs.pipe-user-pages-soft) that the box, running as the same user,
+    can drain, after which pipes hold one or two pages only."""
+    fd = os.memfd_create("sandbox-plan", os.MFD_CLOEXEC)
+    try:
+        _write_all(fd, pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL))
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -127,10 +144,7 @@ def _write_all(fd: int, data: bytes) -> None:
 
 
 def receive_plan(fd: int) -> Any:
-    chunks = []
-    while chunk := os.read(fd, 1 << 16):
-        chunks.append(chunk)
-    return pickle.loads(b"".join(chunks))
+    return pickle.loads(os.pread(fd, os.fstat(fd).st_size, 0))
 
 
 def send_record(fd: int, kind: str, **fields: Any) -> None:

@@ -137,8 +137,7 @@ def _init(handover: int, lifeline: int) -> None:
 
 
 def _files_in(memfd: int, workdir: str) -> None:
-    data = os.pread(memfd, os.fstat(memfd).st_size, 0)
-    workfiles.write_into(workdir, _channel.unpack_files(data))
+    workfiles.write_into(workdir, memfd, _channel.packed_files(memfd))
 
 
 def _files_out(memfd: int, plan: Plan) -> dict[str, object]:
@@ -146,11 +145,9 @@ def _files_out(memfd: int, plan: Plan) -> dict[str, object]:
     cut at the limit (or what went wrong: the program's outcome still counts)."""
     try:
         found, cut = workfiles.read_out(plan.cwd, plan.collect, plan.collect_limit)
-        data = _channel.pack_files(found)
         os.ftruncate(memfd, 0)
-        view, offset = memoryview(data), 0
-        while offset < len(data):
-            offset += os.pwrite(memfd, view[offset:], offset)
+        os.lseek(memfd, 0, os.SEEK_SET)
+        _channel.pack_files(memfd, list(found))
     except OSError as e:
         return {"files_error": str(e)}
     return {"files_cut": cut}

@@ -3,7 +3,8 @@
 Side: child (everything here runs between fork and execve) except where noted.
 Each wrapper raises OSError with the real errno, so callers can report the
 kernel's own reason.  Man pages: unshare(2), mount(2), pivot_root(2),
-mount_setattr(2), umount(2), seccomp(2), prctl(2), netdevice(7).
+mount_setattr(2), open_tree(2), move_mount(2), openat2(2), umount(2),
+seccomp(2), prctl(2), netdevice(7).
 
 Python 3.11 has no os.unshare and no mount API, so these go through libc.
 """
@@ -46,9 +47,22 @@ MOUNT_ATTR_NOSUID = 0x2
 MOUNT_ATTR_NODEV = 0x4
 MOUNT_ATTR_NOEXEC = 0x8
 AT_FDCWD = -100
+AT_EMPTY_PATH = 0x1000
 AT_RECURSIVE = 0x8000
-_SYS_MOUNT_SETATTR = 442  # x86_64 and every other architecture since 5.12
+OPEN_TREE_CLONE = 0x1
+MOVE_MOUNT_F_EMPTY_PATH = 0x4
+MOVE_MOUNT_T_EMPTY_PATH = 0x40
+_SYS_OPEN_TREE = 428  # x86_64 and every other architecture since 5.2
+_SYS_MOVE_MOUNT = 429
+_SYS_OPENAT2 = 437  # since 5.6
+_SYS_MOUNT_SETATTR = 442  # since 5.12
 _SYS_PIVOT_ROOT = 155  # x86_64
+
+# <linux/openat2.h>
+RESOLVE_NO_XDEV = 0x01
+RESOLVE_NO_MAGICLINKS = 0x02
+RESOLVE_NO_SYMLINKS = 0x04
+RESOLVE_BENEATH = 0x08
 
 # <linux/prctl.h>, <linux/seccomp.h>
 _PR_SET_SECCOMP = 22
@@ -130,17 +144,46 @@ class _MountAttr(ctypes.Structure):
     ]
 
 
-def mount_setattr(path: str, attr_set: int, recursive: bool) -> None:
-    """Set mount attributes on a mount (and, recursively, every mount below it)."""
+def mount_setattr(path: str, attr_set: int, recursive: bool, fd: int = AT_FDCWD) -> None:
+    """Set mount attributes on a mount (and, recursively, every mount below it); with fd and an
+    empty path, on the mount (or detached tree) that fd holds."""
     attr = _MountAttr(attr_set, 0, 0, 0)
-    flags = AT_RECURSIVE if recursive else 0
+    flags = (AT_RECURSIVE if recursive else 0) | (AT_EMPTY_PATH if not path else 0)
     _check(
         _libc.syscall(
-            ctypes.c_long(_SYS_MOUNT_SETATTR), ctypes.c_int(AT_FDCWD), _path(path),
+            ctypes.c_long(_SYS_MOUNT_SETATTR), ctypes.c_int(fd), _path(path),
             ctypes.c_uint(flags), ctypes.byref(attr), ctypes.c_size_t(ctypes.sizeof(attr)),
         ),
-        f"mount_setattr {path}",
+        f"mount_setattr {path or 'fd %d' % fd}",
     )
+
+
+def open_tree_clone(fd: int) -> int:
+    """A detached copy of the mount tree at the object `fd` holds (a recursive bind not yet
+    attached anywhere), close-on-exec.  The object must lie in our own mount namespace."""
+    flags = OPEN_TREE_CLONE | os.O_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE
+    return _check(_libc.syscall(ctypes.c_long(_SYS_OPEN_TREE), ctypes.c_int(fd), b"", ctypes.c_uint(flags)),
+                  "open_tree")
+
+
+def move_mount(from_fd: int, from_path: str, to_fd: int) -> None:
+    """Attach the mount at from_fd/from_path (from_path empty: the mount or detached tree from_fd
+    holds) onto the directory or file `to_fd` holds: no path is looked up at the target."""
+    flags = MOVE_MOUNT_T_EMPTY_PATH | (MOVE_MOUNT_F_EMPTY_PATH if not from_path else 0)
+    _check(_libc.syscall(ctypes.c_long(_SYS_MOVE_MOUNT), ctypes.c_int(from_fd), os.fsencode(from_path),
+                         ctypes.c_int(to_fd), b"", ctypes.c_uint(flags)), "move_mount")
+
+
+class _OpenHow(ctypes.Structure):
+    _fields_ = [("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64), ("resolve", ctypes.c_uint64)]
+
+
+def openat2(dir_fd: int, path: str, flags: int, resolve: int) -> int:
+    """openat(2) with resolution restrictions (RESOLVE_NO_SYMLINKS, RESOLVE_BENEATH, ...), which
+    the kernel applies to every component of the path, not only the last."""
+    how = _OpenHow(flags | os.O_CLOEXEC, 0, resolve)
+    return _check(_libc.syscall(ctypes.c_long(_SYS_OPENAT2), ctypes.c_int(dir_fd), os.fsencode(path),
+                                ctypes.byref(how), ctypes.c_size_t(ctypes.sizeof(how))), f"openat2 {path}")
 
 
 class _SockFilter(ctypes.Structure):

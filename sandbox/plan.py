@@ -1,24 +1,30 @@
-"""Profile + request -> Plan: everything the child will do, as data.  Pure; side: parent.
+"""Profile + request -> Plan: everything the child will do, as data.  Side: parent.
 
 This is the only module that knows how a Profile maps onto the mechanisms'
 specs.  A Plan is frozen and picklable: the supervisor sends it to the child,
 whose pipeline executes it without making any policy decision of its own.
+Pure but for the host paths it names: each is found once through a HostPaths
+(hostpaths.py), and the plan records its canonical path and identity, which the
+box's init checks when it mounts it.
 """
 from __future__ import annotations
 
+import errno
 import math
 import os
+import stat
 from dataclasses import dataclass, field, replace
 from typing import Any, Optional
 
 from .cgroup import CgroupLimits
 from .errors import UsageError
+from .hostpaths import LINK, Found, HostPaths, directory_beneath, listing
 from .mountns import MountOp
 from .profile import Limits, MountEntry, Profile, SyscallRule
 from .rlimits import RlimitSpec
 from .seccomp import ArgCondition, SeccompRule, SeccompSpec
 from .userns import IdMapSpec
-from .workfiles import check_name
+from .workfiles import FileEntry, check_name, content_size
 
 WORK_DIR = "/work"
 SCRIPT_PLACEHOLDER = "{script}"
@@ -46,7 +52,7 @@ class Request:
     workdir: Optional[str] = None
     env: tuple[tuple[str, str], ...] = ()
     cgroup_root: Optional[str] = None  # a delegated cgroup v2 subtree to use (else: discovered)
-    files: tuple[tuple[str, int, bytes], ...] = ()  # (path under /work, mode, content) put in before the run
+    files: tuple[FileEntry, ...] = ()  # (path under /work, mode, content) put in before the run
     collect: tuple[str, ...] = ()  # paths under /work to bring out after the run
     collect_limit: Optional[int] = None  # bytes per collected file (default: the file_size limit, else 16M)
     name: Optional[str] = None  # register the running box under this name (sandbox ps/exec/freeze/kill)
@@ -72,21 +78,30 @@ class Plan:
     collect_limit: int = 0
 
 
-def make_plan(profile: Profile, request: Request, caller_uid: int, caller_gid: int, cgroup: bool = False) -> Plan:
+def make_plan(profile: Profile, request: Request, caller_uid: int, caller_gid: int, cgroup: bool = False,
+              paths: Optional[HostPaths] = None) -> Plan:
     """Combine a validated profile with one request; raises UsageError for bad requests.
 
     `cgroup` says whether a delegated cgroup v2 subtree will hold the box: then memory,
-    pids and CPU are whole-box cgroup limits, otherwise per-process rlimits.
+    pids and CPU are whole-box cgroup limits, otherwise per-process rlimits.  `paths` opens
+    (once) and holds every host path the plan names; the supervisor keeps it open until the
+    box is built, so the init finds exactly those objects again (without one, the
+    descriptors are closed when the plan is made).
     """
+    if paths is None:
+        with HostPaths() as own:
+            return make_plan(profile, request, caller_uid, caller_gid, cgroup, own)
     limits = replace(profile.limits, **request.limits)
-    work_binds = _work_binds(request)
+    work_binds = _work_binds(request, paths)
     overlay = request.overlay is not None or (request.workdir is not None and profile.workdir == "overlay")
-    _check_files(request, work_binds, overlay)
-    argv = _argv(profile, request, work_binds)
-    rootfs = _rootfs(request.rootfs or profile.rootfs)
+    _check_files(request, work_binds, overlay, limits)
+    script = _script(profile, request, paths)
+    argv = _argv(profile, request, work_binds, script)
+    rootfs = _rootfs(request.rootfs or profile.rootfs, paths)
     # With a root file system of its own, the profile's binds (host paths) are not used.
-    mounts = tuple(_profile_mount(entry, limits) for entry in profile.mounts if not (rootfs and entry.kind == "bind"))
-    mounts += _work_mounts(request, work_binds, limits, overlay)
+    mounts = tuple(op for entry in profile.mounts if not (rootfs and entry.kind == "bind")
+                   for op in _profile_mount(profile, entry, limits, paths))
+    mounts += _work_mounts(request, work_binds, script, limits, overlay, paths)
     if rootfs:
         mounts = _rootfs_mounts(rootfs, mounts) + mounts
     env = dict(profile.env)
@@ -109,9 +124,18 @@ def make_plan(profile: Profile, request: Request, caller_uid: int, caller_gid: i
     )
 
 
-def _check_files(request: Request, work_binds: list[Bind], overlay: bool) -> None:
+@dataclass(frozen=True)
+class _HostBind:
+    """A caller's bind with its source found on the host."""
+
+    source: Found
+    target: str
+    writable: bool = False
+
+
+def _check_files(request: Request, work_binds: list[_HostBind], overlay: bool, limits: Limits) -> None:
     """Files in and out live in the box's own work directory (its tmpfs, or a throwaway layer
-    over a host work dir), never in a host directory bound there."""
+    over a host work dir), never in a host directory bound there; and they must fit in it."""
     if (request.files or request.collect) and not overlay and any(b.target == WORK_DIR for b in work_binds):
         raise UsageError(f"files and collect need a work dir of the box's own; {WORK_DIR} is a host directory "
                          f"bound {'read-write' if any(b.writable for b in work_binds if b.target == WORK_DIR) else 'read-only'}")
@@ -123,71 +147,88 @@ def _check_files(request: Request, work_binds: list[Bind], overlay: bool) -> Non
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
         raise UsageError(f"file {repeated[0]!r}: given more than once for {WORK_DIR}")
+    kept_layer = request.overlay is not None and request.overlay[1] is not None
+    total = sum(content_size(entry[2]) for entry in request.files)
+    if limits.tmp_size is not None and not kept_layer and total > limits.tmp_size:
+        biggest = max(request.files, key=lambda entry: content_size(entry[2]))
+        raise UsageError(f"files for {WORK_DIR}: {_mib(total)} in all (the largest, {biggest[0]!r}, "
+                         f"{_mib(content_size(biggest[2]))}) do not fit in the work dir, which holds "
+                         f"{_mib(limits.tmp_size)} (tmp_size)")
 
 
-def _abs_existing(path: str, what: str) -> str:
-    """The caller's path with every symlink resolved: the box's init reaches host paths under
-    /oldroot, where an absolute symlink would point into the box's own root instead."""
-    full = os.path.realpath(path)
-    if not os.path.exists(full):
-        raise UsageError(f"{what} {path}: no such file or directory")
-    return full
+def _mib(size: int) -> str:
+    return f"{size / (1 << 20):.1f} MiB"
 
 
-def _work_binds(request: Request) -> list[Bind]:
+def _work_binds(request: Request, paths: HostPaths) -> list[_HostBind]:
     binds = []
     for given, flag in ((request.workdir, "--workdir"), (request.overlay[0] if request.overlay else None, "--overlay")):
         if given is not None:
-            workdir = _abs_existing(given, flag)
-            if not os.path.isdir(workdir):
-                raise UsageError(f"{flag} {given}: not a directory")
-            binds.append(Bind(workdir, WORK_DIR))
+            binds.append(_HostBind(paths.directory(given, flag), WORK_DIR))
     for bind in request.binds:
-        source = _abs_existing(bind.source, "--bind-rw" if bind.writable else "--bind")
-        target = bind.target or source
+        flag = "--bind-rw" if bind.writable else "--bind"
+        source = paths.find(bind.source, flag)
+        target = bind.target or source.path
         if not os.path.isabs(target):
             raise UsageError(f"--bind {bind.source}:{bind.target}: the target must be an absolute path")
-        binds.append(Bind(source, os.path.normpath(target), bind.writable))
+        binds.append(_HostBind(source, os.path.normpath(target), bind.writable))
     if [b.target for b in binds].count(WORK_DIR) > 1:
         raise UsageError(f"{WORK_DIR} is given twice (--workdir, --overlay, or a --bind/--bind-rw to {WORK_DIR}); "
                          f"give one")
     return binds
 
 
-def _script_target(script: str, work_binds: list[Bind]) -> tuple[str, bool]:
+def _script(profile: Profile, request: Request, paths: HostPaths) -> Optional[Found]:
+    if request.program or request.script is None:
+        return None
+    if SCRIPT_PLACEHOLDER not in profile.command:
+        raise UsageError(f"profile {profile.name} does not run scripts; use -- PROGRAM [ARGS]")
+    script = paths.find(request.script, "script")
+    if not stat.S_ISREG(script.info.st_mode):
+        raise UsageError(f"script {request.script}: not a regular file")
+    return script
+
+
+def _script_target(script: Found, work_binds: list[_HostBind]) -> tuple[str, bool]:
     """Where the script appears in the box, and whether it needs a bind of its own."""
     workdir = next((b for b in work_binds if b.target == WORK_DIR), None)
     if workdir is None:
-        return f"{WORK_DIR}/{os.path.basename(script)}", True
-    relative = os.path.relpath(os.path.realpath(script), os.path.realpath(workdir.source))
-    if relative.startswith(os.pardir + os.sep) or relative == os.pardir:
-        raise UsageError(f"{script}: the script must be inside the work directory {workdir.source}")
-    return f"{WORK_DIR}/{relative}", False
+        return f"{WORK_DIR}/{os.path.basename(script.path)}", True
+    if not _within(script.path, workdir.source.path):
+        raise UsageError(f"{script.path}: the script must be inside the work directory {workdir.source.path}")
+    return f"{WORK_DIR}/{os.path.relpath(script.path, workdir.source.path)}", False
 
 
-def _argv(profile: Profile, request: Request, work_binds: list[Bind]) -> tuple[str, ...]:
+def _argv(profile: Profile, request: Request, work_binds: list[_HostBind], script: Optional[Found]) -> tuple[str, ...]:
     if request.program:
         return request.program
-    if request.script is None:
+    if script is None:
         raise UsageError("nothing to run: give a script, or -- PROGRAM [ARGS]")
-    if SCRIPT_PLACEHOLDER not in profile.command:
-        raise UsageError(f"profile {profile.name} does not run scripts; use -- PROGRAM [ARGS]")
-    script = _abs_existing(request.script, "script")
-    if not os.path.isfile(script):
-        raise UsageError(f"script {request.script}: not a regular file")
     target, _ = _script_target(script, work_binds)
     return tuple(target if part == SCRIPT_PLACEHOLDER else part for part in profile.command) + request.script_args
 
 
-def _profile_mount(entry: MountEntry, limits: Limits) -> MountOp:
-    if entry.kind == "bind":
-        return MountOp("bind", entry.target, entry.source, readonly=not entry.writable, optional=entry.optional)
+def _profile_mount(profile: Profile, entry: MountEntry, limits: Limits, paths: HostPaths) -> tuple[MountOp, ...]:
+    """The profile's mount as an operation; a bind whose source is a symlink is recreated as that
+    symlink (merged-/usr hosts look the same inside), an optional one that is missing is left out."""
     if entry.kind == "tmpfs":
-        return MountOp("tmpfs", entry.target, size=entry.size or limits.tmp_size, mode=0o1777)
-    return MountOp(entry.kind, entry.target)
+        return (MountOp("tmpfs", entry.target, size=entry.size or limits.tmp_size, mode=0o1777),)
+    if entry.kind != "bind":
+        return (MountOp(entry.kind, entry.target),)
+    assert entry.source is not None
+    try:
+        source = paths.find(entry.source, f"profile {profile.name}: bind", last=LINK)
+    except UsageError as e:
+        if entry.optional and e.fields.get("errno") == errno.ENOENT:
+            return ()
+        raise
+    if source.is_link:
+        return (MountOp("symlink", entry.target, os.readlink("", dir_fd=source.fd)),)
+    return (MountOp("bind", entry.target, source.path, readonly=not entry.writable, identity=source.identity),)
 
 
-def _work_mounts(request: Request, work_binds: list[Bind], limits: Limits, overlay: bool) -> tuple[MountOp, ...]:
+def _work_mounts(request: Request, work_binds: list[_HostBind], script: Optional[Found], limits: Limits,
+                 overlay: bool, paths: HostPaths) -> tuple[MountOp, ...]:
     """/work (a private tmpfs unless a directory is bound there), the script, then the caller's binds.
 
     With `overlay`, the host work dir is the read-only lower layer of an overlay whose writable
@@ -195,64 +236,71 @@ def _work_mounts(request: Request, work_binds: list[Bind], limits: Limits, overl
     ops = []
     if not any(b.target == WORK_DIR for b in work_binds):
         ops.append(MountOp("tmpfs", WORK_DIR, size=limits.tmp_size, mode=0o755))
-    if request.script is not None and not request.program:
-        script = os.path.abspath(request.script)
+    if script is not None:
         target, needs_bind = _script_target(script, work_binds)
         if needs_bind:
-            ops.append(MountOp("bind", target, script, readonly=True))
+            ops.append(MountOp("bind", target, script.path, readonly=True, identity=script.identity))
     for bind in work_binds:
+        source = bind.source
         if overlay and bind.target == WORK_DIR:
-            upper = _upper_dir(request.overlay[1]) if request.overlay else None
-            if upper and (_within(upper, bind.source) or _within(bind.source, upper)):
-                raise UsageError(f"--overlay {bind.source}:{upper}: the layer and the lower directory must not overlap")
-            ops.append(MountOp("overlay", WORK_DIR, bind.source, readonly=False, size=limits.tmp_size, upper=upper))
+            upper = _upper_dir(request.overlay[1], source, paths) if request.overlay and request.overlay[1] else None
+            ops.append(MountOp("overlay", WORK_DIR, source.path, readonly=False, size=limits.tmp_size,
+                               identity=source.identity, upper=upper.path if upper else None,
+                               upper_identity=upper.identity if upper else None))
         else:
-            ops.append(MountOp("bind", bind.target, bind.source, readonly=not bind.writable))
+            ops.append(MountOp("bind", bind.target, source.path, readonly=not bind.writable, identity=source.identity))
     return tuple(ops)
 
 
 def _within(path: str, directory: str) -> bool:
-    return os.path.commonpath([os.path.realpath(path), os.path.realpath(directory)]) == os.path.realpath(directory)
+    """Both canonical (no symlinks), so the names alone decide."""
+    return os.path.commonpath([path, directory]) == directory
 
 
-def _rootfs(path: Optional[str]) -> Optional[str]:
+def _rootfs(path: Optional[str], paths: HostPaths) -> Optional[Found]:
     if path is None:
         return None
-    full = _abs_existing(path, "rootfs")
-    if not os.path.isdir(full):
-        raise UsageError(f"rootfs {path}: not a directory")
-    if full == "/":
+    found = paths.directory(path, "rootfs")
+    if found.path == "/":
         raise UsageError(f"rootfs {path}: that is the host's own root (all of it, /sys and /home too); "
                          f"a profile's binds name what of it to show")
-    return full
+    return found
 
 
-def _rootfs_mounts(rootfs: str, later: tuple[MountOp, ...]) -> tuple[MountOp, ...]:
+def _rootfs_mounts(rootfs: Found, later: tuple[MountOp, ...]) -> tuple[MountOp, ...]:
     """Each top-level entry of the root file system, bound read-only into the box's root (a tmpfs,
-    so mount points can still be made in it).  An entry is left out when a later mount needs a
-    path under it that the read-only image does not have (a bind to /mnt/data, say)."""
-    def blocks(name: str) -> bool:
-        return any((op.target.startswith(f"/{name}/") and not os.path.isdir(rootfs + op.target))
-                   or (op.target == f"/{name}" and not os.path.isdir(os.path.join(rootfs, name)))
+    so mount points can still be made in it); a symlink is recreated as itself.  An entry is left
+    out when a later mount needs a path under it that the read-only image does not have as real
+    directories (a bind to /mnt/data, or anything under an entry that is a symlink: mount points
+    are never made through a symlink of the image)."""
+    def blocks(name: str, info: os.stat_result) -> bool:
+        return any(op.target == f"/{name}" and not stat.S_ISDIR(info.st_mode)
+                   or op.target.startswith(f"/{name}/") and not directory_beneath(rootfs, op.target)
                    for op in later)
 
-    return tuple(MountOp("bind", f"/{name}", os.path.join(rootfs, name), readonly=True)
-                 for name in sorted(os.listdir(rootfs)) if not blocks(name))
+    ops = []
+    for name, info in listing(rootfs):
+        if blocks(name, info):
+            continue
+        if stat.S_ISLNK(info.st_mode):
+            ops.append(MountOp("symlink", f"/{name}", os.readlink(name, dir_fd=rootfs.fd)))
+        else:
+            ops.append(MountOp("bind", f"/{name}", os.path.join(rootfs.path, name), readonly=True,
+                               identity=(info.st_dev, info.st_ino)))
+    return tuple(ops)
 
 
-def _upper_dir(path: Optional[str]) -> Optional[str]:
-    """Where a kept overlay layer lives: a directory of the caller's (made if missing, never a symlink)."""
-    if path is None:
-        return None
-    given = os.path.abspath(path)
-    full = os.path.join(os.path.realpath(os.path.dirname(given)), os.path.basename(given))  # as _abs_existing
-    if os.path.islink(full) or (os.path.exists(full) and not os.path.isdir(full)):
-        raise UsageError(f"--overlay upper {path}: not a directory")
-    if not os.path.isdir(os.path.dirname(full)):
-        raise UsageError(f"--overlay upper {path}: its parent directory does not exist")
-    if os.path.exists(full) and os.stat(full).st_uid != os.getuid():
+def _upper_dir(path: str, lower: Found, paths: HostPaths) -> Found:
+    """Where a kept overlay layer lives: a directory of the caller's (made if missing, never a
+    symlink), apart from the lower directory."""
+    parent, name = paths.parent(path, "--overlay upper")
+    full = os.path.join(parent.path, name)
+    if _within(full, lower.path) or _within(lower.path, full):
+        raise UsageError(f"--overlay {lower.path}:{full}: the layer and the lower directory must not overlap")
+    upper = paths.made_directory(parent, name, "--overlay upper")
+    if upper.info.st_uid != os.getuid():
         raise UsageError(f"--overlay upper {path}: not your directory")
-    return full
+    return upper
 
 
 def _rlimits(limits: Limits, cgroup: bool) -> tuple[RlimitSpec, ...]:

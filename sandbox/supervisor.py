@@ -23,6 +23,7 @@ from ._channel import InitFds
 from ._forkserver import InitProcess
 from .errors import ExecError, HostError, ProfileError, SetupError, UsageError
 from .hostcheck import NO_CGROUP_REMEDY, userns_refusal_reason
+from .hostpaths import HostPaths
 from .plan import Plan, Request, make_plan
 from .profile import Profile
 from .result import LimitValues, Result, Usage, decide_verdict, signal_name
@@ -96,26 +97,27 @@ def cgroup_subtree(explicit: Optional[str], profile: Profile) -> Optional[cgroup
 def run(profile: Profile, request: Request, stdio: Stdio, launch: Launcher) -> Result:
     """One box, start to verdict.  launch: a ForkServer's spawn, or fork_here in the CLI."""
     subtree = cgroup_subtree(request.cgroup_root, profile)                 # 1. host: a delegated cgroup v2 subtree?
-    plan = make_plan(profile, request, os.getuid(), os.getgid(),           # 2. pure: the whole run as data
-                     cgroup=subtree is not None)
-    bpf = compile_seccomp(plan.seccomp, profile.source)                    # 3. once per policy
-    if request.name:
-        _check_name_free(request.name)
-    run_cgroup = subtree.new_run(plan.cgroup) if subtree and plan.cgroup else None  # 4. limits before anyone is in it
-    try:
-        box = _Box(plan, bpf, stdio, launch, run_cgroup, request.files)                   # 5. hand over the plan, start the init
-    except BaseException:
-        if run_cgroup:
-            run_cgroup.destroy()
-        raise
-    named = _live_box(request.name, profile, plan, bpf, box) if request.name else None
-    box.on_started = (lambda: registry.register(named)) if named else None  # 5b. listed once the program runs
-    try:
-        usage = box.watch()                                                # 6-8. status, output, deadlines, usage
-    finally:
-        if named:
-            registry.unregister(named)
-        box.close()                                                        # 10. kill, reap, remove the cgroup
+    with HostPaths() as paths:                                             #    every host path found once, held to the end
+        plan = make_plan(profile, request, os.getuid(), os.getgid(),       # 2. the whole run as data
+                         cgroup=subtree is not None, paths=paths)
+        bpf = compile_seccomp(plan.seccomp, profile.source)                # 3. once per policy
+        if request.name:
+            _check_name_free(request.name)
+        run_cgroup = subtree.new_run(plan.cgroup) if subtree and plan.cgroup else None  # 4. limits before anyone is in it
+        try:
+            box = _Box(plan, bpf, stdio, launch, run_cgroup, request.files)               # 5. hand over the plan, start the init
+        except BaseException:
+            if run_cgroup:
+                run_cgroup.destroy()
+            raise
+        named = _live_box(request.name, profile, plan, bpf, box) if request.name else None
+        box.on_started = (lambda: registry.register(named)) if named else None  # 5b. listed once the program runs
+        try:
+            usage = box.watch()                                            # 6-8. status, output, deadlines, usage
+        finally:
+            if named:
+                registry.unregister(named)
+            box.close()                                                    # 10. kill, reap, remove the cgroup
     return _judge(plan, usage, box)                                        # 9. decide
 
 
@@ -188,16 +190,7 @@ class _Box:
         self.killed_for: Optional[str] = None
         self.on_started: Optional[Callable[[], None]] = None  # called once the program runs
         self.records: list[dict] = []
-        plan_read, plan_write = os.pipe2(os.O_CLOEXEC)
-        try:  # the plan waits in the pipe, so the init reads it at once
-            _channel.preload_plan(plan_write, (plan, bpf))
-        except BaseException as e:
-            os.close(plan_read)
-            if isinstance(e, ValueError):
-                raise UsageError(str(e)) from None
-            raise
-        finally:
-            os.close(plan_write)
+        plan_fd = _channel.plan_memfd((plan, bpf))
         self.status_read, status_write = os.pipe2(os.O_CLOEXEC)
         terminal = [stream for stream, sink in self.sinks.items() if sink == TERMINAL]
         tty_read, tty_write = pseudo_terminal(1 if "stdout" in terminal else 2) if terminal else (-1, -1)
@@ -213,7 +206,7 @@ class _Box:
         stdin = _stdin_fd(stdio.stdin)
         procs = run_cgroup.open_procs() if run_cgroup else -1
         try:
-            self.init = launch(InitFds(stdin, out_write, err_write, plan_read, status_write, procs, self.files_fd))
+            self.init = launch(InitFds(stdin, out_write, err_write, plan_fd, status_write, procs, self.files_fd))
         except BaseException as e:
             for fd in (*self.open_fds, self.files_fd):
                 if fd >= 0:
@@ -222,7 +215,7 @@ class _Box:
                 raise _setup_error({"step": "user namespace", "errno": e.errno, "message": str(e)}) from None
             raise
         finally:
-            for fd in {plan_read, status_write, procs, out_write, err_write, tty_write}:
+            for fd in {plan_fd, status_write, procs, out_write, err_write, tty_write}:
                 if fd >= 0:
                     os.close(fd)
             if stdin not in (0, stdio.stdin):
@@ -323,9 +316,8 @@ class _Box:
         """The files the init brought out of the work dir."""
         if not self.plan.collect or "files_cut" not in self.exit_report:
             return {}
-        data = os.pread(self.files_fd, os.fstat(self.files_fd).st_size, 0)
         try:
-            return {name: content for name, _, content in _channel.unpack_files(data)
+            return {name: content for name, _, content in _channel.unpack_files(self.files_fd)
                     if name in self.plan.collect}
         except (ValueError, UnicodeDecodeError):
             raise SetupError("the box's collected files could not be read back") from None
@@ -417,7 +409,11 @@ def _files_memfd(files: tuple) -> int:
     """The caller's files for the work dir, in a memfd the init reads (and writes the collected
     files back into): nothing on the host disk that a killed supervisor could leave behind."""
     fd = os.memfd_create("sandbox-files", os.MFD_CLOEXEC)
-    write_all(fd, _channel.pack_files(list(files)))
+    try:
+        _channel.pack_files(fd, list(files))
+    except BaseException:
+        os.close(fd)
+        raise
     return fd
 
 

@@ -14,9 +14,25 @@ from __future__ import annotations
 
 import os
 import stat
-from typing import Optional
+from dataclasses import dataclass
+from typing import Optional, Union
 
-FileEntry = tuple[str, int, bytes]  # (relative path, mode, content)
+
+@dataclass(frozen=True)
+class FileSource:
+    """A host file to copy in, held open by the supervisor (the CLI's --file): streamed into the
+    box, never read into memory as a whole."""
+
+    fd: int
+    size: int
+
+
+Content = Union[bytes, FileSource]
+FileEntry = tuple[str, int, Content]  # (relative path, mode, content)
+
+
+def content_size(content: Content) -> int:
+    return len(content) if isinstance(content, bytes) else content.size
 
 
 def check_name(name: str) -> Optional[str]:
@@ -28,18 +44,22 @@ def check_name(name: str) -> Optional[str]:
     return None
 
 
-def write_into(workdir: str, entries: list[FileEntry]) -> None:
-    """Create each file (and its directories) under workdir; an existing name is an error."""
-    for name, mode, content in entries:
+def write_into(workdir: str, source: int, entries: list[tuple[str, int, int, int]]) -> None:
+    """Create each file (and its directories) under workdir from its bytes in `source` (name,
+    mode, offset, size), copied by the kernel; an existing name is an error."""
+    for name, mode, offset, size in entries:
         if check_name(name):
             raise OSError(22, f"{name!r}: {check_name(name)}")
         path = os.path.join(workdir, name)
         os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode & 0o777)
         try:
-            view = memoryview(content)
-            while view:
-                view = view[os.write(fd, view):]
+            done = 0
+            while done < size:
+                sent = os.sendfile(fd, source, offset + done, size - done)
+                if sent == 0:
+                    raise OSError(5, f"{name!r}: the file ended early")
+                done += sent
             os.fchmod(fd, mode & 0o777)  # not narrowed by a umask
         finally:
             os.close(fd)

@@ -29,7 +29,7 @@ mounts:
   - bind: /usr
   - bind: /lib64
     optional: true
-  - bind: /srv/data
+  - bind: /usr/share
     to: /data
     rw: true
   - proc: /proc

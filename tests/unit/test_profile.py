@@ -72,7 +72,7 @@ def test_minimal_profile_mounts_in_order(minimal_profile_path):
     assert mounts == (
         MountEntry("bind", "/usr", "/usr"),
         MountEntry("bind", "/lib64", "/lib64", optional=True),
-        MountEntry("bind", "/data", "/srv/data", writable=True),
+        MountEntry("bind", "/data", "/usr/share", writable=True),
         MountEntry("proc", "/proc"),
         MountEntry("dev", "/dev"),
         MountEntry("tmpfs", "/tmp"),

@@ -12,16 +12,45 @@ from sandbox.plan import Bind, Request, make_plan
 from sandbox.profile import load_profile
 
 
-def test_pack_and_unpack_round_trip():
-    entries = [("main.c", 0o644, b"int main(){}"), ("bin/a.out", 0o755, bytes(range(256)) * 10), ("empty", 0o600, b"")]
-    assert _channel.unpack_files(_channel.pack_files(entries)) == entries
+def _packed(entries) -> int:
+    fd = os.memfd_create("test-files")
+    _channel.pack_files(fd, entries)
+    return fd
+
+
+def test_pack_and_unpack_round_trip(tmp_path):
+    (tmp_path / "host.bin").write_bytes(b"from the host " * 1000)
+    with open(tmp_path / "host.bin", "rb") as host:
+        source = workfiles.FileSource(host.fileno(), os.fstat(host.fileno()).st_size)
+        fd = _packed([("main.c", 0o644, b"int main(){}"), ("bin/a.out", 0o755, bytes(range(256)) * 10),
+                      ("empty", 0o600, b""), ("data/host.bin", 0o640, source)])
+    try:
+        assert _channel.unpack_files(fd) == [("main.c", 0o644, b"int main(){}"),
+                                             ("bin/a.out", 0o755, bytes(range(256)) * 10), ("empty", 0o600, b""),
+                                             ("data/host.bin", 0o640, b"from the host " * 1000)]
+    finally:
+        os.close(fd)
 
 
 @pytest.mark.parametrize("cut", [1, 9, 20])
 def test_unpack_refuses_a_truncated_stream(cut):
-    data = _channel.pack_files([("x", 0o644, b"0123456789")])
-    with pytest.raises(ValueError):
-        _channel.unpack_files(data[:-cut])
+    fd = _packed([("x", 0o644, b"0123456789")])
+    try:
+        os.ftruncate(fd, os.fstat(fd).st_size - cut)
+        with pytest.raises(ValueError):
+            _channel.unpack_files(fd)
+    finally:
+        os.close(fd)
+
+
+def test_files_larger_than_the_work_dir_are_refused_before_anything_is_read(minimal_profile_path, tmp_path):
+    profile = load_profile(minimal_profile_path)  # tmp_size 16M
+    big = workfiles.FileSource(-1, 17 << 20)  # never read: the size decides
+    with pytest.raises(UsageError, match="do not fit in the work dir, which holds 16.0 MiB"):
+        make_plan(profile, Request(program=("true",), files=(("big", 0o644, big),)), 1000, 1000)
+    with pytest.raises(UsageError, match="'b'"):
+        make_plan(profile, Request(program=("true",), files=(("a", 0o644, b"x" * (8 << 20)),
+                                                             ("b", 0o644, b"x" * (9 << 20)))), 1000, 1000)
 
 
 @pytest.mark.parametrize("name", ["", "/etc/passwd", "../up", "a/../b", "a//b", "./a", "a\0b"])
@@ -48,7 +77,11 @@ def test_files_may_go_into_a_throwaway_layer_over_a_host_workdir(minimal_profile
 
 
 def test_write_into_creates_files_with_their_modes_and_directories(tmp_path):
-    workfiles.write_into(str(tmp_path), [("src/main.c", 0o644, b"code"), ("run.sh", 0o755, b"#!/bin/sh\n")])
+    fd = _packed([("src/main.c", 0o644, b"code"), ("run.sh", 0o755, b"#!/bin/sh\n")])
+    try:
+        workfiles.write_into(str(tmp_path), fd, _channel.packed_files(fd))
+    finally:
+        os.close(fd)
     assert (tmp_path / "src" / "main.c").read_bytes() == b"code"
     assert os.stat(tmp_path / "run.sh").st_mode & 0o777 == 0o755
 

@@ -1,0 +1,158 @@
+"""sandbox.hostpaths: host paths walked once, held as descriptors, symlinks followed only where safe."""
+from __future__ import annotations
+
+import os
+import stat
+
+import pytest
+
+from sandbox import hostpaths
+from sandbox.errors import UsageError
+from sandbox.hostpaths import FOLLOW, LINK, NOFOLLOW, HostPaths, resolve
+
+ME = os.geteuid()
+OTHER = ME + 4321
+
+
+def fake_stat(mode: int, uid: int) -> os.stat_result:
+    return os.stat_result((mode, 1, 1, 1, uid, 0, 0, 0, 0, 0))
+
+
+DIR = stat.S_IFDIR
+LINK_STAT_MINE = fake_stat(stat.S_IFLNK | 0o777, ME)
+LINK_STAT_OTHER = fake_stat(stat.S_IFLNK | 0o777, OTHER)
+
+
+@pytest.mark.parametrize("directory, link, allowed", [
+    (fake_stat(DIR | 0o755, ME), LINK_STAT_MINE, True),              # the caller's own directory
+    (fake_stat(DIR | 0o755, 0), LINK_STAT_OTHER, True),              # root's
+    (fake_stat(DIR | 0o755, OTHER), LINK_STAT_MINE, False),          # another user's: they can swap it
+    (fake_stat(DIR | 0o775, ME), LINK_STAT_MINE, False),             # group-writable: others may write
+    (fake_stat(DIR | 0o777, ME), LINK_STAT_MINE, False),             # world-writable, not sticky
+    (fake_stat(DIR | 0o1777, 0), LINK_STAT_MINE, True),              # /tmp: nobody else may replace ours
+    (fake_stat(DIR | 0o1777, 0), LINK_STAT_OTHER, False),            # /tmp: another user's symlink
+    (fake_stat(DIR | 0o1777, OTHER), LINK_STAT_MINE, False),         # a sticky dir of another user's: they may
+])
+def test_a_symlink_is_followed_only_where_nobody_else_could_have_made_it(directory, link, allowed):
+    try:
+        hostpaths._check_may_follow(directory, link, False, "/d/link", "/d")
+    except hostpaths._Refused as e:
+        assert not allowed, e
+        assert "may be written by other users" in str(e)
+    else:
+        assert allowed
+
+
+@pytest.mark.parametrize("directory, allowed", [
+    (fake_stat(DIR | 0o755, 0), True),      # /dev/stdout: only root may write /dev
+    (fake_stat(DIR | 0o755, ME), False),    # the caller's own directory may hold a box's symlink
+    (fake_stat(DIR | 0o1777, 0), False),
+])
+def test_the_last_component_of_a_file_we_write_is_followed_only_in_roots_directories(directory, allowed):
+    try:
+        hostpaths._check_may_follow(directory, LINK_STAT_MINE, True, "/d/out", "/d")
+    except hostpaths._Refused as e:
+        assert not allowed, e
+        assert "never reached through one" in str(e)
+    else:
+        assert allowed
+
+
+def test_the_canonical_path_has_no_symlink_left(tmp_path):
+    (tmp_path / "real").mkdir()
+    (tmp_path / "real" / "f").write_text("x")
+    (tmp_path / "rel").symlink_to("real")
+    (tmp_path / "abs").symlink_to(tmp_path / "real")
+    for given in ("rel/f", "abs/f", "rel/../real/f", "abs/../real/./f"):
+        found = resolve(str(tmp_path / given), "test")
+        try:
+            assert found.path == str(tmp_path / "real" / "f")
+            assert found.identity == (os.stat(tmp_path / "real" / "f").st_dev, os.stat(tmp_path / "real" / "f").st_ino)
+            assert found.info.st_mode & stat.S_IFMT(found.info.st_mode) == stat.S_IFREG
+        finally:
+            os.close(found.fd)
+
+
+def test_a_relative_path_starts_at_the_working_directory(tmp_path, monkeypatch):
+    (tmp_path / "f").write_text("x")
+    monkeypatch.chdir(tmp_path)
+    found = resolve("f", "test")
+    os.close(found.fd)
+    assert found.path == str(tmp_path / "f")
+
+
+def test_link_mode_answers_the_symlink_itself(tmp_path):
+    (tmp_path / "link").symlink_to("usr/bin")
+    found = resolve(str(tmp_path / "link"), "test", last=LINK)
+    try:
+        assert found.is_link and os.readlink("", dir_fd=found.fd) == "usr/bin"
+    finally:
+        os.close(found.fd)
+
+
+def test_a_file_we_write_is_never_reached_through_a_symlink_of_the_callers(tmp_path):
+    (tmp_path / "target").write_text("precious\n")
+    (tmp_path / "result.json").symlink_to("target")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+    with pytest.raises(UsageError, match="result.json is a symlink"):
+        resolve(str(tmp_path / "result.json"), "--result", flags, last=NOFOLLOW)
+    assert (tmp_path / "target").read_text() == "precious\n"
+
+
+def test_roots_symlinks_to_our_own_descriptors_still_work(tmp_path):
+    read, write = os.pipe()
+    try:
+        found = resolve(f"/dev/fd/{write}", "--stdout", os.O_WRONLY, last=NOFOLLOW)
+        try:
+            assert stat.S_ISFIFO(found.info.st_mode)
+            os.write(found.fd, b"through /dev/fd")
+        finally:
+            os.close(found.fd)
+        assert os.read(read, 100) == b"through /dev/fd"
+    finally:
+        os.close(read)
+        os.close(write)
+
+
+@pytest.mark.parametrize("given, words", [
+    ("missing", "no such file or directory"),
+    ("file/below", "not a directory (or a parent is not)"),
+    ("loop", "too many levels of symbolic links"),
+])
+def test_failures_are_one_line_usage_errors(tmp_path, given, words):
+    (tmp_path / "file").write_text("x")
+    (tmp_path / "loop").symlink_to("loop")
+    with pytest.raises(UsageError) as caught:
+        resolve(str(tmp_path / given), "--bind")
+    assert caught.value.message == f"--bind {tmp_path / given}: {words}"
+
+
+def test_a_made_directory_is_never_a_symlink(tmp_path):
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "planted").symlink_to(tmp_path / "elsewhere")
+    with HostPaths() as paths:
+        parent, name = paths.parent(str(tmp_path / "planted"), "--overlay upper")
+        with pytest.raises(UsageError, match="not a directory"):
+            paths.made_directory(parent, name, "--overlay upper")
+        made = paths.made_directory(*paths.parent(str(tmp_path / "new"), "--overlay upper"), "--overlay upper")
+        assert made.is_dir and made.path == str(tmp_path / "new")
+
+
+def test_directory_beneath_never_follows_a_symlink(tmp_path):
+    (tmp_path / "image" / "real" / "x").mkdir(parents=True)
+    (tmp_path / "outside" / "x").mkdir(parents=True)
+    (tmp_path / "image" / "mnt").symlink_to("../outside")
+    with HostPaths() as paths:
+        image = paths.directory(str(tmp_path / "image"), "rootfs")
+        assert hostpaths.directory_beneath(image, "/real/x")
+        assert not hostpaths.directory_beneath(image, "/mnt/x")
+        assert not hostpaths.directory_beneath(image, "/real/../real/x")
+
+
+def test_host_paths_hold_their_descriptors_until_closed(tmp_path):
+    paths = HostPaths()
+    found = paths.find(str(tmp_path), "test", last=FOLLOW)
+    os.fstat(found.fd)  # open
+    paths.close()
+    with pytest.raises(OSError):
+        os.fstat(found.fd)
