@@ -109,6 +109,8 @@ def _init(handover: int, lifeline: int) -> None:
     step("mount namespace", mountns.build_root, plan.mounts)                                # 4
     step("hostname", utsns.configure, plan.hostname)                                        # 5
     step("network", netns.configure, plan.net)                                              # 6
+    step("per-user limits", userns.limit_counts, plan.user_counts)  # 6b. after the mounts: open_tree's detached
+                                                    #     trees count as mount namespaces; before the program
     step("not dumpable", privs.make_undumpable)     # 7. the program may not touch /proc/1/* (oom_score_adj, fds)
     if fds.files >= 0:                              # 7b. the caller's files into the work dir
         step("files in", _files_in, fds.files, plan.cwd)

@@ -17,7 +17,8 @@ from typing import Any, Iterator, Mapping, Optional, Sequence, Union
 from . import batch, supervisor
 from ._cache import load_profile
 from ._forkserver import ForkServer
-from .batch import Case
+from .batch import Case, CaseFile
+from .hostfiles import open_input
 from .errors import UsageError
 from .plan import Bind, Request, seccomp_spec
 from .profile import Profile, parse_limit
@@ -161,10 +162,7 @@ def stdin_source(stdin: Union[None, int, bytes, str, "os.PathLike[str]"]) -> Ite
     if isinstance(stdin, (type(None), int, bytes)):
         yield stdin
         return
-    try:
-        fd = os.open(stdin, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError as e:
-        raise UsageError(f"stdin {os.fspath(stdin)}: {e.strerror}") from None
+    fd = stdin.open() if isinstance(stdin, CaseFile) else open_input(os.fspath(stdin), "stdin")
     try:
         yield fd
     finally:

@@ -7,21 +7,80 @@ found in a directory, the comparison with the expected output, and the loop that
 stops at the first failure when asked.  The run itself is the caller's `run_one`
 (a Sandbox.run, or the CLI's supervisor.run with its own launcher), so neither path
 has a copy of the other.
+
+A box may be able to write where the cases live (a --bind-rw directory that holds
+them): case 1's program could rewrite case 2's expected output.  So every case file
+is noted before the first case runs (CaseFile: its inode, size, modification and
+change times) and is used only if it is still that same, unchanged file.
 """
 from __future__ import annotations
 
 import os
 import re
+import stat
 from collections import Counter
 from dataclasses import dataclass, replace
 from typing import Callable, Iterator, Optional, Sequence, Union
 
 from .errors import UsageError
+from .hostpaths import resolve
 from .result import Result, Verdict
 
 COMPARE_MODES = ("lines", "exact")
 IN_SUFFIX = ".in"
 OUT_SUFFIX = ".out"
+
+
+
+class CaseFile(os.PathLike):  # type: ignore[type-arg]
+    """A case's file as it was before the first case ran; opening it checks that it still is.
+
+    Found through hostpaths (no symlink another user could have made), a regular file, noted by
+    inode, size, and modification and change times (the change time cannot be set by anyone:
+    any write, rename or chmod moves it).  A file that changed since stops the batch.
+    """
+
+    def __init__(self, path: str, what: str) -> None:
+        self.path = path
+        self.what = what
+        found = resolve(path, what, os.O_PATH)
+        try:
+            if not stat.S_ISREG(found.info.st_mode):
+                raise UsageError(f"{what} {path}: not a regular file")
+            self.noted = _noted(found.info)
+        finally:
+            os.close(found.fd)
+
+    def open(self) -> int:
+        """The file for reading, if it is still the one noted."""
+        found = resolve(self.path, self.what, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO now: no waiting
+        if _noted(found.info) != self.noted:
+            os.close(found.fd)
+            raise UsageError(f"{self.what} {self.path} changed after the cases started (written or replaced while "
+                             f"they ran: can a box write it?); the batch is stopped")
+        os.set_blocking(found.fd, True)
+        return found.fd
+
+    def read(self) -> bytes:
+        with os.fdopen(self.open(), "rb") as f:
+            return f.read()
+
+    def __fspath__(self) -> str:
+        return self.path
+
+    def __repr__(self) -> str:
+        return f"CaseFile({self.path!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, CaseFile) and (self.path, self.noted) == (other.path, other.noted)
+
+    def __hash__(self) -> int:
+        return hash((self.path, self.noted))
+
+
+def _noted(info: os.stat_result) -> tuple[int, ...]:
+    return info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns
+
 
 Data = Union[bytes, str, "os.PathLike[str]"]  # bytes, or a file's path (str, as in Sandbox.run's stdin)
 
@@ -30,8 +89,9 @@ Data = Union[bytes, str, "os.PathLike[str]"]  # bytes, or a file's path (str, as
 class Case:
     """One test: its name, the program's stdin, and the stdout it must print (None: not compared).
 
-    stdin and expected are bytes or a file's path; a path is opened only when the case
-    runs, so a large test set is never all in memory at once.
+    stdin and expected are bytes or a file's path; a path is noted (CaseFile) before the
+    first case runs and read only when its case runs, so a large test set is never all in
+    memory at once, and a file changed meanwhile is refused.
     """
 
     name: str
@@ -56,7 +116,15 @@ def run_cases(cases: Sequence[Case], run_one: RunOne, *, compare: str = "lines",
     repeated = sorted(name for name, n in Counter(case.name for case in cases).items() if n > 1)
     if repeated:
         raise UsageError(f"case names must differ; repeated: {', '.join(repeated)}")
-    return _results(list(cases), run_one, compare, fail_fast)
+    noted = [replace(case, stdin=_note(case.stdin, f"case {case.name}: stdin"),
+                     expected=None if case.expected is None else _note(case.expected, f"case {case.name}: expected"))
+             for case in cases]
+    return _results(noted, run_one, compare, fail_fast)
+
+
+def _note(data: Data, what: str) -> Data:
+    """A path becomes a CaseFile, noted now, before the first case runs."""
+    return data if isinstance(data, (bytes, CaseFile)) else CaseFile(os.fspath(data), what)
 
 
 def _results(cases: list[Case], run_one: RunOne, compare: str, fail_fast: bool) -> Iterator[Result]:
@@ -106,6 +174,8 @@ def _judge_lines(data: bytes) -> list[bytes]:
 def _read(data: Data, what: str) -> bytes:
     if isinstance(data, bytes):
         return data
+    if isinstance(data, CaseFile):
+        return data.read()
     try:
         with open(data, "rb") as f:
             return f.read()
@@ -140,12 +210,9 @@ def cases_from_dir(directory: Union[str, "os.PathLike[str]"]) -> list[Case]:
         raise UsageError(f"{where}: no NAME{IN_SUFFIX} files")
     cases = []
     for name in sorted(names, key=natural_key):
-        paths = [os.path.join(directory, name + suffix) for suffix in (IN_SUFFIX, OUT_SUFFIX)
+        files = [CaseFile(os.path.join(directory, name + suffix), f"{where}:") for suffix in (IN_SUFFIX, OUT_SUFFIX)
                  if name + suffix in entries]
-        for path in paths:
-            if not os.path.isfile(path):
-                raise UsageError(f"{where}: {os.path.basename(path)} is not a regular file")
-        cases.append(Case(name, *paths))
+        cases.append(Case(name, *files))
     return cases
 
 

@@ -11,11 +11,13 @@ import argparse
 import json
 import os
 import sys
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn, Optional, Sequence, Union
 
 from .errors import ExecError, HostError, SandboxError, UsageError
 
 if TYPE_CHECKING:  # imported when used, to keep the CLI's start fast
+    from .hostfiles import CollectDir, ResultFile
     from .plan import Request
     from .profile import Profile
     from .result import Result
@@ -156,21 +158,15 @@ def _env(pairs: Sequence[str]) -> dict[str, str]:
 
 
 def _open_output(path: Optional[str], flag: str) -> Optional[int]:
-    if path is None:
-        return None
-    try:
-        return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
-    except OSError as e:
-        raise UsageError(f"{flag} {path}: {e.strerror}") from None
+    from .hostfiles import open_output
+
+    return None if path is None else open_output(path, flag)
 
 
 def _open_input(path: Optional[str]) -> Optional[int]:
-    if path is None:
-        return None
-    try:
-        return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError as e:
-        raise UsageError(f"--stdin {path}: {e.strerror}") from None
+    from .hostfiles import open_input
+
+    return None if path is None else open_input(path, "--stdin")
 
 
 def _sink(opened: Optional[int], ours: int, capture: bool) -> Union[str, int]:
@@ -185,22 +181,45 @@ def _sink(opened: Optional[int], ours: int, capture: bool) -> Union[str, int]:
     return supervisor.TERMINAL if os.isatty(ours) else supervisor.PASS
 
 
-def _write_result(document: dict, path: Optional[str], to_stdout: bool) -> None:
+@dataclass
+class _Outputs:
+    """The host files a run writes after its boxes ended, each found and held before the first box
+    starts (a box may change what their names mean meanwhile)."""
+
+    result: Optional["ResultFile"] = None
+    collect: Optional["CollectDir"] = None
+
+    def close(self) -> None:
+        for held in (self.result, self.collect):
+            if held is not None:
+                held.close()
+
+
+def _outputs(args: argparse.Namespace) -> _Outputs:
+    from .hostfiles import CollectDir, ResultFile
+
+    outputs = _Outputs()
+    try:
+        if args.result:
+            outputs.result = ResultFile(args.result)
+        if args.collect:
+            outputs.collect = CollectDir(args.collect_dir or ".")
+    except BaseException:
+        outputs.close()
+        raise
+    return outputs
+
+
+def _write_result(document: dict, result: Optional["ResultFile"], to_stdout: bool) -> None:
     text = json.dumps(document, indent=2, sort_keys=True)
-    if path:
-        try:
-            with open(path, "w") as f:
-                f.write(text + "\n")
-        except OSError as e:
-            raise UsageError(f"--result {path}: {e.strerror}") from None
+    if result is not None:
+        result.write(text + "\n")
     if to_stdout:
         sys.stdout.write(text + "\n")
         sys.stdout.flush()
 
 
 def _cmd_run(parser: argparse.ArgumentParser, tokens: list[str]) -> int:
-    from . import supervisor
-    from ._forkserver import fork_here
     from .api import parse_limit_overrides, parse_size_option
     from .hostfiles import file_entry
     from .plan import Request
@@ -224,8 +243,18 @@ def _cmd_run(parser: argparse.ArgumentParser, tokens: list[str]) -> int:
         name=args.name, rootfs=args.rootfs, overlay=_overlay(args.overlay), files=tuple(file_entry(spec) for spec in args.file), collect=tuple(args.collect),
         collect_limit=parse_size_option("--collect-limit", args.collect_limit),
     )
-    if args.cases is not None:
-        return _run_cases(args, profile, request)
+    outputs = _outputs(args)
+    try:
+        return _run_cases(args, profile, request, outputs) if args.cases is not None \
+            else _run_one(args, profile, request, outputs)
+    finally:
+        outputs.close()
+
+
+def _run_one(args: argparse.Namespace, profile: Profile, request: Request, outputs: _Outputs) -> int:
+    from . import supervisor
+    from ._forkserver import fork_here
+
     stdout = _open_output(args.stdout, "--stdout")
     stderr = _open_output(args.stderr, "--stderr")
     stdio = supervisor.Stdio(
@@ -238,10 +267,10 @@ def _cmd_run(parser: argparse.ArgumentParser, tokens: list[str]) -> int:
     except ExecError as e:
         if args.json or args.result:
             _write_result({"verdict": "IE", "exit_code": None, "signal": None, "message": e.message},
-                          args.result, args.json)
+                          outputs.result, args.json)
         raise
-    _write_collected(args, result)
-    _write_result(result.to_dict(), args.result, args.json)
+    _write_collected(args, result, outputs)
+    _write_result(result.to_dict(), outputs.result, args.json)
     if result.verdict.value in NOTEWORTHY and not args.json:
         print(f"sandbox: {result.verdict.value}: {result.message}", file=sys.stderr)
     return result.cli_exit_code
@@ -249,8 +278,6 @@ def _cmd_run(parser: argparse.ArgumentParser, tokens: list[str]) -> int:
 
 def _check_case_and_file_options(args: argparse.Namespace) -> None:
     """Flags that mean something only together; one that would be silently ignored is an error."""
-    from .hostfiles import check_directory
-
     if args.cases is None:
         for flag, given in (("--fail-fast", args.fail_fast), ("--compare", args.compare is not None)):
             if given:
@@ -261,15 +288,13 @@ def _check_case_and_file_options(args: argparse.Namespace) -> None:
         for stream, reason in why.items():
             if getattr(args, stream) is not None:
                 raise UsageError(f"--{stream} cannot go with --cases ({reason})")
-    if args.collect:
-        check_directory(args.collect_dir or ".")
-    else:
+    if not args.collect:
         for flag, value in (("--collect-dir", args.collect_dir), ("--collect-limit", args.collect_limit)):
             if value is not None:
                 raise UsageError(f"{flag} goes with --collect NAME")
 
 
-def _run_cases(args: argparse.Namespace, profile: Profile, request: Request) -> int:
+def _run_cases(args: argparse.Namespace, profile: Profile, request: Request, outputs: _Outputs) -> int:
     """--cases DIR: a fresh box per case, judged by batch.run_cases (the loop the API uses too);
     a line per case as it ends, the skipped ones, and a summary.  Exit 0 if every case is OK, else 1."""
     from . import supervisor
@@ -290,13 +315,13 @@ def _run_cases(args: argparse.Namespace, profile: Profile, request: Request) -> 
     try:
         for result in run_cases(cases, run_one, compare=args.compare or "lines", fail_fast=args.fail_fast):
             results.append(result)
-            _write_collected(args, result, f"{result.case}/")
+            _write_collected(args, result, outputs, f"{result.case}/")
             if not args.json:
                 print(_case_line(result, width), flush=True)
     except ExecError as e:
         if args.json or args.result:
             _write_result({"verdict": "IE", "message": e.message, "cases": [r.to_dict() for r in results],
-                           "skipped": [case.name for case in cases[len(results):]]}, args.result, args.json)
+                           "skipped": [case.name for case in cases[len(results):]]}, outputs.result, args.json)
         raise
     skipped = [case.name for case in cases[len(results):]]
     overall = overall_verdict(results)
@@ -305,7 +330,7 @@ def _run_cases(args: argparse.Namespace, profile: Profile, request: Request) -> 
             print(f"{name:<{width}}  skipped")
         print(_summary(overall.value, [r.verdict.value for r in results], len(skipped)))
     _write_result({"verdict": overall.value, "cases": [r.to_dict() for r in results], "skipped": skipped},
-                  args.result, args.json)
+                  outputs.result, args.json)
     return 0 if overall is Verdict.OK and not skipped else 1
 
 
@@ -325,14 +350,12 @@ def _summary(overall: str, verdicts: list[str], skipped: int) -> str:
     return f"{overall}: {verdicts.count('OK')} of {total} cases OK" + (f" ({', '.join(counts)})" if counts else "")
 
 
-def _write_collected(args: argparse.Namespace, result: Result, prefix: str = "") -> None:
-    """--collect: each file the run brought out, written as --collect-dir/PREFIX+NAME; a missing or
-    cut one is noted on stderr (the JSON result has them as `files` and `files_truncated`)."""
-    from .hostfiles import write_beneath
-
+def _write_collected(args: argparse.Namespace, result: Result, outputs: _Outputs, prefix: str = "") -> None:
+    """--collect: each file the run brought out, written beneath --collect-dir as PREFIX+NAME; a
+    missing or cut one is noted on stderr (the JSON result has them as `files` and `files_truncated`)."""
     for name in args.collect:
-        if name in result.files:
-            write_beneath(args.collect_dir or ".", prefix + name, result.files[name])
+        if name in result.files and outputs.collect is not None:
+            outputs.collect.write(prefix + name, result.files[name])
         if args.json:
             continue
         if name not in result.files:

@@ -1,59 +1,182 @@
-"""Host files for the CLI's --file and --collect: read into the box, written out of it.  Side: parent.
+"""The supervisor's own files on the host: what the CLI reads into a box and writes out of it.  Side: parent.
 
-The API takes and returns file contents; the command line deals in host paths.
-Collected files were named by the caller but written by the program, and on the
-host they land in a directory the caller chose, which may already hold symlinks:
-each is written beneath that directory one path component at a time, never
-following a symlink, so no name reaches outside it.  Man pages: openat(2)
-(O_NOFOLLOW), mkdirat(2).
+Every one is found through hostpaths (one walk, by descriptor, no symlink that someone
+else could have made), before the first box starts, and held open: a box that writes
+where the caller also reads or writes (a --bind-rw directory) can plant a symlink or a
+FIFO there while it runs, so nothing is looked up by name after a box started.
+
+- Read: --file sources (streamed into the box, never read into our memory, and refused
+  early if they cannot fit in its work dir), --stdin.  Regular files and devices, or one of
+  the caller's own descriptors (/dev/stdin, <(...)); opened without blocking.
+- Written: --stdout/--stderr (opened and truncated before the run), --result (replaced
+  atomically after the run: a temp file renamed over the name, so whatever the box left at
+  that name is replaced, never written through), collected files (beneath --collect-dir,
+  one component at a time).  Regular files and devices (or the caller's own descriptors);
+  a symlink as the last component is never followed but in root's directories, a FIFO is
+  refused without waiting for a reader.
+
+Man pages: openat(2) (O_NOFOLLOW), renameat(2), sendfile(2), fifo(7).
 """
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
 import stat
+from typing import Optional
 
 from .errors import UsageError
-from .workfiles import FileEntry, check_name
+from .hostpaths import NOFOLLOW, Found, HostPaths, resolve
+from .workfiles import FileEntry, FileSource, check_name
+
+_WRITE = os.O_WRONLY | os.O_NONBLOCK | os.O_NOCTTY
 
 
 def file_entry(spec: str) -> FileEntry:
-    """--file SRC[:NAME] -> (NAME, SRC's mode, SRC's content); NAME defaults to SRC's basename."""
+    """--file SRC[:NAME] -> (NAME, SRC's mode, SRC held open); NAME defaults to SRC's basename."""
     source, _, name = spec.partition(":")
     if not source:
         raise UsageError(f"--file {spec!r}: expected SRC[:NAME]")
-    try:
-        fd = os.open(source, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)  # a FIFO must not block us
-    except OSError as e:
-        raise UsageError(f"--file {source}: {e.strerror}") from None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise UsageError(f"--file {source}: not a regular file")
-        with os.fdopen(fd, "rb", closefd=False) as f:
-            return name or os.path.basename(source), info.st_mode & 0o777, f.read()
-    finally:
-        os.close(fd)
+    found = _input(source, "--file")
+    if not stat.S_ISREG(found.info.st_mode):
+        os.close(found.fd)
+        raise UsageError(f"--file {source}: not a regular file")
+    return name or os.path.basename(found.path), found.info.st_mode & 0o777, FileSource(found.fd, found.info.st_size)
 
 
-def check_directory(directory: str) -> None:
-    """Refuse early (before any box runs) a directory collected files could not be written to."""
-    if not os.path.isdir(directory):
-        raise UsageError(f"--collect-dir {directory}: " + ("not a directory" if os.path.exists(directory)
-                                                          else "no such directory"))
-    if not os.access(directory, os.W_OK | os.X_OK):
-        raise UsageError(f"--collect-dir {directory}: not writable")
+def open_input(path: str, what: str) -> int:
+    """A file the program reads as its stdin: a regular file, a device, or one of the caller's own
+    descriptors; never a FIFO found in a directory (one a box planted would feed it)."""
+    found = _input(path, what)
+    kind = stat.S_IFMT(found.info.st_mode)
+    if kind not in (stat.S_IFREG, stat.S_IFCHR) and not found.own:
+        os.close(found.fd)
+        raise UsageError(f"{what} {path}: not a regular file")
+    _blocking(found.fd)
+    return found.fd
 
 
-def write_beneath(directory: str, name: str, content: bytes) -> None:
-    """Write directory/name (mode 0644 less the umask), creating its parent directories; a
-    symlink anywhere under directory on the way, or a name with '..', is refused."""
+def _input(path: str, what: str) -> Found:
+    return resolve(path, what, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)  # a FIFO must not block us
+
+
+def open_output(path: str, what: str) -> int:
+    """A file the program's output goes to, created or truncated now."""
+    found = resolve(path, what, _WRITE | os.O_CREAT | os.O_TRUNC, last=NOFOLLOW)
+    return _writable(found, path, what)
+
+
+def _writable(found: Found, path: str, what: str) -> int:
+    kind = stat.S_IFMT(found.info.st_mode)
+    if kind not in (stat.S_IFREG, stat.S_IFCHR) and not found.own:
+        os.close(found.fd)
+        raise UsageError(f"{what} {path}: not a regular file")
+    _blocking(found.fd)
+    return found.fd
+
+
+def _blocking(fd: int) -> None:
+    """Opened without waiting (a FIFO with no peer); used as an ordinary descriptor from here on."""
+    fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+
+
+class ResultFile:
+    """Where --result goes, found before the run and written after it.
+
+    A regular file (or a name not there yet) is replaced atomically: the document goes into a
+    temp file in the directory held open since before the run, which is then renamed over the
+    name; a symlink, a FIFO or a forged document the box left there is replaced, never written
+    through.  A device or one of the caller's own descriptors (/dev/stderr) is written directly.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._stream: Optional[int] = None
+        self._paths = HostPaths()
+        self._directory, self._name = self._paths.parent(path, "--result")
+        try:
+            found = resolve(path, "--result", os.O_PATH, last=NOFOLLOW)
+        except UsageError as e:
+            if e.fields.get("errno") != errno.ENOENT:
+                raise
+            return
+        kind = stat.S_IFMT(found.info.st_mode)
+        try:
+            if kind == stat.S_IFCHR or found.own:
+                self._stream = os.open(f"/proc/self/fd/{found.fd}", _WRITE | os.O_CLOEXEC)
+                _blocking(self._stream)
+            elif kind != stat.S_IFREG:
+                raise UsageError(f"--result {path}: not a regular file")
+        finally:
+            os.close(found.fd)
+
+    def write(self, text: str) -> None:
+        data = text.encode()
+        try:
+            if self._stream is not None:
+                _write_all(self._stream, data)
+            else:
+                self._replace(data)
+        except OSError as e:
+            raise UsageError(f"--result {self.path}: {e.strerror or e}") from None
+
+    def _replace(self, data: bytes) -> None:
+        directory = self._directory.fd
+        temporary = f".{self._name}.{os.urandom(6).hex()}.tmp"
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644,
+                     dir_fd=directory)
+        try:
+            _write_all(fd, data)
+            os.replace(temporary, self._name, src_dir_fd=directory, dst_dir_fd=directory)
+        except BaseException:
+            os.unlink(temporary, dir_fd=directory)
+            raise
+        finally:
+            os.close(fd)
+
+    def close(self) -> None:
+        if self._stream is not None:
+            os.close(self._stream)
+            self._stream = None
+        self._paths.close()
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+class CollectDir:
+    """--collect-dir, found and checked before any box runs and held open: collected files are
+    written beneath this very directory, whatever a box did to its name meanwhile."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        found = resolve(path, "--collect-dir", os.O_PATH | os.O_DIRECTORY, last=NOFOLLOW)
+        self.fd = found.fd
+        if not os.access(".", os.W_OK | os.X_OK, dir_fd=self.fd):
+            self.close()
+            raise UsageError(f"--collect-dir {path}: not writable")
+
+    def write(self, name: str, content: bytes) -> None:
+        write_beneath(self.fd, self.path, name, content)
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+def write_beneath(directory_fd: int, shown: str, name: str, content: bytes) -> None:
+    """Write name (mode 0644 less the umask) beneath the directory held by directory_fd, creating
+    its parent directories; a symlink anywhere on the way, or a name with '..', is refused."""
     problem = check_name(name)
     if problem:
         raise UsageError(f"--collect {name!r}: {problem}")
     nofollow = os.O_NOFOLLOW | os.O_CLOEXEC
     try:
-        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        fd = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=directory_fd)
         try:
             *parents, last = name.split("/")
             for part in parents:
@@ -77,4 +200,4 @@ def write_beneath(directory: str, name: str, content: bytes) -> None:
         reasons = {errno.ELOOP: "it is a symlink (not followed)",
                    errno.ENOTDIR: "a parent is a symlink (not followed) or not a directory"}
         why = reasons.get(e.errno or 0, e.strerror or str(e))
-        raise UsageError(f"--collect-dir {directory}: writing {name}: {why}") from None
+        raise UsageError(f"--collect-dir {shown}: writing {name}: {why}") from None

@@ -49,6 +49,7 @@ class Found:
     path: str
     fd: int
     info: os.stat_result
+    own: bool = False  # reached through /proc: one of the caller's own open files (/dev/stdout, a pipe)
 
     @property
     def identity(self) -> tuple[int, int]:
@@ -122,7 +123,7 @@ def _walk(path: str, flags: int, last: str, mode: int) -> Found:
                 target = os.readlink(name, dir_fd=directory)
                 inner = target if target.startswith("/") else os.path.join(where, name)
                 if final:
-                    return Found(inner, fd, os.fstat(fd))
+                    return Found(inner, fd, os.fstat(fd), own=True)
                 os.close(directory)
                 directory, where = fd, inner
                 continue

@@ -30,6 +30,21 @@ WORK_DIR = "/work"
 SCRIPT_PLACEHOLDER = "{script}"
 DEFAULT_COLLECT_LIMIT = 16 << 20
 HELPER_PROCESSES = 1  # the init shares the box's process count
+# What one box may take of the per-user counts it shares with its caller (SECURITY.md, "Per-user
+# resources").  Counted per user namespace (ucounts): the box's namespace gets these limits of its
+# own.  No namespace of any kind may be made in the box (its filters refuse that anyway), but a
+# cgroup namespace: the program roots one at its own cgroup, as does each `sandbox exec` command.
+USER_COUNTS = (
+    ("max_user_namespaces", 0), ("max_mnt_namespaces", 0), ("max_pid_namespaces", 0),
+    ("max_net_namespaces", 0), ("max_ipc_namespaces", 0), ("max_uts_namespaces", 0),
+    ("max_time_namespaces", 0), ("max_cgroup_namespaces", 64),
+    ("max_inotify_instances", 32), ("max_inotify_watches", 8192),  # Linux's defaults: 128 and up to 1M
+    ("max_fanotify_groups", 16), ("max_fanotify_marks", 8192),     # 128, 8192+
+)
+# Counted per user through rlimits (checked at each user namespace against the limit it was made with):
+# the program gets a share well under Linux's defaults (about 60000 signals, 800 KiB, 8 MiB).
+PER_USER_RLIMITS = (RlimitSpec("sigpending", 1024, 1024), RlimitSpec("msgqueue", 256 << 10, 256 << 10),
+                    RlimitSpec("memlock", 1 << 20, 1 << 20))
 
 
 @dataclass(frozen=True)
@@ -74,6 +89,7 @@ class Plan:
     limits: Limits
     enforced_by: tuple[tuple[str, str], ...]
     cgroup: Optional[CgroupLimits]  # None: no delegated cgroup, rlimits only
+    user_counts: tuple[tuple[str, int], ...] = USER_COUNTS  # the box's user namespace's own limits
     collect: tuple[str, ...] = ()  # files the init brings out of the work dir after the run
     collect_limit: int = 0
 
@@ -306,7 +322,7 @@ def _upper_dir(path: str, lower: Found, paths: HostPaths) -> Found:
 def _rlimits(limits: Limits, cgroup: bool) -> tuple[RlimitSpec, ...]:
     """Per-process limits.  With a cgroup, memory and pids are the cgroup's (RLIMIT_AS breaks
     JITs and counts address space, not memory); RLIMIT_CPU stays as a per-process backstop."""
-    specs = [RlimitSpec("core", 0, 0)]
+    specs = [RlimitSpec("core", 0, 0), *PER_USER_RLIMITS]
     if limits.cpu_time is not None:
         # Whole seconds only: SIGXCPU at the soft limit, SIGKILL a second later.
         seconds = max(1, math.ceil(limits.cpu_time))

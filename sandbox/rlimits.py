@@ -3,7 +3,10 @@
 Where no cgroup is delegated these are the fallback enforcement: RLIMIT_CPU
 (SIGXCPU, then SIGKILL one second later), RLIMIT_AS for memory, RLIMIT_NPROC for
 processes (counted per user namespace since Linux 5.14, so per box),
-RLIMIT_FSIZE, RLIMIT_NOFILE, RLIMIT_STACK.  Core dumps are always off.
+RLIMIT_FSIZE, RLIMIT_NOFILE, RLIMIT_STACK.  Core dumps are always off.  Three
+more are per-user counts the kernel checks at every user namespace up to the
+caller's (queued signals, POSIX message queue bytes, locked shared memory): the
+program gets a small share, so a box cannot take the caller's whole allowance.
 Man page: getrlimit(2).
 """
 from __future__ import annotations
@@ -19,6 +22,9 @@ RESOURCES = {
     "nofile": resource.RLIMIT_NOFILE,
     "stack": resource.RLIMIT_STACK,
     "core": resource.RLIMIT_CORE,
+    "sigpending": resource.RLIMIT_SIGPENDING,
+    "msgqueue": resource.RLIMIT_MSGQUEUE,
+    "memlock": resource.RLIMIT_MEMLOCK,
 }
 
 

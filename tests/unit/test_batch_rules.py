@@ -125,10 +125,44 @@ def test_a_case_without_expected_output_is_not_compared():
 
 def test_expected_output_is_read_from_a_path_when_the_case_runs(tmp_path):
     expected = tmp_path / "x.out"
+    expected.write_bytes(b"42\n")
     runner = FakeRunner({"x": make_result(stdout=b"42\n")})
-    results = run_cases([Case("x", b"", expected)], runner)
-    expected.write_bytes(b"42\n")  # written after the call, before the run: it is read lazily
+    assert next(run_cases([Case("x", b"", expected)], runner)).verdict is Verdict.OK
+
+
+def test_a_case_file_changed_after_the_cases_started_stops_the_batch(tmp_path):
+    """08_cases_lazy_expected: case 1's program rewrites the expected output of case 2."""
+    for name in ("1", "2"):
+        (tmp_path / f"{name}.in").write_text(f"{name} {name}\n")
+        (tmp_path / f"{name}.out").write_text(f"{int(name) * 2}\n")
+
+    def forge(case: Case) -> Result:
+        if case.name == "1":
+            (tmp_path / "2.out").write_text("forged\n")  # same size: only the change time tells
+            return make_result(stdout=b"2\n")
+        return make_result(stdout=b"forged\n")
+
+    results = run_cases(cases_from_dir(tmp_path), forge)
     assert next(results).verdict is Verdict.OK
+    with pytest.raises(UsageError, match="2.out changed after the cases started"):
+        next(results)
+
+
+def test_a_case_file_replaced_by_a_symlink_is_not_followed_to_another_file(tmp_path):
+    (tmp_path / "1.in").write_text("1\n")
+    (tmp_path / "2.in").write_text("2\n")
+    (tmp_path / "secret").write_text("2\n")
+
+    def swap(case: Case) -> Result:
+        if case.name == "1":
+            (tmp_path / "2.in").unlink()
+            (tmp_path / "2.in").symlink_to("secret")
+        return make_result()
+
+    results = run_cases(cases_from_dir(tmp_path), lambda case: (os.close(case.stdin.open()), swap(case))[1])
+    next(results)
+    with pytest.raises(UsageError, match="2.in changed after the cases started"):
+        next(results)
 
 
 def test_a_missing_expected_file_is_a_usage_error_naming_the_case(tmp_path):
@@ -161,7 +195,7 @@ def test_cases_are_in_natural_order_with_optional_expected_output(tmp_path):
         (tmp_path / f"{name}.out").write_text(name)
     cases = cases_from_dir(tmp_path)
     assert [c.name for c in cases] == ["1", "2", "10", "a2", "a10", "b"]
-    assert cases[1] == Case("2", os.path.join(tmp_path, "2.in"), os.path.join(tmp_path, "2.out"))
+    assert (os.fspath(cases[1].stdin), os.fspath(cases[1].expected)) == (str(tmp_path / "2.in"), str(tmp_path / "2.out"))
     assert cases[0].expected is None
 
 
@@ -179,8 +213,8 @@ def test_other_files_and_dotfiles_are_ignored(tmp_path):
     (lambda d: None, "no NAME.in files"),
     (lambda d: (d / "README").write_text(""), "no NAME.in files"),
     (lambda d: ((d / "1.in").write_text(""), (d / "2.out").write_text("")), "2.out has no 2.in"),
-    (lambda d: (d / "1.in").mkdir(), "1.in is not a regular file"),
-    (lambda d: ((d / "1.in").write_text(""), (d / "1.out").mkdir()), "1.out is not a regular file"),
+    (lambda d: (d / "1.in").mkdir(), "1.in: not a regular file"),
+    (lambda d: ((d / "1.in").write_text(""), (d / "1.out").mkdir()), "1.out: not a regular file"),
 ])
 def test_a_directory_without_usable_cases_is_a_usage_error(tmp_path, setup, fragment):
     setup(tmp_path)

@@ -1,36 +1,130 @@
-"""sandbox.hostfiles: --file sources read with their modes; collected files written only beneath --collect-dir."""
+"""sandbox.hostfiles: the supervisor's own files, found once and never reached through a planted name."""
 from __future__ import annotations
 
 import os
+import stat
+from pathlib import Path
 
 import pytest
 
 from sandbox.errors import UsageError
-from sandbox.hostfiles import check_directory, file_entry, write_beneath
+from sandbox.hostfiles import CollectDir, ResultFile, file_entry, open_input, open_output, write_beneath
+from sandbox.workfiles import FileSource
 
 
-def test_file_entry_keeps_the_mode_and_defaults_the_name_to_the_basename(tmp_path):
+def test_file_entry_keeps_the_mode_and_holds_the_source_open(tmp_path):
     source = tmp_path / "run.sh"
     source.write_bytes(b"#!/bin/sh\n")
     source.chmod(0o750)
-    assert file_entry(str(source)) == ("run.sh", 0o750, b"#!/bin/sh\n")
-    assert file_entry(f"{source}:bin/go") == ("bin/go", 0o750, b"#!/bin/sh\n")
+    for spec, name in ((str(source), "run.sh"), (f"{source}:bin/go", "bin/go")):
+        entry_name, mode, content = file_entry(spec)
+        assert (entry_name, mode) == (name, 0o750)
+        assert isinstance(content, FileSource) and content.size == 10
+        assert os.pread(content.fd, 100, 0) == b"#!/bin/sh\n"
+        os.close(content.fd)
 
 
 @pytest.mark.parametrize("spec, fragment", [
-    ("missing.txt", "--file missing.txt: No such file or directory"),
+    ("missing.txt", "--file missing.txt: no such file or directory"),
     (".", "--file .: not a regular file"),
+    ("fifo", "--file fifo: not a regular file"),
     (":name", "expected SRC[:NAME]"),
 ])
 def test_file_entry_errors_name_the_source(tmp_path, monkeypatch, spec, fragment):
     monkeypatch.chdir(tmp_path)
+    os.mkfifo(tmp_path / "fifo")  # opened without waiting for a writer, then refused
     with pytest.raises(UsageError, match=fragment.replace(".", r"\.").replace("[", r"\[")):
         file_entry(spec)
 
 
+def test_outputs_never_follow_a_symlink_the_caller_did_not_get_from_root(tmp_path):
+    (tmp_path / "bashrc").write_text("keep\n")
+    (tmp_path / "out.txt").symlink_to("bashrc")
+    with pytest.raises(UsageError, match="out.txt is a symlink"):
+        open_output(str(tmp_path / "out.txt"), "--stdout")
+    assert (tmp_path / "bashrc").read_text() == "keep\n"
+    fd = open_output("/dev/null", "--stdout")  # a device in root's /dev is fine
+    os.close(fd)
+
+
+def test_an_output_fifo_is_refused_without_waiting_for_a_reader(tmp_path):
+    os.mkfifo(tmp_path / "fifo")
+    with pytest.raises(UsageError, match="--stdout .*fifo: a FIFO or socket nobody reads"):
+        open_output(str(tmp_path / "fifo"), "--stdout")
+
+
+def test_stdin_may_be_a_file_a_device_or_our_own_pipe_but_not_a_fifo_in_a_directory(tmp_path):
+    (tmp_path / "in.txt").write_text("data")
+    os.mkfifo(tmp_path / "fifo")
+    for path in (str(tmp_path / "in.txt"), "/dev/null"):
+        os.close(open_input(path, "--stdin"))
+    read, write = os.pipe()
+    try:
+        fd = open_input(f"/dev/fd/{read}", "--stdin")  # <(...) in a shell
+        assert not os.get_blocking(fd) is False
+        os.close(fd)
+    finally:
+        os.close(read)
+        os.close(write)
+    with pytest.raises(UsageError, match="fifo: not a regular file"):
+        open_input(str(tmp_path / "fifo"), "--stdin")
+
+
+def test_the_result_replaces_whatever_the_box_left_at_its_name(tmp_path):
+    """01_result_symlink: the name becomes a symlink to the caller's ~/.bashrc during the run."""
+    (tmp_path / "bashrc").write_text("keep\n")
+    result = ResultFile(str(tmp_path / "result.json"))
+    try:
+        (tmp_path / "result.json").symlink_to("bashrc")  # planted after the result file was found
+        result.write('{"verdict": "OK"}\n')
+    finally:
+        result.close()
+    assert (tmp_path / "bashrc").read_text() == "keep\n"
+    assert not (tmp_path / "result.json").is_symlink()
+    assert (tmp_path / "result.json").read_text() == '{"verdict": "OK"}\n'
+    assert sorted(os.listdir(tmp_path)) == ["bashrc", "result.json"]  # no temp file left
+
+
+def test_the_result_directory_is_the_one_found_before_the_run(tmp_path):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "home").mkdir()
+    result = ResultFile(str(tmp_path / "out" / "result.json"))
+    try:
+        (tmp_path / "out").rename(tmp_path / "moved")
+        (tmp_path / "out").symlink_to("home")  # the box swaps the directory for a symlink
+        result.write("{}\n")
+    finally:
+        result.close()
+    assert os.listdir(tmp_path / "home") == []
+    assert (tmp_path / "moved" / "result.json").read_text() == "{}\n"
+
+
+def test_a_result_on_a_device_or_our_own_descriptor_is_written_through(tmp_path):
+    read, write = os.pipe()
+    try:
+        result = ResultFile(f"/dev/fd/{write}")
+        result.write("{}\n")
+        result.close()
+        assert os.read(read, 10) == b"{}\n"
+    finally:
+        os.close(read)
+        os.close(write)
+    with pytest.raises(UsageError, match="not a regular file"):
+        os.mkfifo(tmp_path / "fifo")
+        ResultFile(str(tmp_path / "fifo"))
+
+
+def _write(directory: Path, name: str, content: bytes) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        write_beneath(fd, str(directory), name, content)
+    finally:
+        os.close(fd)
+
+
 def test_write_beneath_creates_parents_and_replaces_a_regular_file(tmp_path):
-    write_beneath(str(tmp_path), "case1/out/a.txt", b"first")
-    write_beneath(str(tmp_path), "case1/out/a.txt", b"2nd")
+    _write(tmp_path, "case1/out/a.txt", b"first")
+    _write(tmp_path, "case1/out/a.txt", b"2nd")
     assert (tmp_path / "case1" / "out" / "a.txt").read_bytes() == b"2nd"
 
 
@@ -43,9 +137,9 @@ def test_write_beneath_never_follows_a_symlink(tmp_path):
     (into / "victim").symlink_to(outside / "victim")
     (into / "dir").symlink_to(outside)
     with pytest.raises(UsageError, match="writing victim: it is a symlink"):
-        write_beneath(str(into), "victim", b"overwritten")
+        _write(into, "victim", b"overwritten")
     with pytest.raises(UsageError, match="writing dir/victim: a parent is a symlink"):
-        write_beneath(str(into), "dir/victim", b"overwritten")
+        _write(into, "dir/victim", b"overwritten")
     assert (outside / "victim").read_bytes() == b"keep"
     assert sorted(os.listdir(outside)) == ["victim"]
 
@@ -53,20 +147,33 @@ def test_write_beneath_never_follows_a_symlink(tmp_path):
 def test_write_beneath_refuses_a_fifo_without_waiting_and_names_outside_the_directory(tmp_path):
     os.mkfifo(tmp_path / "fifo")
     with pytest.raises(UsageError, match="writing fifo"):
-        write_beneath(str(tmp_path), "fifo", b"x")
+        _write(tmp_path, "fifo", b"x")
     for name in ("../up", "/etc/passwd", "a/../../b"):
         with pytest.raises(UsageError, match="--collect"):
-            write_beneath(str(tmp_path), name, b"x")
+            _write(tmp_path, name, b"x")
     assert sorted(os.listdir(tmp_path)) == ["fifo"]
 
 
-def test_check_directory_refuses_a_missing_or_unusable_directory(tmp_path):
-    check_directory(str(tmp_path))
-    with pytest.raises(UsageError, match="no such directory"):
-        check_directory(str(tmp_path / "missing"))
+def test_the_collect_dir_is_found_before_the_run_and_checked(tmp_path):
+    (tmp_path / "home").mkdir()
+    (tmp_path / "out").mkdir()
+    collect = CollectDir(str(tmp_path / "out"))
+    try:
+        (tmp_path / "out").rename(tmp_path / "moved")
+        (tmp_path / "out").symlink_to("home")  # a box swapped the directory during the run
+        collect.write(".bashrc", b"evil")
+    finally:
+        collect.close()
+    assert os.listdir(tmp_path / "home") == []
+    assert (tmp_path / "moved" / ".bashrc").read_bytes() == b"evil"
+    with pytest.raises(UsageError, match="out is a symlink"):
+        CollectDir(str(tmp_path / "out"))
+    with pytest.raises(UsageError, match="no such file or directory"):
+        CollectDir(str(tmp_path / "missing"))
     (tmp_path / "file").write_text("")
     with pytest.raises(UsageError, match="not a directory"):
-        check_directory(str(tmp_path / "file"))
+        CollectDir(str(tmp_path / "file"))
     (tmp_path / "ro").mkdir(mode=0o500)  # the unit tier runs unprivileged, like the others
     with pytest.raises(UsageError, match="not writable"):
-        check_directory(str(tmp_path / "ro"))
+        CollectDir(str(tmp_path / "ro"))
+    assert stat.S_ISDIR(os.stat(tmp_path / "ro").st_mode)

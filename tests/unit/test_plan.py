@@ -305,11 +305,14 @@ def test_rlimits_from_the_profile(profile):
     assert len({r.name for r in plan.rlimits}) == len(plan.rlimits)  # each at most once
 
 
-def test_core_dumps_are_off_even_without_limits(write_profile):
+def test_core_dumps_are_off_and_per_user_counts_capped_even_without_limits(write_profile):
     profile = load_profile(write_profile("seccomp: {allow: [read]}\n"))
     plan = plan_for(profile, program=("/bin/true",))
-    assert plan.rlimits == (RlimitSpec("core", 0, 0),)
+    assert plan.rlimits == (RlimitSpec("core", 0, 0), RlimitSpec("sigpending", 1024, 1024),
+                            RlimitSpec("msgqueue", 256 << 10, 256 << 10), RlimitSpec("memlock", 1 << 20, 1 << 20))
     assert plan.enforced_by == ()
+    counts = dict(plan.user_counts)
+    assert counts["max_user_namespaces"] == 0 and counts["max_inotify_instances"] < 128
 
 
 # --- enforced_by ---------------------------------------------------------------------------------
