@@ -172,15 +172,10 @@ def _judge_lines(data: bytes) -> list[bytes]:
 
 
 def _read(data: Data, what: str) -> bytes:
+    """A case's bytes; by the time a case runs, every path is a CaseFile (run_cases noted it)."""
     if isinstance(data, bytes):
         return data
-    if isinstance(data, CaseFile):
-        return data.read()
-    try:
-        with open(data, "rb") as f:
-            return f.read()
-    except OSError as e:
-        raise UsageError(f"{what} {os.fspath(data)}: {e.strerror}") from None
+    return (data if isinstance(data, CaseFile) else CaseFile(os.fspath(data), what)).read()
 
 
 def overall_verdict(results: Sequence[Result]) -> Verdict:

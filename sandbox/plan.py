@@ -32,12 +32,12 @@ DEFAULT_COLLECT_LIMIT = 16 << 20
 HELPER_PROCESSES = 1  # the init shares the box's process count
 # What one box may take of the per-user counts it shares with its caller (SECURITY.md, "Per-user
 # resources").  Counted per user namespace (ucounts): the box's namespace gets these limits of its
-# own.  No namespace of any kind may be made in the box (its filters refuse that anyway), but a
-# cgroup namespace: the program roots one at its own cgroup, as does each `sandbox exec` command.
+# own.  No namespace of any kind may be made in the box (its filters refuse that anyway), but cgroup
+# namespaces: the box's own counts there, and the program roots one at its own cgroup.
 USER_COUNTS = (
     ("max_user_namespaces", 0), ("max_mnt_namespaces", 0), ("max_pid_namespaces", 0),
     ("max_net_namespaces", 0), ("max_ipc_namespaces", 0), ("max_uts_namespaces", 0),
-    ("max_time_namespaces", 0), ("max_cgroup_namespaces", 64),
+    ("max_time_namespaces", 0), ("max_cgroup_namespaces", 8),
     ("max_inotify_instances", 32), ("max_inotify_watches", 8192),  # Linux's defaults: 128 and up to 1M
     ("max_fanotify_groups", 16), ("max_fanotify_marks", 8192),     # 128, 8192+
 )
