@@ -115,7 +115,7 @@ class Profile:
     workdir: str = "readonly"  # one of WORKDIR_MODES
     rootfs: Optional[str] = None  # a root file system (a directory) instead of the host's: its binds are unused
     # Every file read to build it (the extends chain, the syscall groups), with the SHA-256 of
-    # the bytes parsed: what a cached copy must be checked against.
+    # the bytes parsed.
     sources: tuple[tuple[str, str], ...] = ()
 
 
@@ -144,25 +144,39 @@ def digest(data: bytes) -> str:
     return sha256(data).hexdigest()
 
 
-def _read_yaml(path: str, read: Optional[list[tuple[str, str]]] = None) -> Any:
-    """Parse one YAML file; `read` collects (path, digest of the bytes parsed)."""
+# How a file's bytes become its YAML document: (path, the bytes, their digest) -> the document.
+# The disk cache (sandbox._cache) passes one that remembers documents by digest, so a cached
+# profile is validated by the same code as a fresh one.
+Parse = Callable[[str, bytes, str], Any]
+
+
+def parse_yaml(path: str, raw: bytes, raw_digest: str = "") -> Any:
+    """The YAML document in raw, the bytes of the file at path (named in errors); a Parse, so it is
+    given the bytes' digest too, which only a caching Parse needs."""
     import yaml
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's loader is ten times faster
     try:
-        with open(path, "rb") as f:
-            raw = f.read()
-        if read is not None:
-            read.append((path, digest(raw)))
         return yaml.load(raw.decode("utf-8"), Loader=loader)
     except UnicodeDecodeError:
         raise ProfileError(path, ["not UTF-8 text"]) from None
-    except OSError as e:
-        raise ProfileError(path, [f"cannot read: {e.strerror}"]) from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark else ""
         raise ProfileError(path, [f"{where}not valid YAML: {getattr(e, 'problem', e)}"]) from None
+
+
+def _read_yaml(path: str, read: Optional[list[tuple[str, str]]] = None, parse: Optional[Parse] = None) -> Any:
+    """Parse one YAML file; `read` collects (path, digest of the bytes parsed)."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except OSError as e:
+        raise ProfileError(path, [f"cannot read: {e.strerror}"]) from None
+    raw_digest = digest(raw)
+    if read is not None:
+        read.append((path, raw_digest))
+    return (parse or parse_yaml)(path, raw, raw_digest)
 
 
 _groups_cache: dict[str, tuple[dict[str, tuple[SyscallRule, ...]], tuple[str, str]]] = {}
@@ -173,13 +187,15 @@ def load_syscall_groups(path: Optional[str] = None) -> dict[str, tuple[SyscallRu
     return _syscall_groups(path)[0]
 
 
-def _syscall_groups(path: Optional[str] = None) -> tuple[dict[str, tuple[SyscallRule, ...]], tuple[str, str]]:
+def _syscall_groups(
+    path: Optional[str] = None, parse: Optional[Parse] = None
+) -> tuple[dict[str, tuple[SyscallRule, ...]], tuple[str, str]]:
     """The groups, and (path, digest) of the file they came from."""
     path = path or os.path.join(shipped_profiles_dir(), GROUPS_FILE)
     if path in _groups_cache:
         return _groups_cache[path]
     read: list[tuple[str, str]] = []
-    data = _read_yaml(path, read)
+    data = _read_yaml(path, read, parse)
     problems: list[str] = []
     groups: dict[str, tuple[SyscallRule, ...]] = {}
     if not isinstance(data, dict) or not isinstance(data.get("groups"), dict):
@@ -245,12 +261,13 @@ def _parse_condition(name: str, condition: Any, where: str, problems: list[str])
     return None
 
 
-def load_profile(name_or_path: str) -> Profile:
-    """Load and validate a profile; raises ProfileError listing every problem."""
+def load_profile(name_or_path: str, parse: Optional[Parse] = None) -> Profile:
+    """Load and validate a profile; raises ProfileError listing every problem.  `parse` turns each
+    file read into its document (default: parse_yaml)."""
     path = resolve_profile_path(name_or_path)
     read: list[tuple[str, str]] = []
-    data = _read_with_parents(path, (), read)
-    groups, groups_source = _syscall_groups()
+    data = _read_with_parents(path, (), read, parse)
+    groups, groups_source = _syscall_groups(None, parse)
     problems: list[str] = []
     for key in sorted(set(data) - TOP_KEYS):
         problems.append(f"{key}: unknown key; expected one of {', '.join(sorted(TOP_KEYS))}")
@@ -278,7 +295,9 @@ def load_profile(name_or_path: str) -> Profile:
     return profile
 
 
-def _read_with_parents(path: str, children: tuple[str, ...], read: list[tuple[str, str]]) -> dict[str, Any]:
+def _read_with_parents(
+    path: str, children: tuple[str, ...], read: list[tuple[str, str]], parse: Optional[Parse] = None
+) -> dict[str, Any]:
     """A profile's keys with those of the profiles it extends underneath.
 
     `extends: NAME` names a shipped profile, `extends: FILE.yaml` a file next to this one.
@@ -286,7 +305,7 @@ def _read_with_parents(path: str, children: tuple[str, ...], read: list[tuple[st
     """
     if path in children:
         raise ProfileError(path, ["extends: a cycle: " + " -> ".join(children + (path,))])
-    data = _read_yaml(path, read)
+    data = _read_yaml(path, read, parse)
     if not isinstance(data, dict):
         raise ProfileError(path, ["expected a mapping of profile keys at the top level"])
     parent_name = data.pop("extends", None)
@@ -300,7 +319,7 @@ def _read_with_parents(path: str, children: tuple[str, ...], read: list[tuple[st
         parent_path = resolve_profile_path(parent_name)
     except ProfileError as e:
         raise ProfileError(path, [f"extends: {e.message}"]) from None
-    parent = _read_with_parents(parent_path, children + (path,), read)
+    parent = _read_with_parents(parent_path, children + (path,), read, parse)
     merged = {**parent, **data}
     for key in MERGED_KEYS:
         if isinstance(parent.get(key), dict) and isinstance(data.get(key), dict):

@@ -7,7 +7,12 @@ recognises as stale (the init dies with its parent) and removes; a reused pid is
 never mistaken for the box.  The entry also holds what `sandbox exec` needs to
 confine a command exactly as the program is (its seccomp filter, rlimits,
 environment, working directory, cgroup): the directory is the user's own (mode
-0700), as a file there is trusted as much as the user's own processes are.
+0700), as a file there is trusted as much as the user's own processes are.  So it
+is opened once and checked by its descriptor, and every entry is read, linked and
+removed through that descriptor, never by path again (sandbox.privatedir): a
+registry under a directory another user can write cannot be swapped for theirs
+between the check and the use, and an entry that is not a regular file of the
+user's own (a symlink, a FIFO) is never read.
 """
 from __future__ import annotations
 
@@ -15,12 +20,12 @@ import base64
 import json
 import os
 import re
-import stat
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Optional
 
 from .errors import HostError, UsageError
+from .privatedir import NotPrivate, PrivateDir, open_private
 from .rlimits import RlimitSpec
 
 RUNTIME_DIR_ENV = "SANDBOX_RUNTIME_DIR"
@@ -70,6 +75,12 @@ def check_name(name: str) -> str:
 def runtime_dir() -> str:
     """$SANDBOX_RUNTIME_DIR, else $XDG_RUNTIME_DIR/sandbox (or /run/user/UID/sandbox), else
     ~/.local/state/sandbox/live; created mode 0700 and used only if it is ours alone."""
+    with _open_runtime_dir() as directory:
+        return directory.path
+
+
+def _open_runtime_dir() -> PrivateDir:
+    """The runtime directory, opened and checked (ours, mode 0700); HostError if it is not."""
     path = os.environ.get(RUNTIME_DIR_ENV)
     if not path:
         runtime = os.environ.get("XDG_RUNTIME_DIR") or f"/run/user/{os.getuid()}"
@@ -79,57 +90,54 @@ def runtime_dir() -> str:
             state = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
             path = os.path.join(state, "sandbox", "live")
     try:
-        os.makedirs(path, mode=0o700, exist_ok=True)
-        info = os.stat(path, follow_symlinks=False)
+        return open_private(path, 0o077)
+    except NotPrivate:
+        raise HostError(f"the live sandboxes' directory {path} must be a directory of yours with mode 0700 "
+                        f"(set {RUNTIME_DIR_ENV} to use another)") from None
     except OSError as e:
         raise HostError(f"the live sandboxes' directory {path}: {e.strerror}") from None
-    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
-        raise HostError(f"the live sandboxes' directory {path} must be a directory of yours with mode 0700 "
-                        f"(set {RUNTIME_DIR_ENV} to use another)")
-    return path
 
 
 def register(box: LiveBox) -> None:
     """Publish a box under its name; a live box of that name is an error, a stale entry is replaced."""
-    directory = runtime_dir()
-    target = os.path.join(directory, box.name + SUFFIX)
-    temporary = os.path.join(directory, f".{box.name}.{box.id}")
-    with open(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600), "w") as f:
-        json.dump(_to_json(box), f)
-    try:
-        for _ in range(2):
-            try:
-                os.link(temporary, target)  # fails if the name is taken: no two boxes win the same name
-                return
-            except FileExistsError:
-                other = _load(target)
-                if other is not None and other.alive():
-                    raise UsageError(f"--name {box.name}: a sandbox of that name is running "
-                                     f"(pid {other.pid}); pick another name or `sandbox kill {box.name}`") from None
-                _remove(target, other.id if other else None)
-    finally:
-        os.unlink(temporary)
+    with _open_runtime_dir() as directory:
+        target = box.name + SUFFIX
+        temporary = f".{box.name}.{box.id}"
+        directory.create(temporary, json.dumps(_to_json(box)).encode())
+        try:
+            for _ in range(2):
+                try:
+                    directory.link(temporary, target)  # fails if the name is taken: no two boxes win the same name
+                    return
+                except FileExistsError:
+                    other = _load(directory, target)
+                    if other is not None and other.alive():
+                        raise UsageError(f"--name {box.name}: a sandbox of that name is running (pid {other.pid}); "
+                                         f"pick another name or `sandbox kill {box.name}`") from None
+                    _remove(directory, target, other.id if other else None)
+        finally:
+            directory.unlink(temporary)
     raise UsageError(f"--name {box.name}: the name is being taken by another run right now")
 
 
 def unregister(box: LiveBox) -> None:
     """Remove the box's entry, unless the name already belongs to a newer box."""
-    _remove(os.path.join(runtime_dir(), box.name + SUFFIX), box.id)
+    with _open_runtime_dir() as directory:
+        _remove(directory, box.name + SUFFIX, box.id)
 
 
 def live() -> list[LiveBox]:
     """The running boxes, oldest first; entries of boxes that are gone are removed."""
-    directory = runtime_dir()
     boxes = []
-    for entry in sorted(os.listdir(directory)):
-        if not entry.endswith(SUFFIX) or entry.startswith("."):
-            continue
-        path = os.path.join(directory, entry)
-        box = _load(path)
-        if box is not None and box.alive():
-            boxes.append(box)
-        else:
-            _remove(path, box.id if box else None)
+    with _open_runtime_dir() as directory:
+        for entry in sorted(directory.names()):
+            if not entry.endswith(SUFFIX) or entry.startswith("."):
+                continue
+            box = _load(directory, entry)
+            if box is not None and box.alive():
+                boxes.append(box)
+            else:
+                _remove(directory, entry, box.id if box else None)
     return sorted(boxes, key=lambda b: b.started)
 
 
@@ -140,14 +148,11 @@ def find(name: str) -> LiveBox:
     raise UsageError(f"no running sandbox named {name!r} (`sandbox ps` lists them)")
 
 
-def _remove(path: str, expected_id: Optional[str]) -> None:
-    current = _load(path)
+def _remove(directory: PrivateDir, entry: str, expected_id: Optional[str]) -> None:
+    current = _load(directory, entry)
     if current is not None and expected_id is not None and current.id != expected_id:
         return
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
+    directory.unlink(entry)
 
 
 def _to_json(box: LiveBox) -> dict[str, object]:
@@ -156,11 +161,13 @@ def _to_json(box: LiveBox) -> dict[str, object]:
     return document
 
 
-def _load(path: str) -> Optional[LiveBox]:
-    """An entry, or None if it is unreadable (half-written by a killed run, or not ours)."""
+def _load(directory: PrivateDir, entry: str) -> Optional[LiveBox]:
+    """An entry, or None if it is unreadable (half-written by a killed run, or not a file of ours)."""
     try:
-        with open(path, "rb") as f:
-            data = json.loads(f.read())
+        raw = directory.read(entry)
+        if raw is None:
+            return None
+        data = json.loads(raw)
         confinement = data.pop("confinement")
         return LiveBox(
             **{**data, "command": tuple(data["command"])},
@@ -171,7 +178,7 @@ def _load(path: str) -> Optional[LiveBox]:
                 bpf=base64.b64decode(confinement["bpf"]),
             ),
         )
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
 

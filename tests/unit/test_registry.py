@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 
 import pytest
 
@@ -69,3 +70,39 @@ def test_a_directory_others_can_read_is_refused(runtime_dir):
     runtime_dir.chmod(0o755)
     with pytest.raises(HostError, match="0700"):
         registry.runtime_dir()
+
+
+def test_a_symlink_planted_as_an_entry_is_not_followed(runtime_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("SANDBOX_RUNTIME_DIR", str(tmp_path / "elsewhere"))
+    registry.register(box("planted", os.getpid()))  # a genuine entry, in another directory
+    monkeypatch.setenv("SANDBOX_RUNTIME_DIR", str(runtime_dir))
+    runtime_dir.mkdir(mode=0o700)
+    (runtime_dir / "planted.json").symlink_to(tmp_path / "elsewhere" / "planted.json")
+    assert registry.live() == []
+    assert list(runtime_dir.iterdir()) == []  # removed, as any entry that is not a box's
+
+
+def test_an_entry_others_may_write_is_not_trusted(runtime_dir):
+    registry.register(box("loose", os.getpid()))
+    (runtime_dir / "loose.json").chmod(0o666)
+    assert registry.live() == []
+
+
+def test_a_fifo_planted_as_an_entry_does_not_hang_ps(runtime_dir):
+    runtime_dir.mkdir(mode=0o700)
+    os.mkfifo(runtime_dir / "stuck.json")
+    code = "from sandbox import registry; print(registry.live())"
+    env = {**os.environ, "SANDBOX_RUNTIME_DIR": str(runtime_dir)}
+    try:
+        completed = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=45)
+    except subprocess.TimeoutExpired:
+        pytest.fail("a FIFO in the registry blocked the listing")
+    assert (completed.returncode, completed.stdout) == (0, "[]\n"), completed.stderr
+    assert list(runtime_dir.iterdir()) == []
+
+
+def test_a_symlink_at_the_registry_path_is_refused(runtime_dir, tmp_path):
+    (tmp_path / "real").mkdir(mode=0o700)
+    runtime_dir.symlink_to(tmp_path / "real")
+    with pytest.raises(HostError, match="0700"):
+        registry.live()
