@@ -69,16 +69,24 @@ class _Refused(Exception):
     """A symlink the policy does not follow; the message says which and why."""
 
 
+class PathError(UsageError):
+    """A host path that cannot be used; `reason` is the message without the "WHAT PATH: " in front."""
+
+    def __init__(self, what: str, path: str, reason: str, errno: Optional[int] = None) -> None:
+        super().__init__(f"{what} {path}: {reason}", errno=errno)
+        self.reason = reason
+
+
 def resolve(path: str, what: str, flags: int = os.O_PATH, *, last: str = FOLLOW, mode: int = 0o644) -> Found:
     """Walk `path` as the module docstring says and open its last component with `flags`
     (O_NOFOLLOW is always added; with O_CREAT a missing file is made with `mode`).  The caller
-    owns the descriptor.  Every refusal or failure is a UsageError: "WHAT PATH: why"."""
+    owns the descriptor.  Every refusal or failure is a PathError: "WHAT PATH: why"."""
     try:
         return _walk(path, flags, last, mode)
     except _Refused as e:
-        raise UsageError(f"{what} {path}: {e}") from None
+        raise PathError(what, path, str(e)) from None
     except OSError as e:
-        raise UsageError(f"{what} {path}: {_reason(e)}", errno=e.errno) from None
+        raise PathError(what, path, _reason(e), e.errno) from None
 
 
 def _reason(error: OSError) -> str:

@@ -7,10 +7,12 @@ process starts.  Unknown keys are errors: a typo must never weaken a box.
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 from .errors import ProfileError
+from .hostpaths import PathError, resolve
 
 try:  # CPython's own SHA-256: importing hashlib loads OpenSSL (~4 ms of every CLI run)
     from _sha256 import sha256
@@ -132,7 +134,8 @@ def resolve_profile_path(name_or_path: str) -> str:
     """A shipped profile name (py3) or a path to a YAML file."""
     if os.sep in name_or_path or name_or_path.endswith((".yaml", ".yml")):
         if not os.path.isfile(name_or_path):
-            raise ProfileError(name_or_path, ["no such profile file"])
+            raise ProfileError(name_or_path, ["not a regular file" if os.path.lexists(name_or_path)
+                                              else "no such profile file"])
         return name_or_path
     path = os.path.join(shipped_profiles_dir(), name_or_path + ".yaml")
     if name_or_path == GROUPS_FILE[:-5] or not os.path.isfile(path):
@@ -167,12 +170,17 @@ def parse_yaml(path: str, raw: bytes, raw_digest: str = "") -> Any:
 
 
 def _read_yaml(path: str, read: Optional[list[tuple[str, str]]] = None, parse: Optional[Parse] = None) -> Any:
-    """Parse one YAML file; `read` collects (path, digest of the bytes parsed)."""
+    """Parse one YAML file; `read` collects (path, digest of the bytes parsed).  The file is found
+    as every host path is (hostpaths: no symlink someone else could have made), without waiting
+    on a FIFO, and must be a regular file."""
     try:
-        with open(path, "rb") as f:
-            raw = f.read()
-    except OSError as e:
-        raise ProfileError(path, [f"cannot read: {e.strerror}"]) from None
+        found = resolve(path, "profile", os.O_RDONLY | os.O_NONBLOCK)
+    except PathError as e:
+        raise ProfileError(path, [f"cannot read: {e.reason}"]) from None
+    with os.fdopen(found.fd, "rb") as f:
+        if not stat.S_ISREG(found.info.st_mode):
+            raise ProfileError(path, ["cannot read: not a regular file"])
+        raw = f.read()
     raw_digest = digest(raw)
     if read is not None:
         read.append((path, raw_digest))
