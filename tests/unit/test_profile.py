@@ -246,10 +246,12 @@ def test_missing_profile_file(tmp_path, relative):
     assert path in info.value.message
 
 
-def test_a_directory_is_not_a_profile_file(tmp_path):
+def test_a_directory_or_a_fifo_is_not_a_profile_file_and_nothing_waits(tmp_path):
     (tmp_path / "dir.yaml").mkdir()
-    with pytest.raises(ProfileError, match="no such profile file"):
-        load_profile(str(tmp_path / "dir.yaml"))
+    os.mkfifo(tmp_path / "fifo.yaml")
+    for name in ("dir.yaml", "fifo.yaml"):
+        with pytest.raises(ProfileError, match="not a regular file"):
+            load_profile(str(tmp_path / name))
 
 
 def test_invalid_yaml_names_file_and_line(write_profile):
