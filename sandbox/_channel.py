@@ -97,7 +97,8 @@ def pack_files(fd: int, entries: list[tuple[str, int, Union[bytes, FileSource]]]
         while done < size:
             sent = os.sendfile(fd, content.fd, done, size - done)
             if sent == 0:
-                raise ValueError(f"{name}: the file shrank while it was copied")
+                raise ValueError(f"{name}: the file is shorter than it was when opened (it changed, or it is "
+                                 f"not an ordinary file)")
             done += sent
 
 

@@ -110,11 +110,26 @@ class Sandbox:
         timeout: the wall-time limit of this run (as subprocess.run's; a TLE verdict, not an
         exception); the other limits by name, e.g. cpu_time="1s", memory="64M".
         """
+        if stdout == STDOUT:
+            raise UsageError("stdout=STDOUT: only stderr can be merged into stdout")
+        request = self._request(argv, script=script, args=args, env=env, binds=binds, workdir=workdir, net=net,
+                                files=files, collect=collect, collect_limit=collect_limit, name=name, rootfs=rootfs,
+                                overlay=overlay, timeout=timeout, **limits)
+        with stdin_source(stdin) as source:
+            return supervisor.run(self.profile, request, supervisor.Stdio(source, stdout, stderr), self._server.spawn)
+
+    def _request(self, argv: Sequence[str] = (), *, script: Optional[str] = None, args: Sequence[str] = (),
+                 env: Optional[Mapping[str, str]] = None, binds: Sequence[Bind] = (), workdir: Optional[str] = None,
+                 net: Optional[str] = None, files: Optional[Mapping[str, FileContent]] = None,
+                 collect: Sequence[str] = (), collect_limit: Union[None, int, str] = None, name: Optional[str] = None,
+                 rootfs: Optional[str] = None, overlay: Union[None, str, tuple[str, Optional[str]]] = None,
+                 timeout: Union[None, float, str] = None, **limits: object) -> Request:
+        """run()'s arguments but the streams, as the Request the supervisor plans from."""
         if timeout is not None:
             if "wall_time" in limits:
                 raise UsageError("give timeout or wall_time, not both: they are the same limit")
             limits["wall_time"] = timeout
-        request = Request(
+        return Request(
             program=tuple(argv), script=script, script_args=tuple(args),
             limits=parse_limit_overrides(limits), net=net, binds=tuple(binds), workdir=workdir,
             env=tuple((env or {}).items()), cgroup_root=self.cgroup_root,
@@ -122,10 +137,6 @@ class Sandbox:
             collect=tuple(collect), collect_limit=parse_size_option("collect_limit", collect_limit), name=name,
             rootfs=rootfs, overlay=(overlay, None) if isinstance(overlay, str) else overlay,
         )
-        if stdout == STDOUT:
-            raise UsageError("stdout=STDOUT: only stderr can be merged into stdout")
-        with stdin_source(stdin) as source:
-            return supervisor.run(self.profile, request, supervisor.Stdio(source, stdout, stderr), self._server.spawn)
 
     def run_cases(
         self,
@@ -145,14 +156,22 @@ class Sandbox:
         ends with that case's Result and is shorter than `cases`; the cases after it were
         not run.  run_kwargs are run()'s, the same for every case, except stdin (each
         case's own) and stdout (captured, to compare).  An error of the sandbox itself
-        (e.g. ExecError: the program does not exist) is raised, as from run().
+        (e.g. ExecError: the program does not exist) is raised, as from run().  The host
+        paths the runs name are found once, before the first case, and every case's box
+        gets those very objects (a box cannot steer where a later case's paths lead).
         """
         for taken in ("stdin", "stdout"):
             if taken in run_kwargs:
                 raise UsageError(f"run_cases: {taken} is not an argument here (each case has its own stdin; "
                                  f"stdout is captured to compare)")
-        return list(batch.run_cases(cases, lambda case: self.run(argv, stdin=case.stdin, **run_kwargs),
-                                    compare=compare, fail_fast=fail_fast))
+        stderr = run_kwargs.pop("stderr", CAPTURE)
+        with supervisor.prepare(self.profile, self._request(argv, **run_kwargs)) as prepared:
+            def run_one(case: Case) -> Result:
+                with stdin_source(case.stdin) as source:
+                    return supervisor.run_prepared(prepared, supervisor.Stdio(source, CAPTURE, stderr),
+                                                   self._server.spawn)
+
+            return list(batch.run_cases(cases, run_one, compare=compare, fail_fast=fail_fast))
 
 
 @contextmanager

@@ -15,6 +15,7 @@ change times) and is used only if it is still that same, unchanged file.
 """
 from __future__ import annotations
 
+import io
 import os
 import re
 import stat
@@ -24,6 +25,7 @@ from typing import Callable, Iterator, Optional, Sequence, Union
 
 from .errors import UsageError
 from .hostpaths import resolve
+from .profile import sha256
 from .result import Result, Verdict
 
 COMPARE_MODES = ("lines", "exact")
@@ -37,19 +39,21 @@ class CaseFile(os.PathLike):  # type: ignore[type-arg]
 
     Found through hostpaths (no symlink another user could have made), a regular file, noted by
     inode, size, and modification and change times (the change time cannot be set by anyone:
-    any write, rename or chmod moves it).  A file that changed since stops the batch.
+    any write, rename or chmod moves it).  An expected output, which decides a verdict, is also
+    noted by the SHA-256 of its bytes: a write through a shared mapping whose page was already
+    dirty moves neither time.  A file that changed since stops the batch.
     """
 
-    def __init__(self, path: str, what: str) -> None:
+    def __init__(self, path: str, what: str, content: bool = False) -> None:
         self.path = path
         self.what = what
-        found = resolve(path, what, os.O_PATH)
-        try:
-            if not stat.S_ISREG(found.info.st_mode):
-                raise UsageError(f"{what} {path}: not a regular file")
-            self.noted = _noted(found.info)
-        finally:
+        found = resolve(path, what, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO: no waiting
+        if not stat.S_ISREG(found.info.st_mode):
             os.close(found.fd)
+            raise UsageError(f"{what} {path}: not a regular file")
+        with os.fdopen(found.fd, "rb") as f:
+            self.noted = _noted(found.info)
+            self.digest = _digest(f) if content else None
 
     def open(self) -> int:
         """The file for reading, if it is still the one noted."""
@@ -63,7 +67,11 @@ class CaseFile(os.PathLike):  # type: ignore[type-arg]
 
     def read(self) -> bytes:
         with os.fdopen(self.open(), "rb") as f:
-            return f.read()
+            data = f.read()
+        if self.digest is not None and sha256(data).hexdigest() != self.digest:
+            raise UsageError(f"{self.what} {self.path} changed after the cases started (its bytes differ: can a "
+                             f"box write it?); the batch is stopped")
+        return data
 
     def __fspath__(self) -> str:
         return self.path
@@ -80,6 +88,13 @@ class CaseFile(os.PathLike):  # type: ignore[type-arg]
 
 def _noted(info: os.stat_result) -> tuple[int, ...]:
     return info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns
+
+
+def _digest(f: "io.BufferedReader") -> str:
+    hashed = sha256()
+    while chunk := f.read(1 << 20):
+        hashed.update(chunk)
+    return hashed.hexdigest()
 
 
 Data = Union[bytes, str, "os.PathLike[str]"]  # bytes, or a file's path (str, as in Sandbox.run's stdin)
@@ -117,14 +132,15 @@ def run_cases(cases: Sequence[Case], run_one: RunOne, *, compare: str = "lines",
     if repeated:
         raise UsageError(f"case names must differ; repeated: {', '.join(repeated)}")
     noted = [replace(case, stdin=_note(case.stdin, f"case {case.name}: stdin"),
-                     expected=None if case.expected is None else _note(case.expected, f"case {case.name}: expected"))
+                     expected=None if case.expected is None
+                     else _note(case.expected, f"case {case.name}: expected", content=True))
              for case in cases]
     return _results(noted, run_one, compare, fail_fast)
 
 
-def _note(data: Data, what: str) -> Data:
+def _note(data: Data, what: str, content: bool = False) -> Data:
     """A path becomes a CaseFile, noted now, before the first case runs."""
-    return data if isinstance(data, (bytes, CaseFile)) else CaseFile(os.fspath(data), what)
+    return data if isinstance(data, (bytes, CaseFile)) else CaseFile(os.fspath(data), what, content)
 
 
 def _results(cases: list[Case], run_one: RunOne, compare: str, fail_fast: bool) -> Iterator[Result]:
@@ -175,7 +191,7 @@ def _read(data: Data, what: str) -> bytes:
     """A case's bytes; by the time a case runs, every path is a CaseFile (run_cases noted it)."""
     if isinstance(data, bytes):
         return data
-    return (data if isinstance(data, CaseFile) else CaseFile(os.fspath(data), what)).read()
+    return (data if isinstance(data, CaseFile) else CaseFile(os.fspath(data), what, content=True)).read()
 
 
 def overall_verdict(results: Sequence[Result]) -> Verdict:
@@ -205,8 +221,8 @@ def cases_from_dir(directory: Union[str, "os.PathLike[str]"]) -> list[Case]:
         raise UsageError(f"{where}: no NAME{IN_SUFFIX} files")
     cases = []
     for name in sorted(names, key=natural_key):
-        files = [CaseFile(os.path.join(directory, name + suffix), f"{where}:") for suffix in (IN_SUFFIX, OUT_SUFFIX)
-                 if name + suffix in entries]
+        files = [CaseFile(os.path.join(directory, name + suffix), f"{where}:", content=suffix == OUT_SUFFIX)
+                 for suffix in (IN_SUFFIX, OUT_SUFFIX) if name + suffix in entries]
         cases.append(Case(name, *files))
     return cases
 

@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # imported when used, to keep the CLI's start fast
     from .plan import Request
     from .profile import Profile
     from .result import Result
+    from .supervisor import Prepared
 
 EXIT_SANDBOX_ERROR = 125
 LIMIT_FLAGS = ("cpu_time", "wall_time", "memory", "pids", "output", "file_size", "open_files", "cpus")
@@ -211,12 +212,13 @@ def _outputs(args: argparse.Namespace) -> _Outputs:
 
 
 def _write_result(document: dict, result: Optional["ResultFile"], to_stdout: bool) -> None:
+    """--json first: a --result file a box made unwritable must not cost the caller both."""
     text = json.dumps(document, indent=2, sort_keys=True)
-    if result is not None:
-        result.write(text + "\n")
     if to_stdout:
         sys.stdout.write(text + "\n")
         sys.stdout.flush()
+    if result is not None:
+        result.write(text + "\n")
 
 
 def _cmd_run(parser: argparse.ArgumentParser, tokens: list[str]) -> int:
@@ -269,8 +271,8 @@ def _run_one(args: argparse.Namespace, profile: Profile, request: Request, outpu
             _write_result({"verdict": "IE", "exit_code": None, "signal": None, "message": e.message},
                           outputs.result, args.json)
         raise
+    _write_result(result.to_dict(), outputs.result, args.json)  # before the files: a box may have spoiled their place
     _write_collected(args, result, outputs)
-    _write_result(result.to_dict(), outputs.result, args.json)
     if result.verdict.value in NOTEWORTHY and not args.json:
         print(f"sandbox: {result.verdict.value}: {result.message}", file=sys.stderr)
     return result.cli_exit_code
@@ -296,7 +298,15 @@ def _check_case_and_file_options(args: argparse.Namespace) -> None:
 
 def _run_cases(args: argparse.Namespace, profile: Profile, request: Request, outputs: _Outputs) -> int:
     """--cases DIR: a fresh box per case, judged by batch.run_cases (the loop the API uses too);
-    a line per case as it ends, the skipped ones, and a summary.  Exit 0 if every case is OK, else 1."""
+    a line per case as it ends, the skipped ones, and a summary.  Exit 0 if every case is OK, else 1.
+    The run's host paths are found once, before the first case (supervisor.prepare)."""
+    from . import supervisor
+
+    with supervisor.prepare(profile, request) as prepared:
+        return _judge_cases(args, prepared, outputs)
+
+
+def _judge_cases(args: argparse.Namespace, prepared: "Prepared", outputs: _Outputs) -> int:
     from . import supervisor
     from ._forkserver import fork_here
     from .api import stdin_source
@@ -308,7 +318,7 @@ def _run_cases(args: argparse.Namespace, profile: Profile, request: Request, out
 
     def run_one(case: Case) -> Result:
         with stdin_source(case.stdin) as source:
-            return supervisor.run(profile, request, supervisor.Stdio(source, supervisor.CAPTURE, stderr), fork_here)
+            return supervisor.run_prepared(prepared, supervisor.Stdio(source, supervisor.CAPTURE, stderr), fork_here)
 
     width = max(len(case.name) for case in cases)
     results: list[Result] = []

@@ -8,12 +8,12 @@ FIFO there while it runs, so nothing is looked up by name after a box started.
 - Read: --file sources (streamed into the box, never read into our memory, and refused
   early if they cannot fit in its work dir), --stdin.  Regular files and devices, or one of
   the caller's own descriptors (/dev/stdin, <(...)); opened without blocking.
-- Written: --stdout/--stderr (opened and truncated before the run), --result (replaced
+- Written: --stdout/--stderr (opened and emptied before the run), --result (replaced
   atomically after the run: a temp file renamed over the name, so whatever the box left at
   that name is replaced, never written through), collected files (beneath --collect-dir,
-  one component at a time).  Regular files and devices (or the caller's own descriptors);
-  a symlink as the last component is never followed but in root's directories, a FIFO is
-  refused without waiting for a reader.
+  one component at a time).  Regular files of the caller's and devices, or the caller's own
+  descriptors (shared, not opened anew); no symlink is followed on the way but in root's
+  directories, a FIFO is refused without waiting for a reader.
 
 Man pages: openat(2) (O_NOFOLLOW), renameat(2), sendfile(2), fifo(7).
 """
@@ -26,7 +26,7 @@ import stat
 from typing import Optional
 
 from .errors import UsageError
-from .hostpaths import NOFOLLOW, Found, HostPaths, resolve
+from .hostpaths import WRITTEN, Found, HostPaths, PathError, resolve
 from .workfiles import FileEntry, FileSource, check_name
 
 _WRITE = os.O_WRONLY | os.O_NONBLOCK | os.O_NOCTTY
@@ -61,16 +61,27 @@ def _input(path: str, what: str) -> Found:
 
 
 def open_output(path: str, what: str) -> int:
-    """A file the program's output goes to, created or truncated now."""
-    found = resolve(path, what, _WRITE | os.O_CREAT | os.O_TRUNC, last=NOFOLLOW)
-    return _writable(found, path, what)
+    """A file the program's output goes to, created or emptied now (or the caller's own descriptor,
+    /dev/stdout, shared as it is)."""
+    found = resolve(path, what, _WRITE | os.O_CREAT, last=WRITTEN)
+    fd = _writable(found, path, what)
+    if not found.own and stat.S_ISREG(found.info.st_mode):
+        os.ftruncate(fd, 0)
+    return fd
 
 
 def _writable(found: Found, path: str, what: str) -> int:
+    """A regular file of the caller's or a device, or the caller's own descriptor; never a file of
+    another user's that happens to be writable (as in a sticky /tmp: they would read it later)."""
     kind = stat.S_IFMT(found.info.st_mode)
-    if kind not in (stat.S_IFREG, stat.S_IFCHR) and not found.own:
+    problem = None
+    if not found.own and kind not in (stat.S_IFREG, stat.S_IFCHR):
+        problem = "not a regular file"
+    elif not found.own and kind == stat.S_IFREG and found.info.st_uid != os.geteuid():
+        problem = "a file of another user's: not written to (they could read it)"
+    if problem:
         os.close(found.fd)
-        raise UsageError(f"{what} {path}: not a regular file")
+        raise UsageError(f"{what} {path}: {problem}")
     _blocking(found.fd)
     return found.fd
 
@@ -84,55 +95,86 @@ class ResultFile:
     """Where --result goes, found before the run and written after it.
 
     A regular file (or a name not there yet) is replaced atomically: the document goes into a
-    temp file in the directory held open since before the run, which is then renamed over the
-    name; a symlink, a FIFO or a forged document the box left there is replaced, never written
-    through.  A device or one of the caller's own descriptors (/dev/stderr) is written directly.
+    temp file (with the old file's mode) in the directory held open since before the run, which
+    is then renamed over the name; a symlink, a FIFO or a forged document the box left there is
+    replaced, never written through.  Afterwards the directory must still be the one at its
+    path (a box that can write its parent could have moved it and put a forged one in its
+    place).  A device or the caller's own descriptor (/dev/stderr) is written directly.
     """
 
     def __init__(self, path: str) -> None:
         self.path = path
         self._stream: Optional[int] = None
+        self._mode = 0o644
         self._paths = HostPaths()
-        self._directory, self._name = self._paths.parent(path, "--result")
         try:
-            found = resolve(path, "--result", os.O_PATH, last=NOFOLLOW)
-        except UsageError as e:
+            self._directory, self._name = self._paths.parent(path, "--result", last=WRITTEN)
+            self._find_stream()
+        except BaseException:
+            self.close()
+            raise
+
+    def _find_stream(self) -> None:
+        try:
+            found = resolve(self.path, "--result", os.O_PATH, last=WRITTEN)
+        except PathError as e:
             if e.fields.get("errno") != errno.ENOENT:
                 raise
             return
         kind = stat.S_IFMT(found.info.st_mode)
         try:
-            if kind == stat.S_IFCHR or found.own:
+            if found.own:
+                self._stream = os.dup(found.fd)
+            elif kind == stat.S_IFCHR:
                 self._stream = os.open(f"/proc/self/fd/{found.fd}", _WRITE | os.O_CLOEXEC)
-                _blocking(self._stream)
             elif kind != stat.S_IFREG:
-                raise UsageError(f"--result {path}: not a regular file")
+                raise UsageError(f"--result {self.path}: not a regular file")
+            elif found.info.st_uid == os.geteuid():
+                self._mode = found.info.st_mode & 0o7777
+        except OSError as e:
+            raise UsageError(f"--result {self.path}: {e.strerror or e}") from None
         finally:
             os.close(found.fd)
+        if self._stream is not None:
+            _blocking(self._stream)
 
     def write(self, text: str) -> None:
         data = text.encode()
         try:
             if self._stream is not None:
                 _write_all(self._stream, data)
-            else:
-                self._replace(data)
+                return
+            self._replace(data)
         except OSError as e:
-            raise UsageError(f"--result {self.path}: {e.strerror or e}") from None
+            raise UsageError(f"--result {self.path}: cannot write it ({e.strerror or e}); what is at that name "
+                             f"was not written by sandbox") from None
+        self._check_still_there()
 
     def _replace(self, data: bytes) -> None:
         directory = self._directory.fd
         temporary = f".{self._name}.{os.urandom(6).hex()}.tmp"
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644,
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
                      dir_fd=directory)
         try:
             _write_all(fd, data)
+            os.fchmod(fd, self._mode)
             os.replace(temporary, self._name, src_dir_fd=directory, dst_dir_fd=directory)
         except BaseException:
             os.unlink(temporary, dir_fd=directory)
             raise
         finally:
             os.close(fd)
+
+    def _check_still_there(self) -> None:
+        with HostPaths() as now:
+            try:
+                here, _ = now.parent(self.path, "--result", last=WRITTEN)
+            except UsageError:
+                here = None
+            if here is None or here.identity != self._directory.identity:
+                raise UsageError(f"--result {self.path}: its directory was moved or replaced while the box ran "
+                                 f"(can the box write it?); the result went to the directory found before the run, "
+                                 f"and what is at that name now was not written by sandbox")
 
     def close(self) -> None:
         if self._stream is not None:
@@ -153,7 +195,7 @@ class CollectDir:
 
     def __init__(self, path: str) -> None:
         self.path = path
-        found = resolve(path, "--collect-dir", os.O_PATH | os.O_DIRECTORY, last=NOFOLLOW)
+        found = resolve(path, "--collect-dir", os.O_PATH | os.O_DIRECTORY, last=WRITTEN)
         self.fd = found.fd
         if not os.access(".", os.W_OK | os.X_OK, dir_fd=self.fd):
             self.close()
@@ -192,8 +234,11 @@ def write_beneath(directory_fd: int, shown: str, name: str, content: bytes) -> N
         finally:
             os.close(fd)
         with os.fdopen(out, "wb") as f:
-            if not stat.S_ISREG(os.fstat(out).st_mode):
+            info = os.fstat(out)
+            if not stat.S_ISREG(info.st_mode):
                 raise OSError(errno.EINVAL, "not a regular file")
+            if info.st_uid != os.geteuid():
+                raise OSError(errno.EPERM, "a file of another user's: not written to")
             f.truncate(0)
             f.write(content)
     except OSError as e:

@@ -16,27 +16,31 @@ write (a --bind-rw directory, a kept overlay layer).  So:
   of root's or the caller's, a symlink of root's or the caller's (which nobody else may
   replace).  That is OpenSSH's StrictModes and the kernel's protected_symlinks rule, applied
   whether or not the host enabled the latter.  Elsewhere the path is refused, with the reason.
-- For a file the supervisor writes (--stdout, --result, --collect-dir), the last component is
-  never followed unless it lies in a directory only root may write (/dev/stdout): the
-  caller's own directories may hold symlinks a box made.
+- For a file the supervisor writes (--stdout, --result, --collect-dir), no symlink on the way is
+  followed unless it lies in a directory only root may write (/dev/stdout): the caller's own
+  directories may hold symlinks a box made, to steer the output of a later run.
 - In /proc (the caller's own open files: /dev/fd/N -> /proc/self/fd/N), the kernel follows
-  the link, since it alone knows which file the link means.
+  the link, since it alone knows which file the link means; /proc/self/fd/N itself is the
+  caller's descriptor N, shared, not opened again.
 
 Man pages: openat(2), path_resolution(7), symlink(7) (protected_symlinks), proc(5).
 """
 from __future__ import annotations
 
 import errno
+import fcntl
+import grp
 import os
+import pwd
 import stat
 from dataclasses import dataclass
 from typing import Optional
 
 from .errors import UsageError
 
-FOLLOW = "follow"      # the last component is followed like the others (paths read from)
-NOFOLLOW = "nofollow"  # the last component is never followed, but in a directory only root may write
-LINK = "link"          # a symlink at the last component is itself the answer (recreated in the box)
+FOLLOW = "follow"      # symlinks followed where nobody else could have made them (paths read from)
+WRITTEN = "written"    # a path written to: no symlink followed on the way but in root's own directories
+LINK = "link"          # as FOLLOW, but a symlink at the last component is itself the answer (recreated in the box)
 MAX_LINKS = 40         # as the kernel's path_resolution(7)
 _DIRECTORY = os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
@@ -91,15 +95,18 @@ def resolve(path: str, what: str, flags: int = os.O_PATH, *, last: str = FOLLOW,
 
 def _reason(error: OSError) -> str:
     return {errno.ENOENT: "no such file or directory", errno.ENOTDIR: "not a directory (or a parent is not)",
-            errno.ELOOP: "too many levels of symbolic links", errno.ENXIO: "a FIFO or socket nobody reads",
+            errno.ELOOP: "too many levels of symbolic links",
+            errno.ENXIO: "nothing behind it (a FIFO or socket nobody reads, or a device that is not there)",
             }.get(error.errno or 0, error.strerror or str(error))
 
 
 def _walk(path: str, flags: int, last: str, mode: int) -> Found:
     if not path:
         raise FileNotFoundError(errno.ENOENT, "empty path")
+    # A relative path starts at the working directory itself, never at its name (which someone
+    # who may write a directory above it could point elsewhere meanwhile).
+    directory = os.open("/" if path.startswith("/") else ".", _DIRECTORY)
     where = "/" if path.startswith("/") else os.getcwd()
-    directory = os.open(where, _DIRECTORY)
     names = [name for name in path.split("/") if name not in ("", ".")]
     links = 0
     try:
@@ -117,7 +124,7 @@ def _walk(path: str, flags: int, last: str, mode: int) -> Found:
                 fd = None
             if fd is not None:
                 if final:
-                    return Found(os.path.join(where, name), fd, os.fstat(fd))
+                    return _found(os.path.join(where, name), fd, path)
                 os.close(directory)
                 directory, where = fd, os.path.join(where, name)
                 continue
@@ -126,27 +133,47 @@ def _walk(path: str, flags: int, last: str, mode: int) -> Found:
                 raise OSError(errno.ELOOP, "too many levels of symbolic links")
             here = os.fstat(directory)
             if _on_proc(here):  # the caller's own files: the kernel follows the link it made
-                fd = os.open(name, (flags if final else os.O_PATH | os.O_DIRECTORY) | os.O_CLOEXEC, mode,
-                             dir_fd=directory)
+                own = _own_descriptor(here, name) if final else None
+                fd = own if own is not None else os.open(
+                    name, (flags if final else os.O_PATH | os.O_DIRECTORY) | os.O_CLOEXEC, mode, dir_fd=directory)
                 target = os.readlink(name, dir_fd=directory)
                 inner = target if target.startswith("/") else os.path.join(where, name)
                 if final:
-                    return Found(inner, fd, os.fstat(fd), own=True)
+                    return _found(inner, fd, path, own=True)
                 os.close(directory)
                 directory, where = fd, inner
                 continue
             link = os.stat(name, dir_fd=directory, follow_symlinks=False)
-            _check_may_follow(here, link, final and last == NOFOLLOW, os.path.join(where, name), where)
+            _check_may_follow(here, link, last == WRITTEN, os.path.join(where, name), where)
             target = os.readlink(name, dir_fd=directory)
             if target.startswith("/"):
                 os.close(directory)
                 directory, where = os.open("/", _DIRECTORY), "/"
             names = [n for n in target.split("/") if n not in ("", ".")] + names
         # The path ended at a directory already open ("/", ".", "dir/.."): open it as asked.
-        fd = os.open(".", flags | os.O_CLOEXEC, dir_fd=directory)
-        return Found(where, fd, os.fstat(fd))
+        return _found(where, os.open(".", flags | os.O_CLOEXEC, dir_fd=directory), path)
     finally:
         os.close(directory)
+
+
+def _found(where: str, fd: int, path: str, own: bool = False) -> Found:
+    info = os.fstat(fd)
+    if path.endswith("/") and not stat.S_ISDIR(info.st_mode):  # "file/" names a directory, as for the kernel
+        os.close(fd)
+        raise NotADirectoryError(errno.ENOTDIR, "not a directory")
+    return Found(where, fd, info, own)
+
+
+def _own_descriptor(directory: os.stat_result, name: str) -> Optional[int]:
+    """A copy of our own descriptor N when the path is /proc/self/fd/N (/dev/stdout, /dev/fd/3,
+    <(...)): the very open file, its offset and mode shared, rather than the file opened anew
+    (which would start writing at offset 0 of the caller's own stdout file, or truncate it)."""
+    if not name.isdigit():
+        return None
+    ours = os.stat("/proc/self/fd")
+    if (directory.st_dev, directory.st_ino) != (ours.st_dev, ours.st_ino):
+        return None
+    return fcntl.fcntl(int(name), fcntl.F_DUPFD_CLOEXEC, 0)
 
 
 def _open_component(directory: int, name: str, final: bool, flags: int, mode: int) -> Optional[int]:
@@ -185,9 +212,10 @@ def _check_may_follow(directory: os.stat_result, link: os.stat_result, written: 
                       where: str) -> None:
     """Raise _Refused unless nobody but root or the caller could have made this symlink."""
     trusted = (0, os.geteuid())
-    others_may_write = bool(directory.st_mode & 0o022)
+    others_may_write = bool(directory.st_mode & 0o002) or (
+        bool(directory.st_mode & 0o020) and not _private_group(directory.st_gid))
     if written:
-        if directory.st_uid == 0 and not others_may_write:
+        if directory.st_uid == 0 and not directory.st_mode & 0o022:
             return
         raise _Refused(f"{name} is a symlink, and a file sandbox writes is never reached through one "
                        f"(a box or another user may have made it); give the path it points to")
@@ -199,14 +227,33 @@ def _check_may_follow(directory: os.stat_result, link: os.stat_result, written: 
                    f"who could point it anywhere; give the path it points to")
 
 
-def listing(directory: Found) -> list[tuple[str, os.stat_result]]:
-    """The entries of a directory held by `directory`, each with its lstat."""
-    fd = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=directory.fd)
+def _private_group(gid: int) -> bool:
+    """The caller's own user-private group (a umask of 002 makes its directories group-writable)."""
     try:
-        names = sorted(os.listdir(fd))
-    finally:
-        os.close(fd)
-    return [(name, os.stat(name, dir_fd=directory.fd, follow_symlinks=False)) for name in names]
+        group, user = grp.getgrgid(gid), pwd.getpwuid(os.geteuid())
+    except KeyError:
+        return False
+    return gid == user.pw_gid and group.gr_name == user.pw_name and set(group.gr_mem) <= {user.pw_name}
+
+
+def listing(directory: Found, what: str) -> list[Found]:
+    """The entries of a directory, each opened as itself (O_PATH, a symlink too) relative to the
+    directory: the caller holds them (HostPaths.listing) until the run ends."""
+    entries: list[Found] = []
+    try:
+        fd = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=directory.fd)
+        try:
+            names = sorted(os.listdir(fd))
+        finally:
+            os.close(fd)
+        for name in names:
+            entry = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=directory.fd)
+            entries.append(Found(os.path.join(directory.path, name), entry, os.fstat(entry)))
+        return entries
+    except OSError as e:
+        for found in entries:
+            os.close(found.fd)
+        raise PathError(what, directory.path, f"changed while it was read ({_reason(e)})", e.errno) from None
 
 
 def directory_beneath(directory: Found, relative: str) -> bool:
@@ -240,24 +287,30 @@ class HostPaths:
         self._held.append(found.fd)
         return found
 
-    def directory(self, path: str, what: str) -> Found:
-        found = self.find(path, what)
+    def directory(self, path: str, what: str, *, last: str = FOLLOW) -> Found:
+        found = self.find(path, what, last=last)
         if not found.is_dir:
             raise UsageError(f"{what} {path}: not a directory")
         return found
 
-    def parent(self, path: str, what: str) -> tuple[Found, str]:
+    def parent(self, path: str, what: str, *, last: str = FOLLOW) -> tuple[Found, str]:
         """The directory a path names an entry of (found as any other path), and the entry's name."""
         parent_path, name = os.path.split(path.rstrip("/"))
         if name in ("", ".", ".."):
             raise UsageError(f"{what} {path}: expected a name in a directory")
-        return self.directory(parent_path or ".", f"{what} {path}: its parent"), name
+        return self.directory(parent_path or ".", f"{what} {path}: its parent", last=last), name
 
-    def made_directory(self, parent: Found, name: str, what: str) -> Found:
-        """parent/name, made if missing (mode 0755), never reached through a symlink."""
+    def listing(self, directory: Found, what: str) -> list[Found]:
+        entries = listing(directory, what)
+        self._held += [entry.fd for entry in entries]
+        return entries
+
+    def made_directory(self, parent: Found, name: str, what: str, mode: int = 0o700) -> Found:
+        """parent/name, made if missing (private to the caller unless `mode` says otherwise),
+        never reached through a symlink."""
         shown = os.path.join(parent.path, name)
         try:
-            os.mkdir(name, 0o755, dir_fd=parent.fd)
+            os.mkdir(name, mode, dir_fd=parent.fd)
         except FileExistsError:
             pass
         except OSError as e:

@@ -285,7 +285,7 @@ def _lock_for_life(directory: int, name: str) -> None:
 def _real_directory(layer: int, name: str, shown: Optional[str]) -> int:
     """layer/name, made if missing; a symlink there (planted by an earlier run) is refused, not followed."""
     try:
-        os.mkdir(name, 0o755, dir_fd=layer)
+        os.mkdir(name, 0o700, dir_fd=layer)  # the program's kept files are the caller's alone
     except FileExistsError:
         pass
     try:

@@ -18,7 +18,7 @@ from typing import Any, Optional
 
 from .cgroup import CgroupLimits
 from .errors import UsageError
-from .hostpaths import LINK, Found, HostPaths, directory_beneath, listing
+from .hostpaths import LINK, Found, HostPaths, directory_beneath
 from .mountns import MountOp
 from .profile import Limits, MountEntry, Profile, SyscallRule
 from .rlimits import RlimitSpec
@@ -119,7 +119,7 @@ def make_plan(profile: Profile, request: Request, caller_uid: int, caller_gid: i
                    for op in _profile_mount(profile, entry, limits, paths))
     mounts += _work_mounts(request, work_binds, script, limits, overlay, paths)
     if rootfs:
-        mounts = _rootfs_mounts(rootfs, mounts) + mounts
+        mounts = _rootfs_mounts(rootfs, mounts, paths) + mounts
     env = dict(profile.env)
     env.update(request.env)
     return Plan(
@@ -283,7 +283,7 @@ def _rootfs(path: Optional[str], paths: HostPaths) -> Optional[Found]:
     return found
 
 
-def _rootfs_mounts(rootfs: Found, later: tuple[MountOp, ...]) -> tuple[MountOp, ...]:
+def _rootfs_mounts(rootfs: Found, later: tuple[MountOp, ...], paths: HostPaths) -> tuple[MountOp, ...]:
     """Each top-level entry of the root file system, bound read-only into the box's root (a tmpfs,
     so mount points can still be made in it); a symlink is recreated as itself.  An entry is left
     out when a later mount needs a path under it that the read-only image does not have as real
@@ -295,14 +295,14 @@ def _rootfs_mounts(rootfs: Found, later: tuple[MountOp, ...]) -> tuple[MountOp, 
                    for op in later)
 
     ops = []
-    for name, info in listing(rootfs):
-        if blocks(name, info):
+    for entry in paths.listing(rootfs, "rootfs"):
+        name = os.path.basename(entry.path)
+        if blocks(name, entry.info):
             continue
-        if stat.S_ISLNK(info.st_mode):
-            ops.append(MountOp("symlink", f"/{name}", os.readlink(name, dir_fd=rootfs.fd)))
+        if entry.is_link:
+            ops.append(MountOp("symlink", f"/{name}", os.readlink("", dir_fd=entry.fd)))
         else:
-            ops.append(MountOp("bind", f"/{name}", os.path.join(rootfs.path, name), readonly=True,
-                               identity=(info.st_dev, info.st_ino)))
+            ops.append(MountOp("bind", f"/{name}", entry.path, readonly=True, identity=entry.identity))
     return tuple(ops)
 
 

@@ -94,30 +94,70 @@ def cgroup_subtree(explicit: Optional[str], profile: Profile) -> Optional[cgroup
     return subtree
 
 
-def run(profile: Profile, request: Request, stdio: Stdio, launch: Launcher) -> Result:
-    """One box, start to verdict.  launch: a ForkServer's spawn, or fork_here in the CLI."""
+@dataclass
+class Prepared:
+    """A run's host side, settled once: the cgroup subtree, every host path found and held, the plan
+    and its filter.  A batch of runs (test cases) shares one, so a box of an early case cannot steer
+    where a later case's paths lead: the later boxes get the very objects the first one got."""
+
+    profile: Profile
+    request: Request
+    subtree: Optional[cgroup.Subtree]
+    paths: HostPaths
+    plan: Plan
+    bpf: bytes
+
+    def close(self) -> None:
+        self.paths.close()
+
+    def __enter__(self) -> "Prepared":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def prepare(profile: Profile, request: Request) -> Prepared:
+    """Steps 1-3 of a run, for one run or for many alike."""
     subtree = cgroup_subtree(request.cgroup_root, profile)                 # 1. host: a delegated cgroup v2 subtree?
-    with HostPaths() as paths:                                             #    every host path found once, held to the end
+    paths = HostPaths()                                                    #    every host path found once, held to the end
+    try:
         plan = make_plan(profile, request, os.getuid(), os.getgid(),       # 2. the whole run as data
                          cgroup=subtree is not None, paths=paths)
         bpf = compile_seccomp(plan.seccomp, profile.source)                # 3. once per policy
-        if request.name:
-            _check_name_free(request.name)
-        run_cgroup = subtree.new_run(plan.cgroup) if subtree and plan.cgroup else None  # 4. limits before anyone is in it
-        try:
-            box = _Box(plan, bpf, stdio, launch, run_cgroup, request.files)               # 5. hand over the plan, start the init
-        except BaseException:
-            if run_cgroup:
-                run_cgroup.destroy()
-            raise
-        named = _live_box(request.name, profile, plan, bpf, box) if request.name else None
-        box.on_started = (lambda: registry.register(named)) if named else None  # 5b. listed once the program runs
-        try:
-            usage = box.watch()                                            # 6-8. status, output, deadlines, usage
-        finally:
-            if named:
-                registry.unregister(named)
-            box.close()                                                    # 10. kill, reap, remove the cgroup
+    except BaseException:
+        paths.close()
+        raise
+    return Prepared(profile, request, subtree, paths, plan, bpf)
+
+
+def run(profile: Profile, request: Request, stdio: Stdio, launch: Launcher) -> Result:
+    """One box, start to verdict.  launch: a ForkServer's spawn, or fork_here in the CLI."""
+    with prepare(profile, request) as prepared:                            # 1-3
+        return run_prepared(prepared, stdio, launch)                       # 4-10
+
+
+def run_prepared(prepared: Prepared, stdio: Stdio, launch: Launcher) -> Result:
+    """Steps 4-10: one box of a prepared run."""
+    plan, bpf, request = prepared.plan, prepared.bpf, prepared.request
+    if request.name:
+        _check_name_free(request.name)
+    subtree = prepared.subtree
+    run_cgroup = subtree.new_run(plan.cgroup) if subtree and plan.cgroup else None  # 4. limits before anyone is in it
+    try:
+        box = _Box(plan, bpf, stdio, launch, run_cgroup, request.files)    # 5. hand over the plan, start the init
+    except BaseException:
+        if run_cgroup:
+            run_cgroup.destroy()
+        raise
+    named = _live_box(request.name, prepared.profile, plan, bpf, box) if request.name else None
+    box.on_started = (lambda: registry.register(named)) if named else None  # 5b. listed once the program runs
+    try:
+        usage = box.watch()                                                # 6-8. status, output, deadlines, usage
+    finally:
+        if named:
+            registry.unregister(named)
+        box.close()                                                        # 10. kill, reap, remove the cgroup
     return _judge(plan, usage, box)                                        # 9. decide
 
 
@@ -411,8 +451,10 @@ def _files_memfd(files: tuple) -> int:
     fd = os.memfd_create("sandbox-files", os.MFD_CLOEXEC)
     try:
         _channel.pack_files(fd, list(files))
-    except BaseException:
+    except BaseException as e:
         os.close(fd)
+        if isinstance(e, (ValueError, OSError)):  # a host file changed under us (or a sysfs file lied of its size)
+            raise UsageError(f"files for the box: {e}") from None
         raise
     return fd
 

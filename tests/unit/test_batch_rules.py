@@ -231,3 +231,22 @@ def test_a_missing_directory_is_a_usage_error(tmp_path):
 def test_natural_key_breaks_ties_by_the_name():
     assert sorted(["01", "1", "001"], key=natural_key) == ["001", "01", "1"]
     assert sorted(["x-2-b", "x-10-a", "x-2-a"], key=natural_key) == ["x-2-a", "x-2-b", "x-10-a"]
+
+
+def test_an_expected_output_changed_through_a_dirty_shared_mapping_is_caught(tmp_path):
+    """A write to a page already dirty in a MAP_SHARED mapping moves neither mtime nor ctime; the
+    expected output is noted by its bytes too."""
+    import mmap
+
+    (tmp_path / "1.in").write_text("2 2\n")
+    (tmp_path / "1.out").write_text("4\n")
+    with open(tmp_path / "1.out", "r+b") as f, mmap.mmap(f.fileno(), 0) as shared:
+        shared[0:1] = b"4"  # the page is dirty from here on: later writes to it move no time
+        cases = cases_from_dir(tmp_path)
+        noted = os.stat(tmp_path / "1.out")
+        shared[0:1] = b"5"
+        assert (os.stat(tmp_path / "1.out").st_ctime_ns, os.stat(tmp_path / "1.out").st_mtime_ns) == (
+            noted.st_ctime_ns, noted.st_mtime_ns)  # the times cannot tell
+        results = run_cases(cases, FakeRunner({"1": make_result(stdout=b"5\n")}))
+        with pytest.raises(UsageError, match="1.out changed after the cases started .its bytes differ"):
+            next(results)

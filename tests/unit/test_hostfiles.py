@@ -49,7 +49,7 @@ def test_outputs_never_follow_a_symlink_the_caller_did_not_get_from_root(tmp_pat
 
 def test_an_output_fifo_is_refused_without_waiting_for_a_reader(tmp_path):
     os.mkfifo(tmp_path / "fifo")
-    with pytest.raises(UsageError, match="--stdout .*fifo: a FIFO or socket nobody reads"):
+    with pytest.raises(UsageError, match="--stdout .*fifo: nothing behind it"):
         open_output(str(tmp_path / "fifo"), "--stdout")
 
 
@@ -85,18 +85,55 @@ def test_the_result_replaces_whatever_the_box_left_at_its_name(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["bashrc", "result.json"]  # no temp file left
 
 
-def test_the_result_directory_is_the_one_found_before_the_run(tmp_path):
+@pytest.mark.parametrize("replacement", ["symlink", "directory"])
+def test_a_result_directory_moved_during_the_run_is_an_error_and_never_written_through(tmp_path, replacement):
+    """The box moves the result's directory away and puts a symlink, or a directory holding a
+    forged document, at its name: the caller must not read a forgery as the run's result."""
     (tmp_path / "out").mkdir()
     (tmp_path / "home").mkdir()
     result = ResultFile(str(tmp_path / "out" / "result.json"))
     try:
         (tmp_path / "out").rename(tmp_path / "moved")
-        (tmp_path / "out").symlink_to("home")  # the box swaps the directory for a symlink
-        result.write("{}\n")
+        if replacement == "symlink":
+            (tmp_path / "out").symlink_to("home")
+        else:
+            (tmp_path / "out").mkdir()
+            (tmp_path / "out" / "result.json").write_text('{"verdict": "OK"}\n')
+        with pytest.raises(UsageError, match="its directory was moved or replaced while the box ran"):
+            result.write('{"verdict": "RE"}\n')
     finally:
         result.close()
     assert os.listdir(tmp_path / "home") == []
-    assert (tmp_path / "moved" / "result.json").read_text() == "{}\n"
+    assert (tmp_path / "moved" / "result.json").read_text() == '{"verdict": "RE"}\n'
+
+
+def test_the_result_keeps_the_mode_of_the_file_it_replaces(tmp_path):
+    (tmp_path / "result.json").write_text("old\n")
+    (tmp_path / "result.json").chmod(0o600)
+    result = ResultFile(str(tmp_path / "result.json"))
+    try:
+        result.write("new\n")
+    finally:
+        result.close()
+    assert stat.S_IMODE(os.stat(tmp_path / "result.json").st_mode) == 0o600
+
+
+def test_our_own_descriptors_are_shared_not_opened_again(tmp_path):
+    """--result /dev/stdout > log: the document goes after what was written, not over it."""
+    log = open(tmp_path / "log", "w")
+    try:
+        log.write("the program's output\n")
+        log.flush()
+        result = ResultFile(f"/dev/fd/{log.fileno()}")
+        try:
+            result.write("{}\n")
+        finally:
+            result.close()
+        fd = open_output(f"/dev/fd/{log.fileno()}", "--stdout")  # not emptied either
+        os.close(fd)
+    finally:
+        log.close()
+    assert (tmp_path / "log").read_text() == "the program's output\n{}\n"
 
 
 def test_a_result_on_a_device_or_our_own_descriptor_is_written_through(tmp_path):

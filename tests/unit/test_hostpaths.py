@@ -8,7 +8,7 @@ import pytest
 
 from sandbox import hostpaths
 from sandbox.errors import UsageError
-from sandbox.hostpaths import FOLLOW, LINK, NOFOLLOW, HostPaths, resolve
+from sandbox.hostpaths import FOLLOW, LINK, WRITTEN, HostPaths, resolve
 
 ME = os.geteuid()
 OTHER = ME + 4321
@@ -95,14 +95,14 @@ def test_a_file_we_write_is_never_reached_through_a_symlink_of_the_callers(tmp_p
     (tmp_path / "result.json").symlink_to("target")
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
     with pytest.raises(UsageError, match="result.json is a symlink"):
-        resolve(str(tmp_path / "result.json"), "--result", flags, last=NOFOLLOW)
+        resolve(str(tmp_path / "result.json"), "--result", flags, last=WRITTEN)
     assert (tmp_path / "target").read_text() == "precious\n"
 
 
 def test_roots_symlinks_to_our_own_descriptors_still_work(tmp_path):
     read, write = os.pipe()
     try:
-        found = resolve(f"/dev/fd/{write}", "--stdout", os.O_WRONLY, last=NOFOLLOW)
+        found = resolve(f"/dev/fd/{write}", "--stdout", os.O_WRONLY, last=WRITTEN)
         try:
             assert stat.S_ISFIFO(found.info.st_mode)
             os.write(found.fd, b"through /dev/fd")
@@ -156,3 +156,16 @@ def test_host_paths_hold_their_descriptors_until_closed(tmp_path):
     paths.close()
     with pytest.raises(OSError):
         os.fstat(found.fd)
+
+
+def test_a_relative_path_starts_at_the_working_directory_itself_not_its_name(tmp_path, monkeypatch):
+    """Between getcwd() and an open of its answer, someone who may write an ancestor could point that
+    name elsewhere; the walk starts at "." and uses the name only to spell the canonical path."""
+    (tmp_path / "real").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "real")
+    monkeypatch.setattr(os, "getcwd", lambda: str(tmp_path / "elsewhere"))  # the name now leads elsewhere
+    found = resolve("out.txt", "--stdout", os.O_WRONLY | os.O_CREAT, last=WRITTEN)
+    os.close(found.fd)
+    assert os.listdir(tmp_path / "elsewhere") == []
+    assert os.listdir(tmp_path / "real") == ["out.txt"]

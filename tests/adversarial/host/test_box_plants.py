@@ -187,3 +187,72 @@ def test_a_box_draining_per_user_quotas_leaves_the_caller_and_its_other_runs_wor
     finally:
         (tmp_path / "done").write_text("")
         holder.communicate(timeout=60)
+
+
+CASE_ONE_PLANTS = """read n
+if [ "$n" = 1 ]; then mv /job/data /job/data.old; ln -s ../private /job/data; fi
+cat /data/* 2>&1
+"""
+
+
+@pytest.fixture
+def job(tmp_path: Path) -> Path:
+    """A job dir the box may write, a data dir inside it bound read-only, and the caller's key beside it."""
+    (tmp_path / "private").mkdir(mode=0o700)
+    (tmp_path / "private" / "id_rsa").write_text("VICTIM-SECRET-KEY\n")
+    directory = tmp_path / "job"
+    for sub in ("data", "cases"):
+        (directory / sub).mkdir(parents=True)
+    (directory / "data" / "input.txt").write_text("shared data\n")
+    (directory / "prog.sh").write_text(CASE_ONE_PLANTS)
+    for n in (1, 2):
+        (directory / "cases" / f"{n}.in").write_text(f"{n}\n")
+    return directory
+
+
+def test_a_case_cannot_steer_where_the_next_cases_paths_lead(job):
+    """H2 (red team): every case re-planned its binds, so the symlink case 1 planted in a --bind-rw
+    directory counted as the caller's own and case 2's box got the caller's private directory."""
+    completed = sandbox("run", "--profile", "sh", "--bind-rw", f"{job}:/job", "--bind", f"{job}/data:/data",
+                        "--cases", str(job / "cases"), "--", "/bin/sh", "/job/prog.sh")
+    assert b"VICTIM-SECRET" not in completed.stdout + completed.stderr
+    # The batch found /data once; case 2's box gets that directory or nothing: the run stops.
+    assert completed.returncode == 125 and completed.stderr.count(b"\n") == 1, completed.stderr
+    assert b"/job/data changed after it was checked" in completed.stderr
+
+
+def test_the_api_batch_finds_its_paths_once_too(job):
+    script = (f"from sandbox import Bind, Case, Sandbox, SetupError\n"
+              f"seen = []\n"
+              f"with Sandbox('sh') as box:\n"
+              f"    try:\n"
+              f"        box.run_cases(['/bin/sh', '/job/prog.sh'], [Case('1', b'1\\n'), Case('2', b'2\\n')],\n"
+              f"                      binds=[Bind('{job}', '/job', True), Bind('{job}/data', '/data')])\n"
+              f"    except SetupError as e:\n"
+              f"        print(e.message)\n")
+    completed = subprocess.run([*SANDBOX[:-2], "-c", script], capture_output=True, timeout=120)
+    assert b"VICTIM-SECRET" not in completed.stdout + completed.stderr
+    assert b"/job/data changed after it was checked" in completed.stdout, completed.stderr
+
+
+def test_a_result_whose_directory_the_box_replaced_is_an_error_not_a_forgery(project):
+    """H4 (red team): the box moved the result's directory away and put one with a forged document
+    in its place; the caller read "OK" at the path it named while the program had failed."""
+    (project / "results").mkdir()
+    completed = sandbox("run", "--profile", "sh", "--bind-rw", f"{project}:/data", "--result",
+                        str(project / "results" / "result.json"), "--", "/bin/sh", "-c",
+                        "mv /data/results /data/results.real; mkdir /data/results; "
+                        "echo '{\"verdict\": \"OK\"}' > /data/results/result.json; exit 3")
+    assert completed.returncode == 125 and completed.stderr.count(b"\n") == 1, completed.stderr
+    assert b"its directory was moved or replaced" in completed.stderr
+    assert json.loads((project / "results.real" / "result.json").read_text())["verdict"] == "RE"
+
+
+def test_json_is_printed_even_when_the_box_spoiled_the_result_file(project):
+    """G1 (red team): a box that made the result's directory unwritable also cost the caller --json."""
+    completed = sandbox("run", "--profile", "sh", "--bind-rw", f"{project}:/data", "--json", "--result",
+                        str(project / "result.json"), "--", "/bin/sh", "-c",
+                        "echo '{\"verdict\": \"OK\"}' > /data/result.json; chmod 555 /data; exit 3")
+    os.chmod(project, 0o755)
+    assert completed.returncode == 125 and b"was not written by sandbox" in completed.stderr
+    assert json.loads(completed.stdout)["verdict"] == "RE"

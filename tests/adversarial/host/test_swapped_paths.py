@@ -9,11 +9,13 @@ files, and every failed run is a one-line error (exit 125), never an internal er
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
-from boxrun import sandbox
+from boxrun import SANDBOX, sandbox
 from rival import as_rival, flipping, rival_directory
 
 RUNS = 25
@@ -87,3 +89,47 @@ def test_a_symlink_in_a_directory_of_another_user_is_refused_with_the_reason(off
     assert completed.returncode == 125 and completed.stderr.count(b"\n") == 1
     assert b"may be written by other users" in completed.stderr
     assert os.path.islink(offered / "evil")  # the rival's own files are untouched by us
+
+
+def test_a_relative_path_starts_at_the_working_directory_not_at_its_name(tmp_path):
+    """The caller works in a directory under one the rival may write; the rival swaps an ancestor for a
+    symlink to a directory of the caller's with the same sub-path.  Relative outputs and inputs must
+    still mean the working directory itself (the red team saw 26 of 60 runs write elsewhere)."""
+    target = tmp_path / "target" / "work"
+    target.mkdir(parents=True)
+    (target / "data").write_text("VICTIM-SECRET-KEY\n")
+    one_run = " ".join(shlex.quote(arg) for arg in [*SANDBOX, "run", "--profile", "sh", "--stdout", "out.txt",
+                                                    "--file", "data:data", "--", "/bin/sh", "-c", "cat data"])
+    log = tmp_path / "runs.log"
+    with rival_directory(0o777) as shared:
+        as_rival("ln", "-s", str(tmp_path / "target"), str(shared / "evil"))
+        (shared / "victimdir" / "work").mkdir(parents=True)
+        (shared / "victimdir" / "work" / "data").write_text("the caller's own input\n")
+        # The caller's shell is in its working directory before the rival starts (as a CI job would be).
+        loop = subprocess.Popen(["sh", "-c", f"read go; for i in $(seq {RUNS}); do {one_run} 2>>{log}; "
+                                             f"echo rc=$?; done"], cwd=shared / "victimdir" / "work",
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        with flipping(shared, "victimdir", "evil"):
+            codes, _ = loop.communicate(b"go\n", timeout=300)
+        real = shared / ("evil" if (shared / "victimdir").is_symlink() else "victimdir")
+        try:
+            assert set(codes.split()) <= {b"rc=0", b"rc=125"}, codes
+            assert b"VICTIM-SECRET" not in log.read_bytes()
+            assert sorted(os.listdir(target)) == ["data"], "a run wrote into another directory of the caller's"
+            assert (real / "work" / "out.txt").read_text() == "the caller's own input\n"
+        finally:
+            shutil.rmtree(real / "work")
+            (real).rmdir()
+
+
+def test_a_file_of_another_user_in_a_sticky_directory_is_never_written_to(tmp_path):
+    """fs.protected_regular may be off: the rival leaves a world-writable file in /tmp under the name the
+    caller will use for its output, to read the program's output afterwards."""
+    name = f"/tmp/sbx-rival-out-{os.getpid()}"
+    as_rival("sh", "-c", f"umask 0; : > {name}")
+    try:
+        completed = sandbox("run", "--profile", "sh", "--stdout", name, "--", "/bin/echo", "the caller's output")
+        assert completed.returncode == 125 and b"a file of another user's" in completed.stderr
+        assert os.path.getsize(name) == 0
+    finally:
+        as_rival("rm", "-f", name)
