@@ -35,12 +35,8 @@ def exec_in(box: LiveBox, argv: Sequence[str], env: dict[str, str]) -> int:
     """Run argv in the box; returns its exit code (128+N for signal N), as `sandbox run` does."""
     if not argv:
         raise UsageError("sandbox exec: nothing to run; give NAME -- PROGRAM [ARGS]")
-    program = control.program_pid(box)
-    if program is None:
-        raise UsageError(f"sandbox {box.name} has ended")
-    pidfd = os.pidfd_open(program)  # from here on the pid cannot be reused under us
-    if control.program_pid(box) != program:
-        os.close(pidfd)
+    pidfd = control.open_box_program(box)  # the program's namespaces, held whatever becomes of its pid
+    if pidfd is None:
         raise UsageError(f"sandbox {box.name} has ended")
     procs = -1
     if box.cgroup:

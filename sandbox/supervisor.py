@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, replace
 from typing import Callable, Optional, Union
 
-from . import _cache, _channel, cgroup, registry, seccomp
+from . import _cache, _channel, cgroup, control, registry, seccomp
 from ._channel import InitFds
 from ._forkserver import InitProcess
 from .errors import ExecError, HostError, ProfileError, SetupError, UsageError
@@ -28,7 +28,7 @@ from .profile import Profile
 from .result import LimitValues, Result, Usage, decide_verdict, signal_name
 
 SETUP_TIMEOUT = 120.0  # building a box takes milliseconds; this only catches a wedged child
-KILL_GRACE = 2.0       # after asking the init to end the box, SIGKILL the init
+KILL_GRACE = 2.0       # after killing the program, SIGKILL the init if the box has not ended
 CPU_POLL_MIN = 0.01    # seconds between checks of the box's CPU time (cgroup cpu.stat)
 CPU_POLL_MAX = 0.25
 CGROUP_ROOT_ENV = "SANDBOX_CGROUP_ROOT"
@@ -176,6 +176,8 @@ def _message(verdict: str, limit: Optional[str], usage: Usage, plan: Plan) -> st
 class _Box:
     """One running box as the supervisor sees it: its init and three pipes."""
 
+    program_started = False  # the init reported the program running (set by the pump)
+
     def __init__(self, plan: Plan, bpf: bytes, stdio: Stdio, launch: Launcher,
                  run_cgroup: Optional[cgroup.RunCgroup] = None, files: tuple = ()) -> None:
         self.plan = plan
@@ -261,6 +263,7 @@ class _Box:
                         self.records.append(record)
                         if record["kind"] == _channel.STARTED:
                             started_at = time.monotonic()
+                            self.program_started = True
                             if self.on_started:
                                 self.on_started()
                             wall = self.plan.limits.wall_time
@@ -296,12 +299,10 @@ class _Box:
         return time.monotonic() + KILL_GRACE, "kill"
 
     def _request_kill(self) -> None:
-        """End every process of the program: cgroup.kill where there is a cgroup, else ask the
-        init to SIGKILL the rest of its namespace.  Either way the init then reports usage."""
-        if self.cgroup:
-            self.cgroup.kill()
-        else:
-            self.init.send_signal(signal.SIGUSR1)
+        """End every process of the program: cgroup.kill where there is a cgroup, else SIGKILL to
+        the program (never a request to the init, which honours no signal: pidns.py).  Either way
+        the init then reports usage and exits.  Before the program runs: SIGKILL to the init."""
+        control.end_box(self.init.pid, self.init.pidfd, self.cgroup, self.program_started)
 
     def _forward(self, stream: str, data: bytes) -> None:
         if self.output_left is not None:
