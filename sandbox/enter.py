@@ -26,7 +26,7 @@ from . import _channel, _child, cgroup, control, privs
 from . import _syscalls as sc
 from .errors import ExecError, SetupError, UsageError
 from .registry import Confinement, LiveBox
-from .supervisor import pseudo_terminal, read_stream, write_all
+from .streams import pseudo_terminal, read_stream, write_all
 
 EXIT_HELPER_FAILED = 125
 
