@@ -364,7 +364,8 @@ def _cmd_profile(action: str, name: Optional[str]) -> None:
 
 
 def _cmd_exec(parser: argparse.ArgumentParser, tokens: list[str]) -> int:
-    """sandbox exec [--env ...] NAME -- PROGRAM [ARGS]: the exit code is the command's."""
+    """sandbox exec [--env ...] NAME -- PROGRAM [ARGS]: the exit code is the command's (137 if it was
+    killed for passing the box's output limit, with one line on stderr, as `sandbox run` exits on OLE)."""
     from . import registry
     from .enter import exec_in
 
@@ -372,7 +373,11 @@ def _cmd_exec(parser: argparse.ArgumentParser, tokens: list[str]) -> int:
         raise UsageError("sandbox exec: expected NAME -- PROGRAM [ARGS]")
     split = tokens.index("--")
     args = parser.parse_args(["exec", *tokens[:split]])
-    return exec_in(registry.find(args.name), tokens[split + 1:], _env(args.env))
+    finished = exec_in(registry.find(args.name), tokens[split + 1:], _env(args.env))
+    if finished.output_limit is not None:
+        print(f"sandbox: OLE: output limit exceeded (the box's {finished.output_limit} bytes; the command was killed)",
+              file=sys.stderr)
+    return finished.exit_code
 
 
 def _cmd_ps(as_json: bool) -> None:

@@ -36,6 +36,7 @@ class Confinement:
     env: tuple[tuple[str, str], ...]
     rlimits: tuple[RlimitSpec, ...]
     bpf: bytes
+    output: Optional[int] = None  # the box's output limit in bytes, which each exec'd command gets too
 
 
 @dataclass(frozen=True)
@@ -169,6 +170,7 @@ def _load(path: str) -> Optional[LiveBox]:
                 env=tuple((k, v) for k, v in confinement["env"]),
                 rlimits=tuple(RlimitSpec(**spec) for spec in confinement["rlimits"]),
                 bpf=base64.b64decode(confinement["bpf"]),
+                output=confinement.get("output"),
             ),
         )
     except (OSError, ValueError, KeyError, TypeError):

@@ -27,6 +27,7 @@ import select
 import selectors
 import socket
 import stat
+import sys
 from typing import Optional
 
 PENDING_LIMIT = 1 << 20  # bytes an outlet holds for a slow sink before its stream stops being read
@@ -238,6 +239,14 @@ def read_stream(fd: int, size: int = CHUNK) -> bytes:
         if e.errno == errno.EIO:
             return b""
         raise
+
+
+def readable_now(fd: int) -> int:
+    """How many bytes a pipe or pseudo-terminal holds right now (FIONREAD)."""
+    import fcntl
+    import termios
+
+    return int.from_bytes(fcntl.ioctl(fd, termios.FIONREAD, bytes(4)), sys.byteorder, signed=True)
 
 
 def write_all(fd: int, data: bytes) -> bool:

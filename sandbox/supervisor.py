@@ -134,7 +134,7 @@ def _live_box(name: str, profile: Profile, plan: Plan, bpf: bytes, box: "_Box") 
         name=name, id=registry.new_id(), pid=box.init.pid, start=cgroup.process_start_time(box.init.pid) or "",
         profile=profile.name, command=plan.argv, started=time.time(),
         cgroup=box.cgroup.path if box.cgroup else None,
-        confinement=registry.Confinement(plan.cwd, plan.env, plan.rlimits, bpf),
+        confinement=registry.Confinement(plan.cwd, plan.env, plan.rlimits, bpf, plan.limits.output),
     )
 
 

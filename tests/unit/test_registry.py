@@ -69,3 +69,11 @@ def test_a_directory_others_can_read_is_refused(runtime_dir):
     runtime_dir.chmod(0o755)
     with pytest.raises(HostError, match="0700"):
         registry.runtime_dir()
+
+
+def test_the_boxs_output_limit_is_recorded_for_exec():
+    from dataclasses import replace
+
+    plain = box("capped", os.getpid())
+    registry.register(replace(plain, confinement=replace(plain.confinement, output=1024)))
+    assert registry.find("capped").confinement.output == 1024
