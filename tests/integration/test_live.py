@@ -24,7 +24,8 @@ def runtime_dir(tmp_path, monkeypatch) -> Path:
 
 
 class NamedRun:
-    """`sandbox run --name NAME ...` in the background, ready once its program printed a line."""
+    """`sandbox run --name NAME ...` in the background, ready once its program printed a line and
+    its entry is listed (the program may print before the supervisor has read its STARTED record)."""
 
     def __init__(self, name: str, *args: str) -> None:
         self.name = name
@@ -34,6 +35,10 @@ class NamedRun:
         ready, _, _ = select.select([self.process.stdout], [], [], 30)
         assert ready, "the named run did not start"
         self.first_line = self.process.stdout.readline()
+        entry = Path(os.environ["SANDBOX_RUNTIME_DIR"]) / f"{name}.json"
+        deadline = time.monotonic() + 30
+        while not entry.exists() and self.process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
 
     def finish(self) -> tuple[int, bytes, bytes]:
         out, err = self.process.communicate(timeout=30)
