@@ -39,6 +39,15 @@ def drain(fd: int) -> bytes:
     return b"".join(chunks)
 
 
+def read_all_it_sends(outlet: Outlet, read: int) -> bytes:
+    """Be the reader until nothing waits in the outlet."""
+    received = bytearray()
+    while outlet.waiting:
+        received += drain(read)
+        outlet.flush()
+    return bytes(received + drain(read))
+
+
 def test_a_full_pipe_keeps_the_bytes_waiting_and_the_callers_description_blocking(pipe):
     read, write = pipe
     outlet = Outlet(write)
@@ -47,12 +56,7 @@ def test_a_full_pipe_keeps_the_bytes_waiting_and_the_callers_description_blockin
         outlet.send(b"x" * (4 << 20))  # far more than the pipe holds: returns at once
         assert outlet.waiting and 0 < len(outlet.pending) < 4 << 20
         assert not fcntl.fcntl(write, fcntl.F_GETFL) & os.O_NONBLOCK  # the caller's description untouched
-        received = bytearray()
-        while outlet.waiting:
-            received += drain(read)
-            outlet.flush()
-        received += drain(read)
-        assert received == b"x" * (4 << 20)
+        assert read_all_it_sends(outlet, read) == b"x" * (4 << 20)
     finally:
         outlet.close()
 
@@ -77,12 +81,7 @@ def test_without_the_reopen_it_writes_pipe_buf_at_a_time_and_only_when_writable(
     assert outlet.mode == "polled" and outlet.watch_fd == write
     outlet.send(b"y" * (1 << 20))  # would block a plain write: the pipe holds 64 KiB
     assert outlet.waiting
-    received = bytearray()
-    while outlet.waiting:
-        received += drain(read)
-        outlet.flush()
-    received += drain(read)
-    assert received == b"y" * (1 << 20)
+    assert read_all_it_sends(outlet, read) == b"y" * (1 << 20)
 
 
 def test_a_socket_gets_non_blocking_sends():
@@ -159,7 +158,7 @@ def test_the_relay_stops_reading_a_stream_while_its_outlet_is_full_and_resumes(p
             relay.writable(outlet)
         assert outlet.watch_fd not in selector.get_map()  # nothing waits: not watched
         relay.forget(box_read)
-        assert selector.get_map() == {} or box_read not in selector.get_map()
+        assert box_read not in selector.get_map()
     outlet.close()
     for fd in (box_read, box_write):
         os.close(fd)
