@@ -25,14 +25,23 @@ def package_parent() -> str:
 
 
 def python_command(code: str, paths: Sequence[str] = (), site: bool = True) -> list[str]:
-    """argv for this interpreter, isolated, running `code` with `paths` (default: this package's
-    parent) first on sys.path.  site=False also skips site-packages (-S): only `paths` are added."""
+    """argv for this interpreter, isolated, running `code` with `paths` first on sys.path (default:
+    this package's parent, and the user's site-packages if this process imports from it: -I
+    leaves it out, and a `pip install --user` keeps our dependencies there).  site=False also
+    skips site-packages (-S): only `paths` are added."""
     executable = sys.executable
     if not executable or not os.path.isabs(executable):
         raise HostError(f"cannot start a Python of our own: the interpreter's path is unknown ({executable!r})")
-    entries = list(paths) or [package_parent()]
+    entries = list(paths) or [package_parent(), *(_user_site() if site else [])]
     boot = f"import sys; sys.path[:0] = {entries!r}; {code}"
     return [executable, "-I", *([] if site else ["-S"]), "-c", boot]
+
+
+def _user_site() -> list[str]:
+    import site
+
+    user = site.getusersitepackages()
+    return [user] if site.ENABLE_USER_SITE and user in sys.path else []
 
 
 def find_program(name: str) -> Optional[str]:

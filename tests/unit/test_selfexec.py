@@ -44,3 +44,18 @@ def test_a_program_is_never_found_through_a_relative_path_entry(tmp_path: Path, 
     assert find_program("tool") is None
     monkeypatch.setenv("PATH", f"{path}:{tmp_path / 'bin'}")
     assert find_program("tool") == str(tmp_path / "bin" / "tool")
+
+
+def test_a_user_site_this_process_imports_from_is_kept(monkeypatch, tmp_path):
+    import site
+
+    user = str(tmp_path / "user-site")
+    monkeypatch.setattr(site, "ENABLE_USER_SITE", True)
+    monkeypatch.setattr(site, "getusersitepackages", lambda: user)
+    monkeypatch.setattr(sys, "path", [*sys.path, user])
+    assert repr([sandbox_parent(), user]) in python_command("pass")[-1]
+    assert user not in python_command("pass", site=False)[-1]
+
+
+def sandbox_parent() -> str:
+    return os.path.dirname(os.path.dirname(os.path.abspath(sandbox.__file__)))
