@@ -10,8 +10,8 @@ sandbox errors.
 Two processes:
   init   PID 1 of the box, in its own user, mount, pid, net, ipc, uts and cgroup
          namespaces from birth; maps its ids, builds the root, hostname,
-         loopback; runs the target, reaps, reports, and honours the
-         supervisor's kill request.
+         loopback; runs the target, reaps, reports.  It honours no signal
+         (pidns.py): the supervisor ends a box by killing the program.
   target the program-to-be; limits, stdio, privileges, seccomp, execve.
 """
 from __future__ import annotations

@@ -25,7 +25,6 @@ import os
 import select
 import signal
 import socket
-import sys
 import threading
 from typing import TYPE_CHECKING, Optional
 
@@ -33,13 +32,13 @@ from . import _channel
 from ._channel import InitFds
 from ._syscalls import prctl_directory
 from .errors import SetupError
+from .selfexec import package_parent, python_command
 
 if TYPE_CHECKING:
     import subprocess
 
 _SERVER_NAME = "sandbox-forkserver"
-_BOOT = ("import os, sys; sys.path[:0] = os.environ['SANDBOX_CHILD_PATH'].split(':'); "
-         "from sandbox._forkserver import serve; serve(int(sys.argv[1]))")
+_BOOT = "from sandbox._forkserver import serve; serve(int(sys.argv[1]))"
 _REPLY_SIZE = 512
 
 
@@ -165,11 +164,12 @@ class ForkServer:
 
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
+            python, *arguments = python_command(_BOOT, child_path(), site=False)  # never the caller's cwd or env
             self._server = subprocess.Popen(
-                [_SERVER_NAME, "-I", "-S", "-c", _BOOT, str(theirs.fileno())],
-                executable=sys.executable, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                [_SERVER_NAME, *arguments, str(theirs.fileno())],
+                executable=python, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                 pass_fds=[theirs.fileno()], start_new_session=True,  # the terminal's ^C is the caller's
-                env={"SANDBOX_CHILD_PATH": ":".join(child_path())},
+                env={},
             )
         except BaseException:
             ours.close()
@@ -203,7 +203,7 @@ def _init_from_reply(reply: bytes, fds: list[int]) -> InitProcess:
 
 def child_path() -> list[str]:
     """sys.path entries a `python -I -S` helper needs: this package's parent and python-prctl's."""
-    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    here = package_parent()
     prctl_dir = prctl_directory()
     return [here] if here == prctl_dir else [here, prctl_dir]
 

@@ -397,7 +397,8 @@ def _cmd_profile(action: str, name: Optional[str]) -> None:
 
 
 def _cmd_exec(parser: argparse.ArgumentParser, tokens: list[str]) -> int:
-    """sandbox exec [--env ...] NAME -- PROGRAM [ARGS]: the exit code is the command's."""
+    """sandbox exec [--env ...] NAME -- PROGRAM [ARGS]: the exit code is the command's (137 if it was
+    killed for passing the box's output limit, with one line on stderr, as `sandbox run` exits on OLE)."""
     from . import registry
     from .enter import exec_in
 
@@ -405,7 +406,11 @@ def _cmd_exec(parser: argparse.ArgumentParser, tokens: list[str]) -> int:
         raise UsageError("sandbox exec: expected NAME -- PROGRAM [ARGS]")
     split = tokens.index("--")
     args = parser.parse_args(["exec", *tokens[:split]])
-    return exec_in(registry.find(args.name), tokens[split + 1:], _env(args.env))
+    finished = exec_in(registry.find(args.name), tokens[split + 1:], _env(args.env))
+    if finished.output_limit is not None:
+        print(f"sandbox: OLE: output limit exceeded (the box's {finished.output_limit} bytes; the command was killed)",
+              file=sys.stderr)
+    return finished.exit_code
 
 
 def _cmd_ps(as_json: bool) -> None:
@@ -441,18 +446,19 @@ def _cmd_control(verb: str, name: str) -> None:
 
 
 def _reexec_in_systemd_scope(tokens: list[str]) -> NoReturn:
-    """Become a process alone in a delegated scope of the user's systemd manager."""
-    import shutil
-
+    """Become a process alone in a delegated scope of the user's systemd manager: this same CLI, run
+    again by an isolated Python (never `python -m sandbox`, which would import the cwd's `sandbox/`)."""
     from .hostcheck import systemd_user_manager
+    from .selfexec import find_program, python_command
 
-    systemd_run = shutil.which("systemd-run")
+    systemd_run = find_program("systemd-run")
     if systemd_run is None or not systemd_user_manager():
         raise HostError("--systemd-scope: no systemd user manager is running for this user; fix: log in through a "
                         "systemd session or run `loginctl enable-linger $USER`, or pass --cgroup-root")
+    again = python_command("from sandbox.cli import main; main()")
     os.environ[IN_SCOPE_ENV] = "1"
     os.execv(systemd_run, [systemd_run, "--user", "--scope", "--quiet", "--collect", "-p", "Delegate=yes", "--",
-                           sys.executable, "-m", "sandbox", "run", *tokens])
+                           *again, "run", *tokens])
 
 
 def _cmd_doctor(cgroup_root: Optional[str]) -> int:

@@ -4,7 +4,8 @@ With the box's own cgroup, usage is the cgroup's and freezing is cgroup.freeze.
 Without one, usage is summed over the processes of the box's pid namespace (the
 init's reaped children included), and a box cannot be frozen: SIGSTOP could be
 caught by nobody but also undone by any process of the box (SIGCONT), so we
-refuse rather than pretend.  Ending a box asks its init, as the supervisor does.
+refuse rather than pretend.  Ending a box never asks its init (it honours no
+signal: pidns.py): end_box kills the program, the way the supervisor does too.
 """
 from __future__ import annotations
 
@@ -54,17 +55,17 @@ def freeze(box: LiveBox, frozen: bool) -> None:
 
 
 def kill(box: LiveBox) -> None:
-    """Ask the init to end the box (the supervisor then reports the program killed) and wait for it."""
+    """End the box as the supervisor would (the supervisor then reports the program killed) and wait for it."""
     try:
         pidfd = os.pidfd_open(box.pid)
     except ProcessLookupError:
         return
     try:
-        if not box.alive():
+        if not box.alive():  # checked after pidfd_open: the pidfd is the box's init, not a reused pid
             return
         if box.cgroup:
             cgroup.RunCgroup(box.cgroup).freeze(False)  # a frozen box cannot die until thawed
-        signal.pidfd_send_signal(pidfd, signal.SIGUSR1)  # the init's kill request, honoured only from outside
+        end_box(box.pid, pidfd, cgroup.RunCgroup(box.cgroup) if box.cgroup else None, started=True)
         if not select.select([pidfd], [], [], KILL_WAIT)[0]:
             signal.pidfd_send_signal(pidfd, signal.SIGKILL)
             select.select([pidfd], [], [], KILL_WAIT)
@@ -72,11 +73,66 @@ def kill(box: LiveBox) -> None:
         os.close(pidfd)
 
 
-def program_pid(box: LiveBox) -> Optional[int]:
-    """The box's program (PID 2 inside: the init's first child), in our pid namespace; None once it is gone."""
-    if not box.alive():
+def end_box(init: int, init_pidfd: int, run_cgroup: Optional[cgroup.RunCgroup], started: bool) -> None:
+    """The kill request of the supervisor and of `sandbox kill`: end the program, and with it the box.
+
+    cgroup.kill where the box has a cgroup of its own; else SIGKILL to the program (PID 2 of
+    the box), which its init reaps, reports and exits on, the kernel then killing whatever is
+    left in the namespace.  No program yet (the box is being set up): SIGKILL to the init.
+    A program that has already ended needs nothing: its init is ending the box.
+    init, init_pidfd: the box's init, whose pidfd the caller holds (so its pid is not reused).
+    """
+    if run_cgroup is not None and started:
+        run_cgroup.kill()
+        return
+    program = open_program(init, init_pidfd)
+    if program is not None:
+        try:
+            signal.pidfd_send_signal(program, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        finally:
+            os.close(program)
+    elif not started:
+        try:
+            signal.pidfd_send_signal(init_pidfd, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def open_box_program(box: LiveBox) -> Optional[int]:
+    """A pidfd on a registered box's program; None once the box or its program has ended."""
+    try:
+        init_pidfd = os.pidfd_open(box.pid)
+    except ProcessLookupError:
         return None
-    for pid in _children(box.pid):
+    try:
+        return open_program(box.pid, init_pidfd) if box.alive() else None
+    finally:
+        os.close(init_pidfd)
+
+
+def open_program(init: int, init_pidfd: int) -> Optional[int]:
+    """A pidfd on the box's program (PID 2 inside: the init's first child); None once it is gone.
+
+    Checked again after pidfd_open, and the init still alive then: the pidfd is the program's,
+    not a process that took a freed pid (nor the child of one that took the init's)."""
+    pid = _program_pid(init)
+    if pid is None:
+        return None
+    try:
+        pidfd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return None
+    if _program_pid(init) != pid or select.select([init_pidfd], [], [], 0)[0]:
+        os.close(pidfd)
+        return None
+    return pidfd
+
+
+def _program_pid(init: int) -> Optional[int]:
+    """The init's child whose innermost pid is 2, in our pid namespace."""
+    for pid in _children(init):
         try:
             with open(f"/proc/{pid}/status") as f:
                 nspid = next(l for l in f if l.startswith("NSpid:")).split()

@@ -14,33 +14,43 @@ threaded) forks a helper, which:
   5. waits for it and exits with its status.
 The command's output reaches the caller through pipes (or a pseudo-terminal of its own),
 never the caller's own descriptors, which the box's processes could open through /proc.
+The box's processes can open those pipes too (same uid: /proc/PID/fd/1) and hold them or
+write into them, so exec relays at most the box's output limit (a command that passes it
+is killed: it dies with its helper) and stops when the helper has exited, taking only
+what the pipes hold at that moment.
 """
 from __future__ import annotations
 
 import os
 import selectors
+import signal
 import threading
-from typing import Sequence
+from dataclasses import dataclass
+from typing import Iterator, Optional, Sequence
 
 from . import _channel, _child, cgroup, control, privs
 from . import _syscalls as sc
 from .errors import ExecError, SetupError, UsageError
 from .registry import Confinement, LiveBox
-from .supervisor import pseudo_terminal, read_stream, write_all
+from .streams import pseudo_terminal, read_stream, readable_now, write_all
 
 EXIT_HELPER_FAILED = 125
 
 
-def exec_in(box: LiveBox, argv: Sequence[str], env: dict[str, str]) -> int:
-    """Run argv in the box; returns its exit code (128+N for signal N), as `sandbox run` does."""
+@dataclass(frozen=True)
+class Finished:
+    """How a command run by `sandbox exec` ended."""
+
+    exit_code: int                      # the command's, 128+N for signal N, as `sandbox run` reports a program's
+    output_limit: Optional[int] = None  # the box's output limit, when the command passed it and was killed (OLE)
+
+
+def exec_in(box: LiveBox, argv: Sequence[str], env: dict[str, str]) -> Finished:
+    """Run argv in the box, its output capped at the box's output limit; returns when it has ended."""
     if not argv:
         raise UsageError("sandbox exec: nothing to run; give NAME -- PROGRAM [ARGS]")
-    program = control.program_pid(box)
-    if program is None:
-        raise UsageError(f"sandbox {box.name} has ended")
-    pidfd = os.pidfd_open(program)  # from here on the pid cannot be reused under us
-    if control.program_pid(box) != program:
-        os.close(pidfd)
+    pidfd = control.open_box_program(box)  # the program's namespaces, held whatever becomes of its pid
+    if pidfd is None:
         raise UsageError(f"sandbox {box.name} has ended")
     procs = -1
     if box.cgroup:
@@ -56,19 +66,32 @@ def exec_in(box: LiveBox, argv: Sequence[str], env: dict[str, str]) -> int:
     err_read, err_write = (-1, out_write) if terminal else os.pipe2(os.O_CLOEXEC)
     in_read, in_write = os.pipe2(os.O_CLOEXEC)
     fail_read, fail_write = os.pipe2(os.O_CLOEXEC)
+    lifeline, ours = os.pipe2(os.O_CLOEXEC)  # `ours` stays open as long as this process lives
     helper = os.fork()
     if helper == 0:
         try:
+            privs.die_with_parent(lifeline)  # an exec interrupted or killed takes its command along
             for source, target in ((in_read, 0), (out_write, 1), (err_write, 2)):
                 os.dup2(source, target)
             _child.close_fds_except(0, 1, 2, pidfd, procs, fail_write)
             _helper(pidfd, procs, tuple(argv), environment, confinement, fail_write)
         finally:
             os._exit(EXIT_HELPER_FAILED)
-    for fd in {pidfd, procs, in_read, out_write, err_write, fail_write} - {-1}:
+    for fd in {pidfd, procs, in_read, out_write, err_write, fail_write, lifeline} - {-1}:
         os.close(fd)
     threading.Thread(target=_copy_stdin, args=(in_write,), daemon=True).start()
-    _relay({fd: target for fd, target in ((out_read, 1), (err_read, 2)) if fd >= 0})
+    outputs = {fd: target for fd, target in ((out_read, 1), (err_read, 2)) if fd >= 0}
+    helper_pidfd = os.pidfd_open(helper)  # our unreaped child: its pid is ours until we wait for it
+    try:
+        within_limit = _relay(outputs, helper_pidfd, confinement.output)
+    finally:
+        for fd in (*outputs, helper_pidfd):
+            os.close(fd)
+    if not within_limit:
+        os.kill(helper, signal.SIGKILL)  # the command dies with it (its parent-death signal)
+        os.waitpid(helper, 0)
+        os.close(fail_read)
+        return Finished(128 + signal.SIGKILL, output_limit=confinement.output)
     _, status = os.waitpid(helper, 0)
     failure = _failure(fail_read)
     if failure:
@@ -77,7 +100,7 @@ def exec_in(box: LiveBox, argv: Sequence[str], env: dict[str, str]) -> int:
         raise SetupError(f"entering sandbox {box.name} failed at step '{failure.get('step')}': "
                          f"{failure.get('message')}", step=failure.get("step"), errno=failure.get("errno"))
     code = os.waitstatus_to_exitcode(status)
-    return 128 - code if code < 0 else code
+    return Finished(128 - code if code < 0 else code)
 
 
 def _helper(pidfd: int, procs: int, argv: tuple[str, ...], env: tuple[tuple[str, str], ...],
@@ -89,9 +112,14 @@ def _helper(pidfd: int, procs: int, argv: tuple[str, ...], env: tuple[tuple[str,
     step("not dumpable", privs.make_undumpable)                                     # 2
     step("namespaces", sc.setns, pidfd, _child.NAMESPACES)                          # 3
     os.close(pidfd)
+    lifeline, ours = os.pipe2(os.O_CLOEXEC)
     command = os.fork()                                                             # 4
     if command == 0:
+        os.close(ours)
+        privs.die_with_parent(lifeline)  # killing the helper kills the command (exec's output limit)
+        os.close(lifeline)
         _child.confine_and_exec(argv, env, confinement.cwd, confinement.rlimits, confinement.bpf, fail_write)
+    os.close(lifeline)                   # `ours` stays open until the helper exits
     os.close(fail_write)
     for fd in (0, 1, 2):
         os.close(fd)
@@ -111,19 +139,44 @@ def _copy_stdin(pipe: int) -> None:
         os.close(pipe)
 
 
-def _relay(streams: dict[int, int]) -> None:
-    """The command's output to ours, as it comes, until every stream ends."""
-    with selectors.DefaultSelector() as selector:
-        for fd in streams:
+def _relay(outputs: dict[int, int], helper_pidfd: int, limit: Optional[int]) -> bool:
+    """The command's output (pipe -> our fd) to ours, as it comes, until the helper has exited (the
+    command has ended); then only what the pipes hold at that moment: the box's processes may hold
+    them open and write on.  False as soon as the output passes `limit` bytes (what fits is passed)."""
+    left = limit
+
+    def forward(fd: int, data: bytes) -> bool:
+        nonlocal left
+        if left is not None:
+            if len(data) > left:
+                write_all(outputs[fd], data[:left])
+                return False
+            left -= len(data)
+        write_all(outputs[fd], data)
+        return True
+
+    with selectors.PollSelector() as selector:  # epoll watches are a per-user count the box can drain
+        for fd in outputs:
             selector.register(fd, selectors.EVENT_READ)
-        while selector.get_map():
+        selector.register(helper_pidfd, selectors.EVENT_READ)
+        while True:
             for key, _ in selector.select():
+                if key.fd == helper_pidfd:  # the command has ended
+                    still_open = [fd for fd in outputs if fd in selector.get_map()]
+                    return all(forward(fd, data) for fd in still_open for data in _held(fd))
                 data = read_stream(key.fd)
-                if data:
-                    write_all(streams[key.fd], data)
-                else:
+                if not data:
                     selector.unregister(key.fd)
-                    os.close(key.fd)
+                elif not forward(key.fd, data):
+                    return False
+
+
+def _held(fd: int) -> Iterator[bytes]:
+    """What a pipe holds now, in chunks, and nothing that comes after."""
+    left = readable_now(fd)
+    while left > 0 and (data := read_stream(fd, min(left, 1 << 16))):
+        left -= len(data)
+        yield data
 
 
 def _failure(fd: int) -> dict:

@@ -6,11 +6,17 @@ The init runs the program as its child, reaps every orphan, adds up their CPU
 time, and exits when the program exits; the kernel then kills everything left
 in the namespace.
 
-The init takes signals only through sigwaitinfo(), never through handlers, so it
-can tell who sent one: a kill request (SIGUSR1) counts only from outside the box
-(the sender's pid reads as 0 in here), and every other signal the program sends
-its init is dropped, as the kernel drops default-action signals to a PID 1.
-Man pages: pid_namespaces(7), sigwaitinfo(2).
+The init honours no signal.  It blocks and waits (sigwaitinfo) only for SIGCHLD,
+which at most makes it call wait4(WNOHANG): a forged one finds nothing to reap.
+Every other signal stays at its default action and unblocked, and the kernel
+drops those for a pid namespace's init, from inside the box and from outside
+alike, except SIGKILL (and SIGSTOP) sent from an ancestor namespace.  A signal's
+siginfo cannot tell the supervisor from the program: rt_sigqueueinfo(2) lets the
+program write si_code and si_pid itself, and a legacy signal whose queue entry
+cannot be allocated arrives as SI_USER from pid 0.  So the supervisor ends a box
+without asking the init: cgroup.kill, or SIGKILL to the program (control.end_box);
+the init then reaps it, reports and exits, and the kernel ends the rest.
+Man pages: pid_namespaces(7), sigwaitinfo(2), rt_sigqueueinfo(2).
 """
 from __future__ import annotations
 
@@ -19,8 +25,7 @@ import signal
 import time
 from dataclasses import dataclass
 
-KILL_REQUEST = signal.SIGUSR1
-_WAITED = {signal.SIGCHLD, KILL_REQUEST}
+_WAITED = {signal.SIGCHLD}
 
 
 @dataclass
@@ -48,22 +53,19 @@ def reset_signals() -> None:
 
 
 def become_init() -> None:
-    """Default actions, and the two signals the init waits for blocked, so they queue for
-    sigwaitinfo() instead of running a handler."""
+    """Default actions everywhere (the kernel drops those for an init), and SIGCHLD blocked so
+    it queues for sigwaitinfo() instead of running a handler."""
     reset_signals()
     signal.pthread_sigmask(signal.SIG_BLOCK, _WAITED)
 
 
 def reap_until(target: int, started: float) -> ProgramExit:
-    """Reap children until `target` exits; account every reaped process's usage."""
+    """Reap children until `target` exits; account every reaped process's usage.  Whoever sent
+    the SIGCHLD (a child's exit, or the program forging one) changes nothing but when we look."""
     user = system = 0.0
     max_rss = 0
     while True:
-        info = signal.sigwaitinfo(_WAITED)
-        if info.si_signo == KILL_REQUEST:
-            if info.si_pid == 0:  # from the supervisor: outside the box
-                os.kill(-1, signal.SIGKILL)  # from PID 1: every process of the namespace but itself
-            continue
+        signal.sigwaitinfo(_WAITED)
         while True:
             try:
                 pid, status, usage = os.wait4(-1, os.WNOHANG)

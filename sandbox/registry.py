@@ -41,6 +41,7 @@ class Confinement:
     env: tuple[tuple[str, str], ...]
     rlimits: tuple[RlimitSpec, ...]
     bpf: bytes
+    output: Optional[int] = None  # the box's output limit in bytes, which each exec'd command gets too
 
 
 @dataclass(frozen=True)
@@ -176,6 +177,7 @@ def _load(directory: PrivateDir, entry: str) -> Optional[LiveBox]:
                 env=tuple((k, v) for k, v in confinement["env"]),
                 rlimits=tuple(RlimitSpec(**spec) for spec in confinement["rlimits"]),
                 bpf=base64.b64decode(confinement["bpf"]),
+                output=confinement.get("output"),
             ),
         )
     except (OSError, ValueError, KeyError, TypeError, AttributeError):

@@ -3,12 +3,13 @@
 run() is the one numbered function a reader follows.  The box's init is started
 by a launcher (_forkserver: a clone of the Sandbox's fork server, or of the
 single-threaded CLI itself).  The program's stdout and stderr always flow through
-pipes to this process, which forwards them live and caps what it passes (OLE);
-the program's stdin is handed over directly.  Man pages: pipe(7), wait4(2).
+pipes to this process, which forwards them live and caps what it passes (OLE),
+never waiting on a consumer that does not read (streams.py: the deadlines hold
+whatever the reader does); the program's stdin is handed over directly.
+Man pages: pipe(7), wait4(2).
 """
 from __future__ import annotations
 
-import errno
 import os
 import selectors
 import signal
@@ -18,7 +19,7 @@ import time
 from dataclasses import dataclass, replace
 from typing import Callable, Optional, Union
 
-from . import _cache, _channel, cgroup, registry, seccomp
+from . import _cache, _channel, cgroup, control, registry, seccomp, streams
 from ._channel import InitFds
 from ._forkserver import InitProcess
 from .errors import ExecError, HostError, ProfileError, SetupError, UsageError
@@ -27,9 +28,10 @@ from .hostpaths import HostPaths
 from .plan import Plan, Request, make_plan
 from .profile import Profile
 from .result import LimitValues, Result, Usage, decide_verdict, signal_name
+from .streams import pseudo_terminal, read_stream, write_all
 
 SETUP_TIMEOUT = 120.0  # building a box takes milliseconds; this only catches a wedged child
-KILL_GRACE = 2.0       # after asking the init to end the box, SIGKILL the init
+KILL_GRACE = 2.0       # after killing the program, SIGKILL the init if the box has not ended
 CPU_POLL_MIN = 0.01    # seconds between checks of the box's CPU time (cgroup cpu.stat)
 CPU_POLL_MAX = 0.25
 CGROUP_ROOT_ENV = "SANDBOX_CGROUP_ROOT"
@@ -174,7 +176,7 @@ def _live_box(name: str, profile: Profile, plan: Plan, bpf: bytes, box: "_Box") 
         name=name, id=registry.new_id(), pid=box.init.pid, start=cgroup.process_start_time(box.init.pid) or "",
         profile=profile.name, command=plan.argv, started=time.time(),
         cgroup=box.cgroup.path if box.cgroup else None,
-        confinement=registry.Confinement(plan.cwd, plan.env, plan.rlimits, bpf),
+        confinement=registry.Confinement(plan.cwd, plan.env, plan.rlimits, bpf, plan.limits.output),
     )
 
 
@@ -217,6 +219,9 @@ def _message(verdict: str, limit: Optional[str], usage: Usage, plan: Plan) -> st
 
 class _Box:
     """One running box as the supervisor sees it: its init and three pipes."""
+
+    program_started = False  # the init reported the program running (set by the pump)
+    outlets: dict[str, streams.Outlet]  # stream -> where its bytes go, unless captured (set by watch)
 
     def __init__(self, plan: Plan, bpf: bytes, stdio: Stdio, launch: Launcher,
                  run_cgroup: Optional[cgroup.RunCgroup] = None, files: tuple = ()) -> None:
@@ -262,31 +267,50 @@ class _Box:
                 os.close(stdin)
 
     def watch(self) -> Usage:
-        """Pump output and records until every pipe is closed, enforcing the deadlines."""
-        with selectors.DefaultSelector() as selector:
-            return self._pump(selector)
+        """Pump output and records until the box has ended, enforcing the deadlines whatever the
+        consumers of its output do; then deliver the rest of its output."""
+        self.outlets = streams.outlets_for({stream: fd for stream in self.sinks
+                                            if (fd := self._sink_fd(stream)) is not None})
+        try:
+            # poll(2), not epoll: epoll watches are a per-user count (fs.epoll.max_user_watches) that a
+            # box, running as the same user, can drain; poll counts nothing.
+            with selectors.PollSelector() as selector:
+                return self._pump(selector)
+        finally:
+            for outlet in set(self.outlets.values()):
+                outlet.close()
+
+    def _sink_fd(self, stream: str) -> Optional[int]:
+        sink = self.sinks[stream]
+        if sink in (CAPTURE, STDOUT):
+            return None
+        if sink in (PASS, TERMINAL):
+            return 1 if stream == "stdout" else 2
+        return int(sink)
 
     def _pump(self, selector: selectors.BaseSelector) -> Usage:
         started_at = time.monotonic()
         deadline: Optional[float] = started_at + SETUP_TIMEOUT
         deadline_reason = "setup"
         reader = _channel.RecordReader()
-        for fd in self.open_fds:
-            selector.register(fd, selectors.EVENT_READ)
-        cpu_check: Optional[float] = None
-        while selector.get_map():
+        relay = streams.Relay(selector)
+        relay.read(self.status_read)  # the program's output only once the program is known to run: a named
+        cpu_check: Optional[float] = None  # box is listed before anything it printed reaches the caller
+        while self.status_read in self.open_fds:  # the init alone holds the status pipe: open while the box lives
             wake = min((t for t in (deadline, cpu_check) if t is not None), default=None)
             events = selector.select(None if wake is None else max(0.0, wake - time.monotonic()))
             now = time.monotonic()
             if cpu_check is not None and now >= cpu_check:
                 cpu_check = self._check_box_cpu()
-            if not events and deadline is not None and now >= deadline:
+            if deadline is not None and now >= deadline:  # whatever else is happening: a flood, a stalled reader
                 deadline, deadline_reason = self._on_deadline(deadline_reason)
-                continue
             for key, _ in events:
+                if isinstance(key.data, streams.Outlet):
+                    relay.writable(key.data)
+                    continue
                 data = read_stream(key.fd)
                 if not data:
-                    selector.unregister(key.fd)
+                    relay.forget(key.fd)
                     os.close(key.fd)
                     self.open_fds.remove(key.fd)
                 elif key.fd == self.status_read:
@@ -294,18 +318,40 @@ class _Box:
                         self.records.append(record)
                         if record["kind"] == _channel.STARTED:
                             started_at = time.monotonic()
+                            self.program_started = True
                             if self.on_started:
                                 self.on_started()
+                            for fd in self.open_fds - {self.status_read}:
+                                relay.read(fd)
                             wall = self.plan.limits.wall_time
                             deadline, deadline_reason = (None, "") if wall is None else (started_at + wall, "wall_time")
                             if self.cgroup and self.plan.limits.cpu_time is not None:
                                 cpu_check = started_at + CPU_POLL_MIN
                 else:
-                    self._forward(self.streams[key.fd], data)
+                    outlet = self._forward(self.streams[key.fd], data)
+                    if outlet is not None:
+                        relay.sent(key.fd, outlet)
                     if self.killed_for == "output" and deadline_reason not in ("kill", "gone"):
                         deadline, deadline_reason = time.monotonic() + KILL_GRACE, "kill"
+        box_wall = time.monotonic() - started_at
+        self._deliver_rest(relay)
         self.init.wait()
-        return self._usage(time.monotonic() - started_at)
+        return self._usage(box_wall)
+
+    def _deliver_rest(self, relay: streams.Relay) -> None:
+        """The box has ended: what its streams still hold, and what waits for a slow reader, is
+        delivered now, waiting for the readers as long as they take, like any filter; no deadline
+        is left to keep.  The kernel has ended the box's processes, so the streams reach EOF."""
+        for fd in sorted(self.open_fds):
+            relay.forget(fd)
+            while data := read_stream(fd):
+                outlet = self._forward(self.streams[fd], data)
+                if outlet is not None:
+                    outlet.finish()
+            os.close(fd)
+        self.open_fds.clear()
+        for outlet in set(self.outlets.values()):
+            outlet.finish()
 
     def _check_box_cpu(self) -> Optional[float]:
         """CPU time of the whole box (every process and thread) against the limit; the next check time."""
@@ -329,14 +375,14 @@ class _Box:
         return time.monotonic() + KILL_GRACE, "kill"
 
     def _request_kill(self) -> None:
-        """End every process of the program: cgroup.kill where there is a cgroup, else ask the
-        init to SIGKILL the rest of its namespace.  Either way the init then reports usage."""
-        if self.cgroup:
-            self.cgroup.kill()
-        else:
-            self.init.send_signal(signal.SIGUSR1)
+        """End every process of the program: cgroup.kill where there is a cgroup, else SIGKILL to
+        the program (never a request to the init, which honours no signal: pidns.py).  Either way
+        the init then reports usage and exits.  Before the program runs: SIGKILL to the init."""
+        control.end_box(self.init.pid, self.init.pidfd, self.cgroup, self.program_started)
 
-    def _forward(self, stream: str, data: bytes) -> None:
+    def _forward(self, stream: str, data: bytes) -> Optional[streams.Outlet]:
+        """Count the bytes against the output limit, cut them there, and pass them on: into the
+        Result, or into the stream's outlet (returned, for the pump to watch)."""
         if self.output_left is not None:
             if len(data) > self.output_left:
                 data = data[: self.output_left]
@@ -345,12 +391,12 @@ class _Box:
                     self.killed_for = "output"
                     self._request_kill()
             self.output_left -= len(data)
-        sink = self.sinks[stream]
-        if sink == CAPTURE:
+        if self.sinks[stream] == CAPTURE:
             self.buffers[stream] += data
-        elif data:
-            ours = sink in (PASS, TERMINAL)
-            write_all(1 if ours and stream == "stdout" else 2 if ours else int(sink), data)
+            return None
+        outlet = self.outlets[stream]
+        outlet.send(data)
+        return outlet
 
     def _collected_files(self) -> dict[str, bytes]:
         """The files the init brought out of the work dir."""
@@ -473,40 +519,3 @@ def _stdin_fd(source: Source) -> int:
     write_all(fd, source)
     os.lseek(fd, 0, os.SEEK_SET)
     return fd
-
-
-def pseudo_terminal(model: int) -> tuple[int, int]:
-    """A pseudo-terminal of the box's own, sized like the caller's terminal `model`: the program
-    sees a terminal (colours, line buffering) but never the caller's, so it cannot inject input
-    into it or change its settings, and its output is still counted against the output limit.
-    Output processing is off on the program's side: its bytes reach our terminal unchanged."""
-    import termios
-
-    master, slave = os.openpty()
-    try:
-        termios.tcsetwinsize(slave, termios.tcgetwinsize(model))
-    except termios.error:
-        pass  # the caller's terminal has no size: keep the default
-    attributes = termios.tcgetattr(slave)
-    attributes[1] &= ~termios.OPOST
-    termios.tcsetattr(slave, termios.TCSANOW, attributes)
-    return master, slave
-
-
-def read_stream(fd: int) -> bytes:
-    """A chunk of a box's stream; b"" at its end (a pseudo-terminal says EIO once the program's side is closed)."""
-    try:
-        return os.read(fd, 1 << 16)
-    except OSError as e:
-        if e.errno == errno.EIO:
-            return b""
-        raise
-
-
-def write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        try:
-            view = view[os.write(fd, view):]
-        except BrokenPipeError:
-            return  # the reader went away (e.g. `| head`); keep draining the box

@@ -106,3 +106,11 @@ def test_a_symlink_at_the_registry_path_is_refused(runtime_dir, tmp_path):
     runtime_dir.symlink_to(tmp_path / "real")
     with pytest.raises(HostError, match="0700"):
         registry.live()
+
+
+def test_the_boxs_output_limit_is_recorded_for_exec():
+    from dataclasses import replace
+
+    plain = box("capped", os.getpid())
+    registry.register(replace(plain, confinement=replace(plain.confinement, output=1024)))
+    assert registry.find("capped").confinement.output == 1024

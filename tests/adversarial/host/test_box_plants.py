@@ -256,3 +256,48 @@ def test_json_is_printed_even_when_the_box_spoiled_the_result_file(project):
     os.chmod(project, 0o755)
     assert completed.returncode == 125 and b"was not written by sandbox" in completed.stderr
     assert json.loads(completed.stdout)["verdict"] == "RE"
+
+
+DRAIN_EPOLL = """
+import os, select, sys, time
+def worker():
+    instances = [select.epoll() for _ in range(80)]
+    targets = [os.eventfd(0) for _ in range(80)]
+    try:
+        for target in targets:  # an epoll entry outlives the dup it was made on while the file is open
+            for number in range(174, 254):
+                os.dup2(target, number)
+                for instance in instances:
+                    instance.register(number, select.EPOLLIN)
+    except OSError as error:
+        print("full:", error.strerror, flush=True)
+    while not os.path.exists("/work/done"):
+        time.sleep(0.05)
+    os._exit(0)
+for _ in range(12):
+    if os.fork() == 0:
+        worker()
+while not os.path.exists("/work/done"):
+    time.sleep(0.05)
+"""
+
+
+def test_a_box_draining_the_callers_epoll_watches_leaves_its_other_runs_working(tmp_path):
+    """H3 (red team): fs.epoll.max_user_watches is counted per user, host-wide; a box filled it and
+    every later run of the caller died with `internal error: OSError ENOSPC` (the supervisor's epoll)."""
+    (tmp_path / "drain.py").write_text(DRAIN_EPOLL)
+    holder = subprocess.Popen([*SANDBOX, "run", "--profile", "py3", "--wall-time", "120", "--bind-rw",
+                               f"{tmp_path}:/work", "--", "python3", "/work/drain.py"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert holder.stdout is not None
+        assert b"No space left" in holder.stdout.readline(), "the box could not fill the count"
+        completed = sandbox("run", "--profile", "sh", "--", "/bin/echo", "still works")
+        assert (completed.returncode, completed.stdout) == (0, b"still works\n"), completed.stderr
+        api = subprocess.run([*SANDBOX[:-2], "-c", "from sandbox import Sandbox\n"
+                              "with Sandbox('sh') as b: print(b.run(['/bin/echo', 'hi']).stdout)"],
+                             capture_output=True, timeout=60)
+        assert api.stdout == b"b'hi\\n'\n", api.stderr
+    finally:
+        (tmp_path / "done").write_text("")
+        holder.communicate(timeout=120)

@@ -1,6 +1,7 @@
-"""The init ends the box on SIGUSR1, the supervisor's kill request, sent from outside the box.  It reads
-its signals with sigwaitinfo() and honours the request only from outside the box (sender pid 0
-in here), so the program pulling the switch must change nothing: it lives on, and so does init."""
+"""SIGUSR1 was once the init's kill switch, honoured only "from outside the box".  The init now honours
+no signal at all (the supervisor ends a box by killing the program), so the program pulling the old
+switch, and the usual termination signals, must change nothing: it lives on, and so does init.
+forged_kill_request.py forges the switch's "from outside" siginfo too."""
 import os
 import signal
 import time

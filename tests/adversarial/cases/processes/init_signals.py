@@ -6,15 +6,13 @@ import os
 import signal
 import time
 
-SKIP = {signal.SIGUSR1}  # the supervisor's kill switch: see init_kill_switch.yaml
-
 
 def init_state():
     with open("/proc/1/stat") as f:
         return f.read().rsplit(")", 1)[1].split()[0]
 
 
-order = [s for s in signal.valid_signals() if s not in SKIP and s != signal.SIGINT and 0 < s < 65] + [signal.SIGINT]
+order = [s for s in signal.valid_signals() if s != signal.SIGINT and 0 < s < 65] + [signal.SIGINT]
 for signum in order:
     name = signal.Signals(signum).name if signum in signal.Signals._value2member_map_ else f"SIG{signum}"
     try:
