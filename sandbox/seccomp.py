@@ -44,8 +44,28 @@ class UnknownSyscall(ValueError):
     """A rule names a syscall libseccomp does not know on this architecture."""
 
 
+def _pyseccomp():  # type: ignore[no-untyped-def]
+    """pyseccomp, imported with only the absolute directories of $PATH: importing it runs ctypes'
+    find_library, which falls back to running `gcc` and `ld` found on $PATH when ldconfig does
+    not list the library, and an empty or relative entry would run one from the working
+    directory (the project under test, say)."""
+    import sys
+
+    if "pyseccomp" not in sys.modules:
+        path = os.environ.get("PATH")
+        os.environ["PATH"] = os.pathsep.join(d for d in (path or "").split(os.pathsep) if os.path.isabs(d))
+        try:
+            import pyseccomp  # noqa: F401
+        finally:
+            if path is None:
+                del os.environ["PATH"]
+            else:
+                os.environ["PATH"] = path
+    return sys.modules["pyseccomp"]
+
+
 def _action(name: str) -> int:
-    import pyseccomp
+    pyseccomp = _pyseccomp()
 
     if name == "kill":
         return pyseccomp.KILL_PROCESS
@@ -54,7 +74,7 @@ def _action(name: str) -> int:
 
 def compile_filter(spec: SeccompSpec) -> bytes:
     """BPF bytes for `spec`; raises UnknownSyscall naming every unknown call."""
-    import pyseccomp
+    pyseccomp = _pyseccomp()
 
     flt = pyseccomp.SyscallFilter(_action(spec.default))
     flt.set_attr(pyseccomp.Attr.ACT_BADARCH, pyseccomp.KILL_PROCESS)

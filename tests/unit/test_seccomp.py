@@ -1,6 +1,7 @@
 """sandbox.seccomp.compile_filter: policy -> classic BPF bytes (compiling needs no privilege)."""
 from __future__ import annotations
 
+import os
 import struct
 
 import pytest
@@ -77,3 +78,25 @@ def test_every_unknown_syscall_is_named():
 
 def test_unknown_syscall_is_a_value_error():
     assert issubclass(UnknownSyscall, ValueError)
+
+
+def test_pyseccomp_is_imported_with_absolute_path_entries_only(monkeypatch, tmp_path):
+    """Its find_library may run `gcc` from $PATH; an empty or relative entry means the working directory."""
+    import sys
+
+    from sandbox import seccomp
+
+    seen = []
+
+    class Recorder:
+        def find_spec(self, name, path=None, target=None):  # noqa: ANN001
+            if name == "pyseccomp":
+                seen.append(os.environ["PATH"])
+            return None
+
+    monkeypatch.setenv("PATH", f":.:relative/bin:{tmp_path}:/usr/bin")
+    monkeypatch.delitem(sys.modules, "pyseccomp", raising=False)
+    monkeypatch.setattr(sys, "meta_path", [Recorder(), *sys.meta_path])
+    seccomp._pyseccomp()
+    assert seen == [f"{tmp_path}:/usr/bin"]
+    assert os.environ["PATH"] == f":.:relative/bin:{tmp_path}:/usr/bin"
