@@ -23,24 +23,39 @@ LINK_STAT_MINE = fake_stat(stat.S_IFLNK | 0o777, ME)
 LINK_STAT_OTHER = fake_stat(stat.S_IFLNK | 0o777, OTHER)
 
 
+def refusal(directory: os.stat_result, link: os.stat_result, written: bool) -> str:
+    """Why the policy refuses to follow the link, or "" if it follows it."""
+    try:
+        hostpaths._check_may_follow(directory, link, written, "/d/link", "/d")
+    except hostpaths._Refused as e:
+        return str(e)
+    return ""
+
+
 @pytest.mark.parametrize("directory, link, allowed", [
     (fake_stat(DIR | 0o755, ME), LINK_STAT_MINE, True),              # the caller's own directory
     (fake_stat(DIR | 0o755, 0), LINK_STAT_OTHER, True),              # root's
     (fake_stat(DIR | 0o755, OTHER), LINK_STAT_MINE, False),          # another user's: they can swap it
-    (fake_stat(DIR | 0o775, ME), LINK_STAT_MINE, False),             # group-writable: others may write
     (fake_stat(DIR | 0o777, ME), LINK_STAT_MINE, False),             # world-writable, not sticky
     (fake_stat(DIR | 0o1777, 0), LINK_STAT_MINE, True),              # /tmp: nobody else may replace ours
     (fake_stat(DIR | 0o1777, 0), LINK_STAT_OTHER, False),            # /tmp: another user's symlink
     (fake_stat(DIR | 0o1777, OTHER), LINK_STAT_MINE, False),         # a sticky dir of another user's: they may
 ])
 def test_a_symlink_is_followed_only_where_nobody_else_could_have_made_it(directory, link, allowed):
-    try:
-        hostpaths._check_may_follow(directory, link, False, "/d/link", "/d")
-    except hostpaths._Refused as e:
-        assert not allowed, e
-        assert "may be written by other users" in str(e)
-    else:
-        assert allowed
+    why = refusal(directory, link, written=False)
+    assert (why == "") == allowed, why
+    assert allowed or "may be written by other users" in why
+
+
+def test_a_group_writable_directory_is_trusted_only_for_the_callers_private_group():
+    import grp
+    import pwd
+
+    me = pwd.getpwuid(ME)
+    private = me.pw_gid if grp.getgrgid(me.pw_gid).gr_name == me.pw_name else None
+    if private is not None:  # a user-private group (umask 002 systems)
+        assert refusal(os.stat_result((DIR | 0o775, 1, 1, 1, ME, private, 0, 0, 0, 0)), LINK_STAT_MINE, False) == ""
+    assert refusal(os.stat_result((DIR | 0o775, 1, 1, 1, ME, 0, 0, 0, 0, 0)), LINK_STAT_MINE, False) != ""
 
 
 @pytest.mark.parametrize("directory, allowed", [
@@ -48,14 +63,10 @@ def test_a_symlink_is_followed_only_where_nobody_else_could_have_made_it(directo
     (fake_stat(DIR | 0o755, ME), False),    # the caller's own directory may hold a box's symlink
     (fake_stat(DIR | 0o1777, 0), False),
 ])
-def test_the_last_component_of_a_file_we_write_is_followed_only_in_roots_directories(directory, allowed):
-    try:
-        hostpaths._check_may_follow(directory, LINK_STAT_MINE, True, "/d/out", "/d")
-    except hostpaths._Refused as e:
-        assert not allowed, e
-        assert "never reached through one" in str(e)
-    else:
-        assert allowed
+def test_no_symlink_is_followed_on_the_way_to_a_file_we_write_but_in_roots_directories(directory, allowed):
+    why = refusal(directory, LINK_STAT_MINE, written=True)
+    assert (why == "") == allowed, why
+    assert allowed or "never reached through one" in why
 
 
 def test_the_canonical_path_has_no_symlink_left(tmp_path):
