@@ -69,6 +69,9 @@ def kill(box: LiveBox) -> None:
         if not select.select([pidfd], [], [], KILL_WAIT)[0]:
             signal.pidfd_send_signal(pidfd, signal.SIGKILL)
             select.select([pidfd], [], [], KILL_WAIT)
+    except PermissionError:  # an entry naming someone else's box (only our own registry is read, but still)
+        raise UsageError(f"sandbox {box.name}: not yours to end (the kernel refused: operation not permitted)") \
+            from None
     finally:
         os.close(pidfd)
 

@@ -1,6 +1,9 @@
 """The PARENT pipeline: plan, start the box, watch it, judge it, clean up.  Side: parent.
 
-run() is the one numbered function a reader follows.  The box's init is started
+run() is the numbered pipeline a reader follows: prepare() settles the host side
+(steps 1-3: the cgroup subtree, every host path found once and held, the plan and
+its filter), run_prepared() runs one box of it (steps 4-10); a batch of test cases
+prepares once and runs many boxes.  The box's init is started
 by a launcher (_forkserver: a clone of the Sandbox's fork server, or of the
 single-threaded CLI itself).  The program's stdout and stderr always flow through
 pipes to this process, which forwards them live and caps what it passes (OLE),

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import subprocess
 import sys
-from typing import Optional
+from contextlib import contextmanager
+from typing import Callable, Iterator, Optional
 
 SANDBOX = [sys.executable, "-m", "sandbox"]
 
@@ -65,3 +67,43 @@ def temp_entries() -> set[str]:
         except FileNotFoundError:
             continue
     return mine
+
+
+class NamedRun:
+    """`sandbox run --name NAME ...` in the background, ready once its program printed a line (by then
+    its entry is listed: the supervisor reads the program's output only once it knows it runs)."""
+
+    def __init__(self, name: str, *args: str) -> None:
+        self.name = name
+        self.process = subprocess.Popen([*SANDBOX, "run", "--name", name, "--wall-time", "60", *args],
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert self.process.stdout is not None
+        ready, _, _ = select.select([self.process.stdout], [], [], 30)
+        assert ready, "the named run did not start"
+        self.first_line = self.process.stdout.readline()
+
+    def finish(self) -> tuple[int, bytes, bytes]:
+        out, err = self.process.communicate(timeout=30)
+        return self.process.returncode, out, err
+
+    def close(self) -> None:
+        """End the box the way a user would (its init reaps it all before the run ends)."""
+        if self.process.poll() is None:
+            sandbox("kill", self.name)
+        self.process.communicate(timeout=30)
+
+
+@contextmanager
+def named_runs() -> Iterator[Callable[..., NamedRun]]:
+    """start(name, *args) -> a NamedRun; every run started is ended when the block ends."""
+    runs: list[NamedRun] = []
+
+    def start(name: str, *args: str) -> NamedRun:
+        runs.append(NamedRun(name, *args))
+        return runs[-1]
+
+    try:
+        yield start
+    finally:
+        for run in runs:
+            run.close()

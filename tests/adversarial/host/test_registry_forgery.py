@@ -85,6 +85,7 @@ def test_the_rivals_forged_entry_for_a_box_of_the_caller_gives_it_nothing(tmp_pa
             for verb in (["exec", "web", "--", "/bin/id"], ["freeze", "web"], ["kill", "web"]):
                 completed = as_rival(*rival_env, *SANDBOX, *verb, check=False)
                 assert completed.returncode == 125 and len(completed.stderr.splitlines()) == 1, completed.stderr
+                assert b"internal error" not in completed.stderr, completed.stderr
             ours = as_rival("env", f"{registry.RUNTIME_DIR_ENV}={env[registry.RUNTIME_DIR_ENV]}", *SANDBOX, "ps",
                             check=False)
             assert ours.returncode == 125 and len(ours.stderr.splitlines()) == 1, ours.stderr  # not theirs to read
