@@ -108,8 +108,9 @@ class ResultFile:
         self._mode = 0o644
         self._paths = HostPaths()
         try:
-            self._directory, self._name = self._paths.parent(path, "--result", last=WRITTEN)
             self._find_stream()
+            if self._stream is None:
+                self._directory, self._name = self._paths.parent(path, "--result", last=WRITTEN)
         except BaseException:
             self.close()
             raise

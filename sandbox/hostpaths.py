@@ -19,9 +19,9 @@ write (a --bind-rw directory, a kept overlay layer).  So:
 - For a file the supervisor writes (--stdout, --result, --collect-dir), no symlink on the way is
   followed unless it lies in a directory only root may write (/dev/stdout): the caller's own
   directories may hold symlinks a box made, to steer the output of a later run.
-- In /proc (the caller's own open files: /dev/fd/N -> /proc/self/fd/N), the kernel follows
-  the link, since it alone knows which file the link means; /proc/self/fd/N itself is the
-  caller's descriptor N, shared, not opened again.
+- /dev/stdin, /dev/stdout, /dev/stderr, /dev/fd/N and /proc/self/fd/N are the caller's own
+  descriptors, shared, not opened again (as bash reads them).  Elsewhere in /proc the kernel
+  follows a link, since it alone knows which file the link means.
 
 Man pages: openat(2), path_resolution(7), symlink(7) (protected_symlinks), proc(5).
 """
@@ -32,6 +32,7 @@ import fcntl
 import grp
 import os
 import pwd
+import re
 import stat
 from dataclasses import dataclass
 from typing import Optional
@@ -100,9 +101,21 @@ def _reason(error: OSError) -> str:
             }.get(error.errno or 0, error.strerror or str(error))
 
 
+# Names that mean one of the caller's own descriptors on every Linux (as bash reads them too):
+# the descriptor itself, shared, whatever /dev and /proc look like where we run (inside another box,
+# /dev is the box's own).
+_OWN = re.compile(r"/dev/(?:fd/(?P<fd>\d+)|(?P<std>stdin|stdout|stderr))|/proc/self/fd/(?P<proc>\d+)")
+_STD = {"stdin": 0, "stdout": 1, "stderr": 2}
+
+
 def _walk(path: str, flags: int, last: str, mode: int) -> Found:
     if not path:
         raise FileNotFoundError(errno.ENOENT, "empty path")
+    spelled = _OWN.fullmatch(path)
+    if spelled:
+        number = _STD[spelled["std"]] if spelled["std"] else int(spelled["fd"] or spelled["proc"])
+        shared = fcntl.fcntl(number, fcntl.F_DUPFD_CLOEXEC, 0)  # EBADF: not open
+        return Found(path, shared, os.fstat(shared), own=True)
     # A relative path starts at the working directory itself, never at its name (which someone
     # who may write a directory above it could point elsewhere meanwhile).
     directory = os.open("/" if path.startswith("/") else ".", _DIRECTORY)

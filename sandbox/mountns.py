@@ -121,7 +121,10 @@ def _tmpfs_options(size: Optional[int], mode: int) -> str:
 
 def host_object(host: int, path: str, identity: Optional[tuple[int, int]]) -> int:
     """The host object the supervisor found at `path` (canonical), opened again without following
-    any symlink and checked to be the same inode; an O_PATH descriptor."""
+    any symlink and checked to be the same inode; an O_PATH descriptor.  A plan that names a host
+    object without its identity is refused: nothing of the host is taken on its name alone."""
+    if identity is None:
+        raise OSError(errno.EINVAL, f"{path}: the plan gives no identity for it")
     try:
         fd = sc.openat2(host, path.lstrip("/") or ".", os.O_PATH,
                         sc.RESOLVE_NO_SYMLINKS | sc.RESOLVE_BENEATH)
@@ -131,7 +134,7 @@ def host_object(host: int, path: str, identity: Optional[tuple[int, int]]) -> in
                                    f"by a symlink while the box was built)") from None
         raise
     info = os.fstat(fd)
-    if identity is not None and (info.st_dev, info.st_ino) != identity:
+    if (info.st_dev, info.st_ino) != identity:
         os.close(fd)
         raise OSError(errno.ESTALE, f"{path} changed after it was checked (another file or directory took "
                                     f"its name while the box was built)")
