@@ -7,7 +7,10 @@ import select
 import subprocess
 import sys
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Callable, Iterator, Optional
+
+import pytest
 
 SANDBOX = [sys.executable, "-m", "sandbox"]
 
@@ -107,3 +110,17 @@ def named_runs() -> Iterator[Callable[..., NamedRun]]:
     finally:
         for run in runs:
             run.close()
+
+
+@pytest.fixture(autouse=True)
+def runtime_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A registry of named boxes of the test's own (import it into a module that runs named boxes)."""
+    path = tmp_path / "live"
+    monkeypatch.setenv("SANDBOX_RUNTIME_DIR", str(path))
+    return path
+
+
+@pytest.fixture
+def named() -> Iterator[Callable[..., NamedRun]]:
+    with named_runs() as start:
+        yield start

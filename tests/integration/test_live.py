@@ -5,26 +5,11 @@ import json
 import os
 import signal
 import time
-from pathlib import Path
 
 import pytest
-from boxrun import named_runs, sandbox
+from boxrun import named, runtime_dir, sandbox  # noqa: F401 - fixtures
 
 WAIT_FOR_FLAG = "echo ready; while [ ! -e /tmp/flag ]; do sleep 0.05; done; echo seen flag"
-
-
-@pytest.fixture(autouse=True)
-def runtime_dir(tmp_path, monkeypatch) -> Path:
-    """A registry of our own, so nothing here sees another test's boxes."""
-    path = tmp_path / "live"
-    monkeypatch.setenv("SANDBOX_RUNTIME_DIR", str(path))
-    return path
-
-
-@pytest.fixture
-def named():
-    with named_runs() as start:
-        yield start
 
 
 def ps() -> list[dict]:

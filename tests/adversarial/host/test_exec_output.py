@@ -13,21 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from boxrun import named_runs, sandbox
-
-
-@pytest.fixture(autouse=True)
-def runtime_dir(tmp_path, monkeypatch) -> Path:
-    """A registry of our own, so nothing here sees another test's boxes."""
-    path = tmp_path / "live"
-    monkeypatch.setenv("SANDBOX_RUNTIME_DIR", str(path))
-    return path
-
-
-@pytest.fixture
-def named():
-    with named_runs() as start:
-        yield start
+from boxrun import named, runtime_dir, sandbox  # noqa: F401 - fixtures
 
 
 @pytest.fixture
