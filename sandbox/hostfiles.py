@@ -52,7 +52,7 @@ def open_input(path: str, what: str) -> int:
     if kind not in (stat.S_IFREG, stat.S_IFCHR) and not found.own:
         os.close(found.fd)
         raise UsageError(f"{what} {path}: not a regular file")
-    _blocking(found.fd)
+    _blocking(found)
     return found.fd
 
 
@@ -82,13 +82,15 @@ def _writable(found: Found, path: str, what: str) -> int:
     if problem:
         os.close(found.fd)
         raise UsageError(f"{what} {path}: {problem}")
-    _blocking(found.fd)
+    _blocking(found)
     return found.fd
 
 
-def _blocking(fd: int) -> None:
-    """Opened without waiting (a FIFO with no peer); used as an ordinary descriptor from here on."""
-    fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+def _blocking(found: Found) -> None:
+    """Opened without waiting (a FIFO with no peer); used as an ordinary descriptor from here on.
+    The caller's own descriptor is left as it is: its flags belong to the open file it shares."""
+    if not found.own:
+        fcntl.fcntl(found.fd, fcntl.F_SETFL, fcntl.fcntl(found.fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
 
 
 class ResultFile:
@@ -128,6 +130,7 @@ class ResultFile:
                 self._stream = os.dup(found.fd)
             elif kind == stat.S_IFCHR:
                 self._stream = os.open(f"/proc/self/fd/{found.fd}", _WRITE | os.O_CLOEXEC)
+                _blocking(Found(found.path, self._stream, found.info))
             elif kind != stat.S_IFREG:
                 raise UsageError(f"--result {self.path}: not a regular file")
             elif found.info.st_uid == os.geteuid():
@@ -136,8 +139,6 @@ class ResultFile:
             raise UsageError(f"--result {self.path}: {e.strerror or e}") from None
         finally:
             os.close(found.fd)
-        if self._stream is not None:
-            _blocking(self._stream)
 
     def write(self, text: str) -> None:
         data = text.encode()

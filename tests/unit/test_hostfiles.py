@@ -61,7 +61,7 @@ def test_stdin_may_be_a_file_a_device_or_our_own_pipe_but_not_a_fifo_in_a_direct
     read, write = os.pipe()
     try:
         fd = open_input(f"/dev/fd/{read}", "--stdin")  # <(...) in a shell
-        assert not os.get_blocking(fd) is False
+        assert os.get_blocking(fd)  # a pipe of ours, as it was
         os.close(fd)
     finally:
         os.close(read)
@@ -214,3 +214,17 @@ def test_the_collect_dir_is_found_before_the_run_and_checked(tmp_path):
     with pytest.raises(UsageError, match="not writable"):
         CollectDir(str(tmp_path / "ro"))
     assert stat.S_ISDIR(os.stat(tmp_path / "ro").st_mode)
+
+
+def test_the_callers_own_descriptor_keeps_its_flags(tmp_path):
+    """/dev/fd/N shares the caller's open file: its O_NONBLOCK (set by whoever owns it) is not ours to clear."""
+    read, write = os.pipe()
+    try:
+        os.set_blocking(write, False)
+        os.close(open_output(f"/dev/fd/{write}", "--stdout"))
+        os.set_blocking(read, False)
+        os.close(open_input(f"/dev/fd/{read}", "--stdin"))
+        assert not os.get_blocking(write) and not os.get_blocking(read)
+    finally:
+        os.close(read)
+        os.close(write)
