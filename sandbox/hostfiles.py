@@ -27,6 +27,7 @@ from typing import Optional
 
 from .errors import UsageError
 from .hostpaths import WRITTEN, Found, HostPaths, PathError, resolve
+from .streams import write_all
 from .workfiles import FileEntry, FileSource, check_name
 
 _WRITE = os.O_WRONLY | os.O_NONBLOCK | os.O_NOCTTY
@@ -144,7 +145,7 @@ class ResultFile:
         data = text.encode()
         try:
             if self._stream is not None:
-                _write_all(self._stream, data)
+                write_all(self._stream, data)  # a reader gone (`| head`) takes it as a pipe's output
                 return
             self._replace(data)
         except OSError as e:
@@ -158,7 +159,7 @@ class ResultFile:
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
                      dir_fd=directory)
         try:
-            _write_all(fd, data)
+            write_all(fd, data)
             os.fchmod(fd, self._mode)
             os.replace(temporary, self._name, src_dir_fd=directory, dst_dir_fd=directory)
         except BaseException:
@@ -183,12 +184,6 @@ class ResultFile:
             os.close(self._stream)
             self._stream = None
         self._paths.close()
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
 
 
 class CollectDir:
