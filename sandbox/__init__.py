@@ -11,7 +11,7 @@ from typing import Any
 
 _WHERE = {
     "CAPTURE": "api", "PASS": "api", "STDOUT": "api", "TERMINAL": "api", "Sandbox": "api", "run": "api",
-    "Case": "batch", "cases_from_dir": "batch",
+    "Case": "cases", "cases_from_dir": "cases",
     "Bind": "plan",
     "Limits": "profile", "Profile": "profile", "load_profile": "profile",
     "Result": "result", "Verdict": "result",

@@ -14,11 +14,10 @@ import json
 import os
 import pickle
 import socket
-import struct
 from dataclasses import astuple, dataclass
-from typing import Any, Iterator, Optional, Union
+from typing import Any, Iterator, Optional
 
-from .workfiles import FileSource
+from .streams import write_all
 
 # Record kinds, in the order a healthy run sends them.
 STARTED = "started"          # init: the program was exec'd
@@ -38,7 +37,7 @@ class InitFds:
     plan: int
     status: int
     procs: int = -1  # the box cgroup's cgroup.procs, or -1 without a cgroup
-    files: int = -1  # a memfd: files in (_channel.pack_files), then the collected files out; or -1
+    files: int = -1  # a memfd: files in (transfer.packing.pack_files), then the collected files out; or -1
 
     def as_list(self) -> list[int]:
         return [fd for fd in astuple(self) if fd >= 0]
@@ -80,68 +79,17 @@ def take_over(sock: socket.socket) -> Optional[InitFds]:
     return fds
 
 
-_FILE_HEADER = struct.Struct(">HIQ")  # name length, mode, content length
-
-
-def pack_files(fd: int, entries: list[tuple[str, int, Union[bytes, FileSource]]]) -> None:
-    """Files into `fd` (a memfd) as, for each, a header, the UTF-8 name, the content; a file held
-    open on the host is copied by the kernel, never through our memory."""
-    for name, mode, content in entries:
-        encoded = name.encode()
-        size = len(content) if isinstance(content, bytes) else content.size
-        _write_all(fd, _FILE_HEADER.pack(len(encoded), mode, size) + encoded)
-        if isinstance(content, bytes):
-            _write_all(fd, content)
-            continue
-        done = 0
-        while done < size:
-            sent = os.sendfile(fd, content.fd, done, size - done)
-            if sent == 0:
-                raise ValueError(f"{name}: the file is shorter than it was when opened (it changed, or it is "
-                                 f"not an ordinary file)")
-            done += sent
-
-
-def packed_files(fd: int) -> list[tuple[str, int, int, int]]:
-    """What pack_files wrote, as (name, mode, offset of the content, size), reading only the
-    headers; raises ValueError on anything malformed."""
-    entries, offset, end = [], 0, os.fstat(fd).st_size
-    while offset < end:
-        header = os.pread(fd, _FILE_HEADER.size, offset)
-        if len(header) < _FILE_HEADER.size:
-            raise ValueError("truncated file header")
-        name_length, mode, size = _FILE_HEADER.unpack(header)
-        offset += _FILE_HEADER.size
-        if offset + name_length + size > end:
-            raise ValueError("truncated file")
-        name = os.pread(fd, name_length, offset).decode()
-        entries.append((name, mode, offset + name_length, size))
-        offset += name_length + size
-    return entries
-
-
-def unpack_files(fd: int) -> list[tuple[str, int, bytes]]:
-    """The files of pack_files with their contents (the collected files, each cut at its limit)."""
-    return [(name, mode, os.pread(fd, size, offset)) for name, mode, offset, size in packed_files(fd)]
-
-
 def plan_memfd(payload: Any) -> int:
     """The plan, pickled into a memfd the init reads.  A memfd, not a pipe: a pipe's buffer is
     charged to a per-user quota (fs.pipe-user-pages-soft) that the box, running as the same user,
     can drain, after which pipes hold one or two pages only."""
     fd = os.memfd_create("sandbox-plan", os.MFD_CLOEXEC)
     try:
-        _write_all(fd, pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL))
+        write_all(fd, pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL))
     except BaseException:
         os.close(fd)
         raise
     return fd
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
 
 
 def receive_plan(fd: int) -> Any:

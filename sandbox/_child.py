@@ -11,7 +11,7 @@ Two processes:
   init   PID 1 of the box, in its own user, mount, pid, net, ipc, uts and cgroup
          namespaces from birth; maps its ids, builds the root, hostname,
          loopback; runs the target, reaps, reports.  It honours no signal
-         (pidns.py): the supervisor ends a box by killing the program.
+         (init.py): the supervisor ends a box by killing the program.
   target the program-to-be; limits, stdio, privileges, seccomp, execve.
 """
 from __future__ import annotations
@@ -21,7 +21,9 @@ import os
 import socket
 import time
 
-from . import _channel, cgroup, mountns, netns, pidns, privs, rlimits, seccomp, userns, utsns, workfiles
+from . import _channel, cgroup, init, mountns, netns, privs, rlimits, seccomp, userns, utsns
+from .transfer import box as workdir_files
+from .transfer import packing
 from . import _syscalls as sc
 from .plan import Plan
 
@@ -85,7 +87,7 @@ def _init(handover: int, lifeline: int) -> None:
     """PID 1 of the box, from its first instruction to the program's end."""
     born = time.perf_counter()
     gc.disable()                                        # 0. a collection would touch (copy) every shared page
-    pidns.reset_signals()                               #    the parent's handlers and mask are not ours
+    init.reset_signals()                               #    the parent's handlers and mask are not ours
     os.setsid()                                         #    the terminal's signals are not the box's
     sc.set_command_line(PROCESS_NAME)
     close_fds_except(0, 1, 2, handover, lifeline)
@@ -105,7 +107,7 @@ def _init(handover: int, lifeline: int) -> None:
     plan, bpf = step("read plan", _channel.receive_plan, fds.plan)                         # 1
     os.close(fds.plan)
     step("user namespace", userns.map_ids, plan.ids)                                        # 2
-    step("signals", pidns.become_init)                                                      # 3. sigwaitinfo only
+    step("signals", init.become_init)                                                      # 3. sigwaitinfo only
     step("mount namespace", mountns.build_root, plan.mounts)                                # 4
     step("hostname", utsns.configure, plan.hostname)                                        # 5
     step("network", netns.configure, plan.net)                                              # 6
@@ -132,24 +134,24 @@ def _init(handover: int, lifeline: int) -> None:
         os._exit(EXIT_SETUP_FAILED)
     step.times["target: fork to execve"] = round((time.perf_counter() - forked) * 1000, 3)
     _channel.send_record(step.status_fd, _channel.STARTED)
-    end = pidns.reap_until(target, started)                                                 # 12
+    end = init.reap_until(target, started)                                                 # 12
     out = _files_out(fds.files, plan) if plan.collect else {}                              # 13
     _channel.send_record(step.status_fd, _channel.EXITED, **vars(end), steps=step.times, **out)
     os._exit(0)                                                                             # 14: the kernel ends the rest
 
 
 def _files_in(memfd: int, workdir: str) -> None:
-    workfiles.write_into(workdir, memfd, _channel.packed_files(memfd))
+    workdir_files.write_into(workdir, memfd, packing.packed_files(memfd))
 
 
 def _files_out(memfd: int, plan: Plan) -> dict[str, object]:
     """The named files back into the memfd for the supervisor; for the report, the names
     cut at the limit (or what went wrong: the program's outcome still counts)."""
     try:
-        found, cut = workfiles.read_out(plan.cwd, plan.collect, plan.collect_limit)
+        found, cut = workdir_files.read_out(plan.cwd, plan.collect, plan.collect_limit)
         os.ftruncate(memfd, 0)
         os.lseek(memfd, 0, os.SEEK_SET)
-        _channel.pack_files(memfd, list(found))
+        packing.pack_files(memfd, list(found))
     except OSError as e:
         return {"files_error": str(e)}
     return {"files_cut": cut}
@@ -177,9 +179,9 @@ def confine_and_exec(argv: tuple[str, ...], env_pairs: tuple[tuple[str, str], ..
                      limits: tuple[rlimits.RlimitSpec, ...], bpf: bytes, exec_error_fd: int,
                      cgroup_fd: int = -1) -> None:
     """From a fork inside the box to execve: the program's, or a `sandbox exec` command's
-    (enter.py), which must get exactly the same confinement.  Failures go to exec_error_fd."""
+    (live/exec.py), which must get exactly the same confinement.  Failures go to exec_error_fd."""
     step = Step(exec_error_fd)
-    step("signals", pidns.reset_signals)                # 1. Python ignores SIGPIPE and SIGXFSZ; exec would keep that
+    step("signals", init.reset_signals)                # 1. Python ignores SIGPIPE and SIGXFSZ; exec would keep that
     step("new session", os.setsid)                      # 2. no controlling terminal: no TIOCSTI into the caller's
     step("rlimits", rlimits.apply, limits)              # 3
     step("file descriptors", close_fds_except, 0, 1, 2, exec_error_fd, cgroup_fd)  # 4. nothing of the caller's leaks in

@@ -14,15 +14,15 @@ from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any, Iterator, Mapping, Optional, Sequence, Union
 
-from . import batch, supervisor
+from . import supervisor
 from ._cache import load_profile
 from ._forkserver import ForkServer
-from .batch import Case, CaseFile
-from .hostfiles import open_input
+from .cases import Case, CaseFile, run_cases
 from .errors import UsageError
 from .plan import Bind, Request, seccomp_spec
 from .profile import Profile, parse_limit
 from .result import Result
+from .transfer.host import open_input
 from .units import UnitError, parse_size
 
 Sink = supervisor.Sink
@@ -171,7 +171,7 @@ class Sandbox:
                     return supervisor.run_prepared(prepared, supervisor.Stdio(source, CAPTURE, stderr),
                                                    self._server.spawn)
 
-            return list(batch.run_cases(cases, run_one, compare=compare, fail_fast=fail_fast))
+            return list(run_cases(cases, run_one, compare=compare, fail_fast=fail_fast))
 
 
 @contextmanager

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, Optional, Sequence, Union
 from .errors import ExecError, HostError, SandboxError, UsageError
 
 if TYPE_CHECKING:  # imported when used, to keep the CLI's start fast
-    from .hostfiles import CollectDir, ResultFile
+    from .transfer.host import CollectDir, ResultFile
     from .plan import Request
     from .profile import Profile
     from .result import Result
@@ -94,7 +94,7 @@ def _add_live_box_commands(commands) -> None:  # type: ignore[no-untyped-def]
 
 def _add_case_and_file_options(run: argparse.ArgumentParser) -> None:
     """`run`'s flags for test cases and for files in and out of /work."""
-    from .batch import COMPARE_MODES
+    from .cases import COMPARE_MODES
 
     run.add_argument("--cases", metavar="DIR", help="run once per DIR/NAME.in (the stdin), comparing stdout with "
                      "DIR/NAME.out if there is one; exit 0 if every case is OK, else 1")
@@ -159,13 +159,13 @@ def _env(pairs: Sequence[str]) -> dict[str, str]:
 
 
 def _open_output(path: Optional[str], flag: str) -> Optional[int]:
-    from .hostfiles import open_output
+    from .transfer.host import open_output
 
     return None if path is None else open_output(path, flag)
 
 
 def _open_input(path: Optional[str]) -> Optional[int]:
-    from .hostfiles import open_input
+    from .transfer.host import open_input
 
     return None if path is None else open_input(path, "--stdin")
 
@@ -197,7 +197,7 @@ class _Outputs:
 
 
 def _outputs(args: argparse.Namespace) -> _Outputs:
-    from .hostfiles import CollectDir, ResultFile
+    from .transfer.host import CollectDir, ResultFile
 
     outputs = _Outputs()
     try:
@@ -223,7 +223,7 @@ def _write_result(document: dict, result: Optional["ResultFile"], to_stdout: boo
 
 def _cmd_run(parser: argparse.ArgumentParser, tokens: list[str]) -> int:
     from .api import parse_limit_overrides, parse_size_option
-    from .hostfiles import file_entry
+    from .transfer.host import file_entry
     from .plan import Request
     from ._cache import load_profile
 
@@ -310,7 +310,7 @@ def _judge_cases(args: argparse.Namespace, prepared: "Prepared", outputs: _Outpu
     from . import supervisor
     from ._forkserver import fork_here
     from .api import stdin_source
-    from .batch import Case, cases_from_dir, overall_verdict, run_cases
+    from .cases import Case, cases_from_dir, overall_verdict, run_cases
     from .result import Verdict
 
     cases = cases_from_dir(args.cases)
@@ -399,8 +399,8 @@ def _cmd_profile(action: str, name: Optional[str]) -> None:
 def _cmd_exec(parser: argparse.ArgumentParser, tokens: list[str]) -> int:
     """sandbox exec [--env ...] NAME -- PROGRAM [ARGS]: the exit code is the command's (137 if it was
     killed for passing the box's output limit, with one line on stderr, as `sandbox run` exits on OLE)."""
-    from . import registry
-    from .enter import exec_in
+    from .live import registry
+    from .live.exec import exec_in
 
     if "--" not in tokens:
         raise UsageError("sandbox exec: expected NAME -- PROGRAM [ARGS]")
@@ -415,7 +415,7 @@ def _cmd_exec(parser: argparse.ArgumentParser, tokens: list[str]) -> int:
 
 def _cmd_ps(as_json: bool) -> None:
     """The running named boxes, oldest first, with what each uses now."""
-    from . import control, registry
+    from .live import control, registry
 
     rows: list[dict[str, Any]] = []
     for box in registry.live():
@@ -436,7 +436,7 @@ def _cmd_ps(as_json: bool) -> None:
 
 
 def _cmd_control(verb: str, name: str) -> None:
-    from . import control, registry
+    from .live import control, registry
 
     box = registry.find(name)
     if verb == "kill":

@@ -24,7 +24,7 @@ from .profile import Limits, MountEntry, Profile, SyscallRule
 from .rlimits import RlimitSpec
 from .seccomp import ArgCondition, SeccompRule, SeccompSpec
 from .userns import IdMapSpec
-from .workfiles import FileEntry, check_name, content_size
+from .transfer.packing import FileEntry, check_name, content_size
 
 WORK_DIR = "/work"
 SCRIPT_PLACEHOLDER = "{script}"

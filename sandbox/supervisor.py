@@ -22,7 +22,10 @@ import time
 from dataclasses import dataclass, replace
 from typing import Callable, Optional, Union
 
-from . import _cache, _channel, cgroup, control, registry, seccomp, streams
+from . import _cache, _channel, cgroup, seccomp, streams
+from .live import registry
+from .boxprocs import end_box
+from .transfer import packing
 from ._channel import InitFds
 from ._forkserver import InitProcess
 from .errors import ExecError, HostError, ProfileError, SetupError, UsageError
@@ -379,9 +382,9 @@ class _Box:
 
     def _request_kill(self) -> None:
         """End every process of the program: cgroup.kill where there is a cgroup, else SIGKILL to
-        the program (never a request to the init, which honours no signal: pidns.py).  Either way
+        the program (never a request to the init, which honours no signal: init.py).  Either way
         the init then reports usage and exits.  Before the program runs: SIGKILL to the init."""
-        control.end_box(self.init.pid, self.init.pidfd, self.cgroup, self.program_started)
+        end_box(self.init.pid, self.init.pidfd, self.cgroup, self.program_started)
 
     def _forward(self, stream: str, data: bytes) -> Optional[streams.Outlet]:
         """Count the bytes against the output limit, cut them there, and pass them on: into the
@@ -406,7 +409,7 @@ class _Box:
         if not self.plan.collect or "files_cut" not in self.exit_report:
             return {}
         try:
-            return {name: content for name, _, content in _channel.unpack_files(self.files_fd)
+            return {name: content for name, _, content in packing.unpack_files(self.files_fd)
                     if name in self.plan.collect}
         except (ValueError, UnicodeDecodeError):
             raise SetupError("the box's collected files could not be read back") from None
@@ -499,7 +502,7 @@ def _files_memfd(files: tuple) -> int:
     files back into): nothing on the host disk that a killed supervisor could leave behind."""
     fd = os.memfd_create("sandbox-files", os.MFD_CLOEXEC)
     try:
-        _channel.pack_files(fd, list(files))
+        packing.pack_files(fd, list(files))
     except BaseException as e:
         os.close(fd)
         if isinstance(e, (ValueError, OSError)):  # a host file changed under us (or a sysfs file lied of its size)

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from sandbox import registry
+from sandbox.live import registry
 from sandbox.cgroup import process_start_time
 from sandbox.errors import HostError, UsageError
 from sandbox.rlimits import RlimitSpec
@@ -91,7 +91,7 @@ def test_an_entry_others_may_write_is_not_trusted(runtime_dir):
 def test_a_fifo_planted_as_an_entry_does_not_hang_ps(runtime_dir):
     runtime_dir.mkdir(mode=0o700)
     os.mkfifo(runtime_dir / "stuck.json")
-    code = "from sandbox import registry; print(registry.live())"
+    code = "from sandbox.live import registry; print(registry.live())"
     env = {**os.environ, "SANDBOX_RUNTIME_DIR": str(runtime_dir)}
     try:
         completed = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=45)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from rival import as_rival, flipping, rival_directory
 
-from sandbox import registry
+from sandbox.live import registry
 from sandbox.cgroup import process_start_time
 
 SANDBOX = [sys.executable, "-m", "sandbox"]

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from sandbox.errors import UsageError
-from sandbox.hostfiles import CollectDir, ResultFile, file_entry, open_input, open_output, write_beneath
-from sandbox.workfiles import FileSource
+from sandbox.transfer.host import CollectDir, ResultFile, file_entry, open_input, open_output, write_beneath
+from sandbox.transfer.packing import FileSource
 
 
 def test_file_entry_keeps_the_mode_and_holds_the_source_open(tmp_path):

@@ -28,11 +28,12 @@ import threading
 from dataclasses import dataclass
 from typing import Iterator, Optional, Sequence
 
-from . import _channel, _child, cgroup, control, privs
-from . import _syscalls as sc
-from .errors import ExecError, SetupError, UsageError
+from .. import _channel, _child, cgroup, privs
+from .. import _syscalls as sc
+from . import control
+from ..errors import ExecError, SetupError, UsageError
 from .registry import Confinement, LiveBox
-from .streams import pseudo_terminal, read_stream, readable_now, write_all
+from ..streams import pseudo_terminal, read_stream, readable_now, write_all
 
 EXIT_HELPER_FAILED = 125
 

@@ -3,7 +3,7 @@
 A judge compiles in one box and runs the binary in the next: sources go in, the
 binary comes out.  They travel in a memfd the supervisor made (no host temp
 directory that a killed supervisor could leave behind), in the format of
-_channel.pack_files.  Files are written as the box's own user into its work
+transfer.packing.  Files are written as the box's own user into its work
 directory (a tmpfs, so they count against its size), before the program starts.
 After the program ends, the init reads the named files back out; the program
 has had the work directory to itself, so each is opened one path component at a
@@ -14,34 +14,9 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass
-from typing import Optional, Union
+from typing import Optional
 
-
-@dataclass(frozen=True)
-class FileSource:
-    """A host file to copy in, held open by the supervisor (the CLI's --file): streamed into the
-    box, never read into memory as a whole."""
-
-    fd: int
-    size: int
-
-
-Content = Union[bytes, FileSource]
-FileEntry = tuple[str, int, Content]  # (relative path, mode, content)
-
-
-def content_size(content: Content) -> int:
-    return len(content) if isinstance(content, bytes) else content.size
-
-
-def check_name(name: str) -> Optional[str]:
-    """What is wrong with a file name for the work directory, or None (side: parent)."""
-    if not name or name.startswith("/") or "\0" in name:
-        return "expected a relative path"
-    if any(part in ("", ".", "..") for part in name.split("/")):
-        return "expected a path without empty, '.' or '..' parts"
-    return None
+from .packing import FileEntry, check_name
 
 
 def write_into(workdir: str, source: int, entries: list[tuple[str, int, int, int]]) -> None:

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from sandbox import _channel, workfiles
+from sandbox.transfer import box as workfiles, packing
 from sandbox.errors import UsageError
 from sandbox.plan import Bind, Request, make_plan
 from sandbox.profile import load_profile
@@ -14,18 +14,18 @@ from sandbox.profile import load_profile
 
 def _packed(entries) -> int:
     fd = os.memfd_create("test-files")
-    _channel.pack_files(fd, entries)
+    packing.pack_files(fd, entries)
     return fd
 
 
 def test_pack_and_unpack_round_trip(tmp_path):
     (tmp_path / "host.bin").write_bytes(b"from the host " * 1000)
     with open(tmp_path / "host.bin", "rb") as host:
-        source = workfiles.FileSource(host.fileno(), os.fstat(host.fileno()).st_size)
+        source = packing.FileSource(host.fileno(), os.fstat(host.fileno()).st_size)
         fd = _packed([("main.c", 0o644, b"int main(){}"), ("bin/a.out", 0o755, bytes(range(256)) * 10),
                       ("empty", 0o600, b""), ("data/host.bin", 0o640, source)])
     try:
-        assert _channel.unpack_files(fd) == [("main.c", 0o644, b"int main(){}"),
+        assert packing.unpack_files(fd) == [("main.c", 0o644, b"int main(){}"),
                                              ("bin/a.out", 0o755, bytes(range(256)) * 10), ("empty", 0o600, b""),
                                              ("data/host.bin", 0o640, b"from the host " * 1000)]
     finally:
@@ -38,14 +38,14 @@ def test_unpack_refuses_a_truncated_stream(cut):
     try:
         os.ftruncate(fd, os.fstat(fd).st_size - cut)
         with pytest.raises(ValueError):
-            _channel.unpack_files(fd)
+            packing.unpack_files(fd)
     finally:
         os.close(fd)
 
 
 def test_files_larger_than_the_work_dir_are_refused_before_anything_is_read(minimal_profile_path, tmp_path):
     profile = load_profile(minimal_profile_path)  # tmp_size 16M
-    big = workfiles.FileSource(-1, 17 << 20)  # never read: the size decides
+    big = packing.FileSource(-1, 17 << 20)  # never read: the size decides
     with pytest.raises(UsageError, match="do not fit in the work dir, which holds 16.0 MiB"):
         make_plan(profile, Request(program=("true",), files=(("big", 0o644, big),)), 1000, 1000)
     with pytest.raises(UsageError, match="'b'"):
@@ -55,7 +55,7 @@ def test_files_larger_than_the_work_dir_are_refused_before_anything_is_read(mini
 
 @pytest.mark.parametrize("name", ["", "/etc/passwd", "../up", "a/../b", "a//b", "./a", "a\0b"])
 def test_bad_names_are_refused(name):
-    assert workfiles.check_name(name)
+    assert packing.check_name(name)
 
 
 def test_the_plan_refuses_bad_names_and_a_host_workdir(minimal_profile_path, tmp_path):
@@ -79,7 +79,7 @@ def test_files_may_go_into_a_throwaway_layer_over_a_host_workdir(minimal_profile
 def test_write_into_creates_files_with_their_modes_and_directories(tmp_path):
     fd = _packed([("src/main.c", 0o644, b"code"), ("run.sh", 0o755, b"#!/bin/sh\n")])
     try:
-        workfiles.write_into(str(tmp_path), fd, _channel.packed_files(fd))
+        workfiles.write_into(str(tmp_path), fd, packing.packed_files(fd))
     finally:
         os.close(fd)
     assert (tmp_path / "src" / "main.c").read_bytes() == b"code"

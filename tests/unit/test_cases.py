@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from sandbox.batch import Case, cases_from_dir, differs, natural_key, overall_verdict, run_cases
+from sandbox.cases import Case, cases_from_dir, differs, natural_key, overall_verdict, run_cases
 from sandbox.errors import UsageError
 from sandbox.result import Result, Verdict
 

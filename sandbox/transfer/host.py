@@ -25,10 +25,10 @@ import os
 import stat
 from typing import Optional
 
-from .errors import UsageError
-from .hostpaths import WRITTEN, Found, HostPaths, PathError, resolve
-from .streams import write_all
-from .workfiles import FileEntry, FileSource, check_name
+from ..errors import UsageError
+from ..hostpaths import WRITTEN, Found, HostPaths, PathError, resolve
+from ..streams import write_all
+from .packing import FileEntry, FileSource, check_name
 
 _WRITE = os.O_WRONLY | os.O_NONBLOCK | os.O_NOCTTY
 

@@ -5,7 +5,7 @@ Without one, usage is summed over the processes of the box's pid namespace (the
 init's reaped children included), and a box cannot be frozen: SIGSTOP could be
 caught by nobody but also undone by any process of the box (SIGCONT), so we
 refuse rather than pretend.  Ending a box never asks its init (it honours no
-signal: pidns.py): end_box kills the program, the way the supervisor does too.
+signal: init.py): boxprocs.end_box kills the program, the way the supervisor does too.
 """
 from __future__ import annotations
 
@@ -16,8 +16,9 @@ import time
 from dataclasses import dataclass
 from typing import Optional
 
-from . import cgroup
-from .errors import HostError, UsageError
+from .. import cgroup
+from ..boxprocs import end_box, open_program, process_parents
+from ..errors import HostError, UsageError
 from .registry import LiveBox
 
 KILL_WAIT = 5.0
@@ -76,33 +77,6 @@ def kill(box: LiveBox) -> None:
         os.close(pidfd)
 
 
-def end_box(init: int, init_pidfd: int, run_cgroup: Optional[cgroup.RunCgroup], started: bool) -> None:
-    """The kill request of the supervisor and of `sandbox kill`: end the program, and with it the box.
-
-    cgroup.kill where the box has a cgroup of its own; else SIGKILL to the program (PID 2 of
-    the box), which its init reaps, reports and exits on, the kernel then killing whatever is
-    left in the namespace.  No program yet (the box is being set up): SIGKILL to the init.
-    A program that has already ended needs nothing: its init is ending the box.
-    init, init_pidfd: the box's init, whose pidfd the caller holds (so its pid is not reused).
-    """
-    if run_cgroup is not None and started:
-        run_cgroup.kill()
-        return
-    program = open_program(init, init_pidfd)
-    if program is not None:
-        try:
-            signal.pidfd_send_signal(program, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        finally:
-            os.close(program)
-    elif not started:
-        try:
-            signal.pidfd_send_signal(init_pidfd, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-
-
 def open_box_program(box: LiveBox) -> Optional[int]:
     """A pidfd on a registered box's program; None once the box or its program has ended."""
     try:
@@ -115,58 +89,9 @@ def open_box_program(box: LiveBox) -> Optional[int]:
         os.close(init_pidfd)
 
 
-def open_program(init: int, init_pidfd: int) -> Optional[int]:
-    """A pidfd on the box's program (PID 2 inside: the init's first child); None once it is gone.
-
-    Checked again after pidfd_open, and the init still alive then: the pidfd is the program's,
-    not a process that took a freed pid (nor the child of one that took the init's)."""
-    pid = _program_pid(init)
-    if pid is None:
-        return None
-    try:
-        pidfd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return None
-    if _program_pid(init) != pid or select.select([init_pidfd], [], [], 0)[0]:
-        os.close(pidfd)
-        return None
-    return pidfd
-
-
-def _program_pid(init: int) -> Optional[int]:
-    """The init's child whose innermost pid is 2, in our pid namespace."""
-    for pid in _children(init):
-        try:
-            with open(f"/proc/{pid}/status") as f:
-                nspid = next(l for l in f if l.startswith("NSpid:")).split()
-        except (OSError, StopIteration):
-            continue
-        if nspid[-1] == "2":
-            return pid
-    return None
-
-
-def _children(parent: int) -> list[int]:
-    return [pid for pid, ppid in _parents().items() if ppid == parent]
-
-
-def _parents() -> dict[int, int]:
-    """pid -> parent pid of every process: /proc/PID/status is readable for each (unlike the
-    init's /proc/PID/ns: it is not dumpable)."""
-    parents = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/status") as f:
-                    parents[int(entry)] = int(next(l for l in f if l.startswith("PPid:")).split()[1])
-            except (OSError, StopIteration, ValueError):
-                continue
-    return parents
-
-
 def _members(box: LiveBox) -> list[int]:
     """The init and its descendants."""
-    parents = _parents()
+    parents = process_parents()
     members = []
     for pid in parents:
         ancestor = pid

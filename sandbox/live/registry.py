@@ -24,9 +24,9 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Optional
 
-from .errors import HostError, UsageError
-from .privatedir import NotPrivate, PrivateDir, open_private
-from .rlimits import RlimitSpec
+from ..errors import HostError, UsageError
+from ..privatedir import NotPrivate, PrivateDir, open_private
+from ..rlimits import RlimitSpec
 
 RUNTIME_DIR_ENV = "SANDBOX_RUNTIME_DIR"
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")

@@ -14,7 +14,7 @@ alike, except SIGKILL (and SIGSTOP) sent from an ancestor namespace.  A signal's
 siginfo cannot tell the supervisor from the program: rt_sigqueueinfo(2) lets the
 program write si_code and si_pid itself, and a legacy signal whose queue entry
 cannot be allocated arrives as SI_USER from pid 0.  So the supervisor ends a box
-without asking the init: cgroup.kill, or SIGKILL to the program (control.end_box);
+without asking the init: cgroup.kill, or SIGKILL to the program (boxprocs.end_box);
 the init then reaps it, reports and exits, and the kernel ends the rest.
 Man pages: pid_namespaces(7), sigwaitinfo(2), rt_sigqueueinfo(2).
 """
