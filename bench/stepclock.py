@@ -33,12 +33,12 @@ class StepClock:
 
     def keep_init_steps(self, prefix: str, wanted: Callable[[str], bool] = lambda step: True) -> None:
         """Copy the init's reported step times (the wanted ones) into current, under prefix."""
-        original_usage = supervisor._Box._usage
+        original_usage = supervisor._usage
 
-        def usage(box, *args):  # type: ignore[no-untyped-def]
-            for record in box.records:
+        def usage(watched, *args):  # type: ignore[no-untyped-def]
+            for record in watched.records:
                 if record.get("kind") == "exited":
                     self.current.update({prefix + k: v for k, v in record.get("steps", {}).items() if wanted(k)})
-            return original_usage(box, *args)
+            return original_usage(watched, *args)
 
-        supervisor._Box._usage = usage
+        supervisor._usage = usage

@@ -103,9 +103,10 @@ class ApiSteps(StepClock):
         self.runs: list[dict[str, float]] = []
         for name, label in self.PHASES:
             self.time(supervisor, name, label)
-        self.time(supervisor._Box, "__init__", "supervisor: pipes, preload plan, hand over to an init")
-        self.time(supervisor._Box, "watch", "box: from handover to the init's exit (steps below)")
-        self.time(supervisor._Box, "close", "supervisor: close")
+        self.time(supervisor.BoxStreams, "open", "supervisor: the program's pipes")
+        self.time(supervisor, "_launch", "supervisor: plan into a memfd, hand over to an init")
+        self.time(supervisor.Watch, "run", "box: from handover to the init's exit (steps below)")
+        self.time(supervisor, "_end_init", "supervisor: close")
         self.keep_init_steps("  init: ")
 
     def run(self, box: Sandbox) -> None:

@@ -19,6 +19,7 @@ from ._cache import load_profile
 from ._forkserver import ForkServer
 from .cases import Case, CaseFile, run_cases
 from .errors import UsageError
+from .live.registry import NamedBox
 from .plan import Bind, Request, seccomp_spec
 from .profile import Profile, parse_limit
 from .result import Result
@@ -113,15 +114,17 @@ class Sandbox:
         if stdout == STDOUT:
             raise UsageError("stdout=STDOUT: only stderr can be merged into stdout")
         request = self._request(argv, script=script, args=args, env=env, binds=binds, workdir=workdir, net=net,
-                                files=files, collect=collect, collect_limit=collect_limit, name=name, rootfs=rootfs,
+                                files=files, collect=collect, collect_limit=collect_limit, rootfs=rootfs,
                                 overlay=overlay, timeout=timeout, **limits)
+        hook = _named(name)
         with stdin_source(stdin) as source:
-            return supervisor.run(self.profile, request, supervisor.Stdio(source, stdout, stderr), self._server.spawn)
+            return supervisor.run(self.profile, request, supervisor.Stdio(source, stdout, stderr), self._server.spawn,
+                                  hook)
 
     def _request(self, argv: Sequence[str] = (), *, script: Optional[str] = None, args: Sequence[str] = (),
                  env: Optional[Mapping[str, str]] = None, binds: Sequence[Bind] = (), workdir: Optional[str] = None,
                  net: Optional[str] = None, files: Optional[Mapping[str, FileContent]] = None,
-                 collect: Sequence[str] = (), collect_limit: Union[None, int, str] = None, name: Optional[str] = None,
+                 collect: Sequence[str] = (), collect_limit: Union[None, int, str] = None,
                  rootfs: Optional[str] = None, overlay: Union[None, str, tuple[str, Optional[str]]] = None,
                  timeout: Union[None, float, str] = None, **limits: object) -> Request:
         """run()'s arguments but the streams, as the Request the supervisor plans from."""
@@ -134,7 +137,7 @@ class Sandbox:
             limits=parse_limit_overrides(limits), net=net, binds=tuple(binds), workdir=workdir,
             env=tuple((env or {}).items()), cgroup_root=self.cgroup_root,
             files=tuple(_file_entry(name, content) for name, content in (files or {}).items()),
-            collect=tuple(collect), collect_limit=parse_size_option("collect_limit", collect_limit), name=name,
+            collect=tuple(collect), collect_limit=parse_size_option("collect_limit", collect_limit),
             rootfs=rootfs, overlay=(overlay, None) if isinstance(overlay, str) else overlay,
         )
 
@@ -165,11 +168,12 @@ class Sandbox:
                 raise UsageError(f"run_cases: {taken} is not an argument here (each case has its own stdin; "
                                  f"stdout is captured to compare)")
         stderr = run_kwargs.pop("stderr", CAPTURE)
+        hook = _named(run_kwargs.pop("name", None))
         with supervisor.prepare(self.profile, self._request(argv, **run_kwargs)) as prepared:
             def run_one(case: Case) -> Result:
                 with stdin_source(case.stdin) as source:
                     return supervisor.run_prepared(prepared, supervisor.Stdio(source, CAPTURE, stderr),
-                                                   self._server.spawn)
+                                                   self._server.spawn, hook)
 
             return list(run_cases(cases, run_one, compare=compare, fail_fast=fail_fast))
 
@@ -189,6 +193,11 @@ def stdin_source(stdin: Union[None, int, bytes, str, "os.PathLike[str]"]) -> Ite
 
 
 FileContent = Union[bytes, str, tuple[Union[bytes, str], int]]
+
+
+def _named(name: Optional[str]) -> Optional[NamedBox]:
+    """The run hook that lists a box under its name while it runs (sandbox ps/exec/freeze/kill)."""
+    return NamedBox(name) if name is not None else None
 
 
 def _file_entry(name: str, content: FileContent) -> tuple[str, int, bytes]:

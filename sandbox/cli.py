@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, Optional, Sequence, Union
 from .errors import ExecError, HostError, SandboxError, UsageError
 
 if TYPE_CHECKING:  # imported when used, to keep the CLI's start fast
+    from .live.registry import NamedBox
     from .transfer.host import CollectDir, ResultFile
     from .plan import Request
     from .profile import Profile
@@ -197,6 +198,7 @@ class _Outputs:
 
 
 def _outputs(args: argparse.Namespace) -> _Outputs:
+    from .live.registry import NamedBox
     from .transfer.host import CollectDir, ResultFile
 
     outputs = _Outputs()
@@ -242,7 +244,7 @@ def _cmd_run(parser: argparse.ArgumentParser, tokens: list[str]) -> int:
         limits=limits, net=args.net,
         binds=tuple([_bind(b, False) for b in args.bind] + [_bind(b, True) for b in args.bind_rw]),
         workdir=args.workdir, env=tuple(_env(args.env).items()), cgroup_root=args.cgroup_root,
-        name=args.name, rootfs=args.rootfs, overlay=_overlay(args.overlay), files=tuple(file_entry(spec) for spec in args.file), collect=tuple(args.collect),
+        rootfs=args.rootfs, overlay=_overlay(args.overlay), files=tuple(file_entry(spec) for spec in args.file), collect=tuple(args.collect),
         collect_limit=parse_size_option("--collect-limit", args.collect_limit),
     )
     outputs = _outputs(args)
@@ -265,7 +267,7 @@ def _run_one(args: argparse.Namespace, profile: Profile, request: Request, outpu
         stderr=_sink(stderr, 2, args.json),
     )
     try:
-        result = supervisor.run(profile, request, stdio, fork_here)  # the CLI has no other thread
+        result = supervisor.run(profile, request, stdio, fork_here, _named(args))  # the CLI has no other thread
     except ExecError as e:
         if args.json or args.result:
             _write_result({"verdict": "IE", "exit_code": None, "signal": None, "message": e.message},
@@ -276,6 +278,13 @@ def _run_one(args: argparse.Namespace, profile: Profile, request: Request, outpu
     if result.verdict.value in NOTEWORTHY and not args.json:
         print(f"sandbox: {result.verdict.value}: {result.message}", file=sys.stderr)
     return result.cli_exit_code
+
+
+def _named(args: argparse.Namespace) -> "Optional[NamedBox]":
+    """--name NAME: the run hook that lists the box while it runs (sandbox ps/exec/freeze/kill)."""
+    from .live.registry import NamedBox
+
+    return NamedBox(args.name) if args.name is not None else None
 
 
 def _check_case_and_file_options(args: argparse.Namespace) -> None:
@@ -297,7 +306,7 @@ def _check_case_and_file_options(args: argparse.Namespace) -> None:
 
 
 def _run_cases(args: argparse.Namespace, profile: Profile, request: Request, outputs: _Outputs) -> int:
-    """--cases DIR: a fresh box per case, judged by batch.run_cases (the loop the API uses too);
+    """--cases DIR: a fresh box per case, judged by cases.run_cases (the loop the API uses too);
     a line per case as it ends, the skipped ones, and a summary.  Exit 0 if every case is OK, else 1.
     The run's host paths are found once, before the first case (supervisor.prepare)."""
     from . import supervisor
@@ -315,10 +324,12 @@ def _judge_cases(args: argparse.Namespace, prepared: "Prepared", outputs: _Outpu
 
     cases = cases_from_dir(args.cases)
     stderr = _sink(None, 2, args.json)
+    hook = _named(args)
 
     def run_one(case: Case) -> Result:
         with stdin_source(case.stdin) as source:
-            return supervisor.run_prepared(prepared, supervisor.Stdio(source, supervisor.CAPTURE, stderr), fork_here)
+            return supervisor.run_prepared(prepared, supervisor.Stdio(source, supervisor.CAPTURE, stderr), fork_here,
+                                           hook)
 
     width = max(len(case.name) for case in cases)
     results: list[Result] = []

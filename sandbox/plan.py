@@ -70,7 +70,6 @@ class Request:
     files: tuple[FileEntry, ...] = ()  # (path under /work, mode, content) put in before the run
     collect: tuple[str, ...] = ()  # paths under /work to bring out after the run
     collect_limit: Optional[int] = None  # bytes per collected file (default: the file_size limit, else 16M)
-    name: Optional[str] = None  # register the running box under this name (sandbox ps/exec/freeze/kill)
     rootfs: Optional[str] = None  # a root file system instead of the host's (overrides the profile's)
     overlay: Optional[tuple[str, Optional[str]]] = None  # (lower, upper or None): lower at /work, writable
 

@@ -33,7 +33,8 @@ from .. import _syscalls as sc
 from . import control
 from ..errors import ExecError, SetupError, UsageError
 from .registry import Confinement, LiveBox
-from ..streams import pseudo_terminal, read_stream, readable_now, write_all
+from ..boxio import PASS, TERMINAL, BoxStreams, OutputCap, Stdio
+from ..streams import read_stream, readable_now, write_all
 
 EXIT_HELPER_FAILED = 125
 
@@ -62,32 +63,32 @@ def exec_in(box: LiveBox, argv: Sequence[str], env: dict[str, str]) -> Finished:
     _child.warm_up()  # python-prctl and the host's cap_last_cap: out of sight once inside
     confinement = box.confinement
     environment = tuple({**dict(confinement.env), **env}.items())
-    terminal = os.isatty(1)
-    out_read, out_write = pseudo_terminal(1) if terminal else os.pipe2(os.O_CLOEXEC)
-    err_read, err_write = (-1, out_write) if terminal else os.pipe2(os.O_CLOEXEC)
     in_read, in_write = os.pipe2(os.O_CLOEXEC)
+    sink = TERMINAL if os.isatty(1) else PASS
+    streams = BoxStreams.open(Stdio(in_read, sink, sink))
     fail_read, fail_write = os.pipe2(os.O_CLOEXEC)
     lifeline, ours = os.pipe2(os.O_CLOEXEC)  # `ours` stays open as long as this process lives
     helper = os.fork()
     if helper == 0:
         try:
             privs.die_with_parent(lifeline)  # an exec interrupted or killed takes its command along
-            for source, target in ((in_read, 0), (out_write, 1), (err_write, 2)):
+            for source, target in ((streams.stdin, 0), (streams.stdout, 1), (streams.stderr, 2)):
                 os.dup2(source, target)
             _child.close_fds_except(0, 1, 2, pidfd, procs, fail_write)
             _helper(pidfd, procs, tuple(argv), environment, confinement, fail_write)
         finally:
             os._exit(EXIT_HELPER_FAILED)
-    for fd in {pidfd, procs, in_read, out_write, err_write, fail_write, lifeline} - {-1}:
+    for fd in {pidfd, procs, in_read, fail_write, lifeline} - {-1}:
         os.close(fd)
+    streams.handed_over()
     threading.Thread(target=_copy_stdin, args=(in_write,), daemon=True).start()
-    outputs = {fd: target for fd, target in ((out_read, 1), (err_read, 2)) if fd >= 0}
+    outputs = {fd: 1 if stream == "stdout" else 2 for fd, stream in streams.readers.items()}
     helper_pidfd = os.pidfd_open(helper)  # our unreaped child: its pid is ours until we wait for it
     try:
-        within_limit = _relay(outputs, helper_pidfd, confinement.output)
+        within_limit = _relay(outputs, helper_pidfd, OutputCap(confinement.output))
     finally:
-        for fd in (*outputs, helper_pidfd):
-            os.close(fd)
+        streams.close()
+        os.close(helper_pidfd)
     if not within_limit:
         os.kill(helper, signal.SIGKILL)  # the command dies with it (its parent-death signal)
         os.waitpid(helper, 0)
@@ -140,21 +141,15 @@ def _copy_stdin(pipe: int) -> None:
         os.close(pipe)
 
 
-def _relay(outputs: dict[int, int], helper_pidfd: int, limit: Optional[int]) -> bool:
+def _relay(outputs: dict[int, int], helper_pidfd: int, cap: OutputCap) -> bool:
     """The command's output (pipe -> our fd) to ours, as it comes, until the helper has exited (the
     command has ended); then only what the pipes hold at that moment: the box's processes may hold
-    them open and write on.  False as soon as the output passes `limit` bytes (what fits is passed)."""
-    left = limit
+    them open and write on.  False as soon as the output passes the box's output limit (what fits
+    is passed)."""
 
     def forward(fd: int, data: bytes) -> bool:
-        nonlocal left
-        if left is not None:
-            if len(data) > left:
-                write_all(outputs[fd], data[:left])
-                return False
-            left -= len(data)
-        write_all(outputs[fd], data)
-        return True
+        write_all(outputs[fd], cap.take(data))
+        return not cap.exceeded
 
     with selectors.PollSelector() as selector:  # epoll watches are a per-user count the box can drain
         for fd in outputs:

@@ -24,7 +24,9 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Optional
 
+from ..cgroup import process_start_time
 from ..errors import HostError, UsageError
+from ..hooks import RunningBox
 from ..privatedir import NotPrivate, PrivateDir, open_private
 from ..rlimits import RlimitSpec
 
@@ -182,6 +184,34 @@ def _load(directory: PrivateDir, entry: str) -> Optional[LiveBox]:
         )
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
+
+
+class NamedBox:
+    """The run hook of `sandbox run --name NAME` (hooks.RunHook): the name checked free before the box
+    starts, the box listed once its program runs, its entry removed when the run ends."""
+
+    def __init__(self, name: str) -> None:
+        self.name = check_name(name)
+        self.entry: Optional[LiveBox] = None
+
+    def before_start(self) -> None:
+        if any(box.name == self.name for box in live()):
+            raise UsageError(f"--name {self.name}: a sandbox of that name is running; pick another name or "
+                             f"`sandbox kill {self.name}`")
+
+    def started(self, box: RunningBox) -> None:
+        plan = box.plan
+        self.entry = LiveBox(
+            name=self.name, id=new_id(), pid=box.init_pid, start=process_start_time(box.init_pid) or "",
+            profile=box.profile, command=plan.argv, started=time.time(), cgroup=box.cgroup,
+            confinement=Confinement(plan.cwd, plan.env, plan.rlimits, box.bpf, plan.limits.output),
+        )
+        register(self.entry)
+
+    def ended(self) -> None:
+        if self.entry is not None:
+            unregister(self.entry)
+            self.entry = None
 
 
 def new_id() -> str:
