@@ -111,33 +111,33 @@ def _init(handover: int, lifeline: int) -> None:
     step("mount namespace", mountns.build_root, plan.mounts)                                # 4
     step("hostname", utsns.configure, plan.hostname)                                        # 5
     step("network", netns.configure, plan.net)                                              # 6
-    step("per-user limits", userns.limit_counts, plan.user_counts)  # 6b. after the mounts: open_tree's detached
-                                                    #     trees count as mount namespaces; before the program
-    step("not dumpable", privs.make_undumpable)     # 7. the program may not touch /proc/1/* (oom_score_adj, fds)
-    if fds.files >= 0:                              # 7b. the caller's files into the work dir
+    step("per-user limits", userns.limit_counts, plan.user_counts)  # 7. after the mounts: open_tree's detached
+                                                    #    trees count as mount namespaces; before the program
+    step("not dumpable", privs.make_undumpable)     # 8. the program may not touch /proc/1/* (oom_score_adj, fds)
+    if fds.files >= 0:                              # 9. the caller's files into the work dir
         step("files in", _files_in, fds.files, plan.cwd)
-    exec_read, exec_write = os.pipe2(os.O_CLOEXEC)                                          # 8
+    exec_read, exec_write = os.pipe2(os.O_CLOEXEC)                                          # 10
     started = time.monotonic()
     forked = time.perf_counter()
-    target = os.fork()                                                                      # 9
+    target = os.fork()                                                                      # 11
     if target == 0:
         os.close(exec_read)
         _target(plan, bpf, step.status_fd, exec_write, fds.procs)
     os.close(exec_write)
     if fds.procs >= 0:
         os.close(fds.procs)
-    _close_stdio()                                  # 10. the program's output ends when the program's does
-    failure = _read_all(exec_read)                                                          # 11
+    _close_stdio()                                  # 12. the program's output ends when the program's does
+    failure = _read_all(exec_read)                                                          # 13
     if failure:
         os.write(step.status_fd, failure)
         os.waitpid(target, 0)
         os._exit(EXIT_SETUP_FAILED)
     step.times["target: fork to execve"] = round((time.perf_counter() - forked) * 1000, 3)
     _channel.send_record(step.status_fd, _channel.STARTED)
-    end = init.reap_until(target, started)                                                 # 12
-    out = _files_out(fds.files, plan) if plan.collect else {}                              # 13
+    end = init.reap_until(target, started)                                                 # 14
+    out = _files_out(fds.files, plan) if plan.collect else {}                              # 15
     _channel.send_record(step.status_fd, _channel.EXITED, **vars(end), steps=step.times, **out)
-    os._exit(0)                                                                             # 14: the kernel ends the rest
+    os._exit(0)                                                                             # 16: the kernel ends the rest
 
 
 def _files_in(memfd: int, workdir: str) -> None:

@@ -219,11 +219,31 @@ def serve(sock_fd: int) -> None:
     from ._child import warm_up
 
     warm_up()  # everything an init imports is imported once, here
-    sock = socket.socket(fileno=sock_fd)
-    lifeline = _lifeline()
-    live: dict[int, InitProcess] = {}  # pid -> init, to kill what is left when the caller goes
+    server = _Server(socket.socket(fileno=sock_fd))
+    signal.signal(signal.SIGCHLD, server.reap)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # The reaper runs only while we wait for a request: it closes pidfds, which must not happen
+    # between a clone and its pidfd_open, nor before a pidfd is sent back.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
+    try:
+        while (request := server.next_request()) is not None:  # None: the caller closed the Sandbox or died
+            if not server.answer(request):
+                break
+    finally:
+        for init in list(server.live.values()):
+            init.kill()
 
-    def reap(*_: object) -> None:
+
+class _Server:
+    """The fork server's state: its socket, the inits it cloned and has not reaped, a spare init."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.lifeline = _lifeline()
+        self.live: dict[int, InitProcess] = {}  # pid -> init, to kill what is left when the caller goes
+        self.spare: Optional[tuple[InitProcess, socket.socket]] = None
+
+    def reap(self, *_: object) -> None:
         while True:
             try:
                 pid, _status = os.waitpid(-1, os.WNOHANG)
@@ -231,47 +251,33 @@ def serve(sock_fd: int) -> None:
                 return
             if not pid:
                 return
-            if pid in live:
-                live.pop(pid).close()
+            if pid in self.live:
+                self.live.pop(pid).close()
 
-    def clone() -> tuple[InitProcess, socket.socket]:
-        init, handover = _clone_init(lifeline, our_child=False)  # the server reaps; the supervisor only waits
-        live[init.pid] = init
+    def clone(self) -> tuple[InitProcess, socket.socket]:
+        init, handover = _clone_init(self.lifeline, our_child=False)  # the server reaps; the supervisor only waits
+        self.live[init.pid] = init
         return init, handover
 
-    signal.signal(signal.SIGCHLD, reap)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # The reaper runs only while we wait for a request: it closes pidfds, which must not happen
-    # between a clone and its pidfd_open, nor before a pidfd is sent back.
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
-    spare: Optional[tuple[InitProcess, socket.socket]] = None
-    while True:
-        if spare is None:
+    def next_request(self) -> Optional[_channel.InitFds]:
+        """Clone the spare, then wait (reaping) for a request."""
+        if self.spare is None:
             try:
-                spare = clone()
+                self.spare = self.clone()
             except OSError:
                 pass  # reported when a run asks for it
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
         try:
-            request = _channel.receive_init_fds(sock, b"spawn")
+            return _channel.receive_init_fds(self.sock, b"spawn")
         except OSError:
-            request = None
+            return None
         finally:
             signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
-        if request is None:
-            break  # EOF: the caller closed the Sandbox or died
+
+    def answer(self, request: _channel.InitFds) -> bool:
+        """Hand the request's descriptors to an init and send its pidfd back; False if the caller is gone."""
         try:
-            for attempt in (1, 2):
-                init, handover = spare or clone()
-                spare = None
-                with handover:
-                    try:
-                        _channel.hand_over(handover, request)
-                    except OSError:
-                        if attempt == 2:
-                            raise
-                        continue  # the spare died (killed from outside?): a fresh one
-                break
+            init = self._hand_over(request)
             reply, passed = b"ok %d" % init.pid, [init.pidfd]
         except OSError as e:
             reply, passed = b"error %d %s" % (e.errno or 0, (e.strerror or str(e)).encode()[:400]), []
@@ -279,8 +285,21 @@ def serve(sock_fd: int) -> None:
             for fd in request.as_list():
                 os.close(fd)
         try:
-            socket.send_fds(sock, [reply], passed)
+            socket.send_fds(self.sock, [reply], passed)
         except OSError:
-            break
-    for init in list(live.values()):
-        init.kill()
+            return False
+        return True
+
+    def _hand_over(self, request: _channel.InitFds) -> InitProcess:
+        for attempt in (1, 2):
+            init, handover = self.spare or self.clone()
+            self.spare = None
+            with handover:
+                try:
+                    _channel.hand_over(handover, request)
+                except OSError:
+                    if attempt == 2:
+                        raise
+                    continue  # the spare died (killed from outside?): a fresh one
+            return init
+        raise AssertionError("unreachable")

@@ -1,4 +1,4 @@
-"""The house rules of DESIGN.md, enforced: import-linter contracts in pyproject.toml."""
+"""The house rules of docs/ARCHITECTURE.md, enforced: import-linter contracts in pyproject.toml, mypy, function length."""
 from __future__ import annotations
 
 import subprocess
@@ -23,3 +23,21 @@ def test_the_package_type_checks(tmp_path):
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
     assert (ROOT / "sandbox" / "py.typed").exists()
+
+
+MAX_FUNCTION_LINES = 60
+
+
+def test_no_function_is_longer_than_a_screen():
+    """docs/ARCHITECTURE.md, rules of the house: a function over 60 lines does more than one step of a
+    pipeline, and the pipelines are meant to be read top to bottom (docstrings count: they are read too)."""
+    import ast
+
+    too_long = []
+    for path in sorted((ROOT / "sandbox").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                lines = node.end_lineno - node.lineno + 1
+                if lines > MAX_FUNCTION_LINES:
+                    too_long.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name} ({lines} lines)")
+    assert not too_long, "\n".join(too_long)
