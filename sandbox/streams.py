@@ -1,4 +1,4 @@
-"""Moving a box's bytes to their consumers, never waiting on a consumer that does not read.  Side: parent.
+"""Moving a box's bytes to their consumers, never waiting on a consumer that does not read.  Side: parent (write_all: both).
 
 The supervisor forwards the box's output while it keeps the box's deadlines.  A
 blocking write to a consumer that does not read (a pipe to a stalled reader, a
