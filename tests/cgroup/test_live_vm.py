@@ -12,6 +12,10 @@ import pytest
 
 from vmbox import SANDBOX, sandbox
 
+# A dozen CLI starts (each a Python start and import on 2 emulated CPUs, 10-50x slower than the host,
+# more on a loaded machine) and 3 s of sleeps: the tier's 60 s default is met only by a quiet machine.
+pytestmark = pytest.mark.timeout(600)
+
 BURN = "import time\nprint('ready', flush=True)\nwhile True: pass\n"
 
 
