@@ -95,6 +95,7 @@ class ApiSteps(StepClock):
     """The supervisor's phases timed, and the init's step report kept, run by run."""
 
     PHASES = [("cgroup_subtree", "supervisor: host check (cached)"),
+              ("resolve_host_paths", "supervisor: host paths"),
               ("make_plan", "supervisor: plan"),
               ("compile_seccomp", "supervisor: seccomp filter (cached)")]
 

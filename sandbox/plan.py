@@ -3,22 +3,21 @@
 This is the only module that knows how a Profile maps onto the mechanisms'
 specs.  A Plan is frozen and picklable: the supervisor sends it to the child,
 whose pipeline executes it without making any policy decision of its own.
-Pure but for the host paths it names: each is found once through a HostPaths
-(hostpaths.py), and the plan records its canonical path and identity, which the
-box's init checks when it mounts it.
+Pure: it never looks at the host.  What the host paths it names were found to be comes
+in as data (a HostSide, from hostlookup.resolve_host_paths, the step before planning);
+the plan records each object's canonical path and identity, which the box's init
+checks when it mounts it.
 """
 from __future__ import annotations
 
-import errno
 import math
 import os
-import stat
 from dataclasses import dataclass, field, replace
 from typing import Any, Optional
 
 from .cgroup import CgroupLimits
 from .errors import UsageError
-from .hostpaths import LINK, Found, HostPaths, directory_beneath
+from .hostside import HostObject, HostSide, within
 from .mountns import MountOp
 from .profile import Limits, MountEntry, Profile, SyscallRule
 from .rlimits import RlimitSpec
@@ -93,32 +92,28 @@ class Plan:
     collect_limit: int = 0
 
 
-def make_plan(profile: Profile, request: Request, caller_uid: int, caller_gid: int, cgroup: bool = False,
-              paths: Optional[HostPaths] = None) -> Plan:
-    """Combine a validated profile with one request; raises UsageError for bad requests.
+def make_plan(profile: Profile, request: Request, host: HostSide, caller_uid: int, caller_gid: int,
+              cgroup: bool = False) -> Plan:
+    """Combine a validated profile with one request and what its host paths were found to be
+    (`host`, from hostlookup.resolve_host_paths); raises UsageError for bad requests.  Pure:
+    the same arguments give the same plan, on any machine (tests/unit/test_plan_golden.py).
 
     `cgroup` says whether a delegated cgroup v2 subtree will hold the box: then memory,
-    pids and CPU are whole-box cgroup limits, otherwise per-process rlimits.  `paths` opens
-    (once) and holds every host path the plan names; the supervisor keeps it open until the
-    box is built, so the init finds exactly those objects again (without one, the
-    descriptors are closed when the plan is made).
+    pids and CPU are whole-box cgroup limits, otherwise per-process rlimits.
     """
-    if paths is None:
-        with HostPaths() as own:
-            return make_plan(profile, request, caller_uid, caller_gid, cgroup, own)
     limits = replace(profile.limits, **request.limits)
-    work_binds = _work_binds(request, paths)
+    work_binds = _work_binds(request, host)
     overlay = request.overlay is not None or (request.workdir is not None and profile.workdir == "overlay")
     _check_files(request, work_binds, overlay, limits)
-    script = _script(profile, request, paths)
+    script = _script(profile, request, host)
     argv = _argv(profile, request, work_binds, script)
-    rootfs = _rootfs(request.rootfs or profile.rootfs, paths)
+    rootfs = _given(host.rootfs, "rootfs") if request.rootfs or profile.rootfs else None
     # With a root file system of its own, the profile's binds (host paths) are not used.
     mounts = tuple(op for entry in profile.mounts if not (rootfs and entry.kind == "bind")
-                   for op in _profile_mount(profile, entry, limits, paths))
-    mounts += _work_mounts(request, work_binds, script, limits, overlay, paths)
+                   for op in _profile_mount(entry, limits, host))
+    mounts += _work_mounts(request, work_binds, script, limits, overlay, host)
     if rootfs:
-        mounts = _rootfs_mounts(rootfs, mounts, paths) + mounts
+        mounts = _rootfs_mounts(host, mounts) + mounts
     env = dict(profile.env)
     env.update(request.env)
     return Plan(
@@ -143,7 +138,7 @@ def make_plan(profile: Profile, request: Request, caller_uid: int, caller_gid: i
 class _HostBind:
     """A caller's bind with its source found on the host."""
 
-    source: Found
+    source: HostObject
     target: str
     writable: bool = False
 
@@ -175,14 +170,39 @@ def _mib(size: int) -> str:
     return f"{size / (1 << 20):.1f} MiB"
 
 
-def _work_binds(request: Request, paths: HostPaths) -> list[_HostBind]:
+def _given(found: Optional[HostObject], what: str) -> HostObject:
+    """What the host side says of a path the request names (it has one for each)."""
+    if found is None:
+        raise LookupError(f"{what}: the host side has no object for it (hostlookup.resolve_host_paths finds one)")
+    return found
+
+
+def runs_script(profile: Profile, request: Request) -> bool:
+    """Does this request run a script of the caller's through the profile's command?  Then the
+    script is a host path to find; else it is not looked at."""
+    return not request.program and request.script is not None and SCRIPT_PLACEHOLDER in profile.command
+
+
+def mount_points(profile: Profile, request: Request, binds: tuple[HostObject, ...],
+                 script: Optional[HostObject]) -> frozenset[str]:
+    """Every path in the box a plan of this request may mount something at (a superset): where
+    hostlookup checks a root file system for real directories (HostSide.image_dirs)."""
+    points = {entry.target for entry in profile.mounts} | {WORK_DIR}
+    if script is not None:
+        points.add(f"{WORK_DIR}/{os.path.basename(script.path)}")
+    points.update(os.path.normpath(bind.target or source.path) for bind, source in zip(request.binds, binds))
+    return frozenset(points)
+
+
+def _work_binds(request: Request, host: HostSide) -> list[_HostBind]:
     binds = []
-    for given, flag in ((request.workdir, "--workdir"), (request.overlay[0] if request.overlay else None, "--overlay")):
-        if given is not None:
-            binds.append(_HostBind(paths.directory(given, flag), WORK_DIR))
-    for bind in request.binds:
-        flag = "--bind-rw" if bind.writable else "--bind"
-        source = paths.find(bind.source, flag)
+    if request.workdir is not None:
+        binds.append(_HostBind(_given(host.workdir, "--workdir"), WORK_DIR))
+    if request.overlay is not None:
+        binds.append(_HostBind(_given(host.overlay_lower, "--overlay"), WORK_DIR))
+    if len(host.binds) != len(request.binds):
+        raise LookupError(f"{len(request.binds)} binds asked for, the host side has {len(host.binds)}")
+    for bind, source in zip(request.binds, host.binds):
         target = bind.target or source.path
         if not os.path.isabs(target):
             raise UsageError(f"--bind {bind.source}:{bind.target}: the target must be an absolute path")
@@ -193,28 +213,26 @@ def _work_binds(request: Request, paths: HostPaths) -> list[_HostBind]:
     return binds
 
 
-def _script(profile: Profile, request: Request, paths: HostPaths) -> Optional[Found]:
+def _script(profile: Profile, request: Request, host: HostSide) -> Optional[HostObject]:
     if request.program or request.script is None:
         return None
-    if SCRIPT_PLACEHOLDER not in profile.command:
+    if not runs_script(profile, request):
         raise UsageError(f"profile {profile.name} does not run scripts; use -- PROGRAM [ARGS]")
-    script = paths.find(request.script, "script")
-    if not stat.S_ISREG(script.info.st_mode):
-        raise UsageError(f"script {request.script}: not a regular file")
-    return script
+    return _given(host.script, "script")
 
 
-def _script_target(script: Found, work_binds: list[_HostBind]) -> tuple[str, bool]:
+def _script_target(script: HostObject, work_binds: list[_HostBind]) -> tuple[str, bool]:
     """Where the script appears in the box, and whether it needs a bind of its own."""
     workdir = next((b for b in work_binds if b.target == WORK_DIR), None)
     if workdir is None:
         return f"{WORK_DIR}/{os.path.basename(script.path)}", True
-    if not _within(script.path, workdir.source.path):
+    if not within(script.path, workdir.source.path):
         raise UsageError(f"{script.path}: the script must be inside the work directory {workdir.source.path}")
     return f"{WORK_DIR}/{os.path.relpath(script.path, workdir.source.path)}", False
 
 
-def _argv(profile: Profile, request: Request, work_binds: list[_HostBind], script: Optional[Found]) -> tuple[str, ...]:
+def _argv(profile: Profile, request: Request, work_binds: list[_HostBind],
+          script: Optional[HostObject]) -> tuple[str, ...]:
     if request.program:
         return request.program
     if script is None:
@@ -223,7 +241,7 @@ def _argv(profile: Profile, request: Request, work_binds: list[_HostBind], scrip
     return tuple(target if part == SCRIPT_PLACEHOLDER else part for part in profile.command) + request.script_args
 
 
-def _profile_mount(profile: Profile, entry: MountEntry, limits: Limits, paths: HostPaths) -> tuple[MountOp, ...]:
+def _profile_mount(entry: MountEntry, limits: Limits, host: HostSide) -> tuple[MountOp, ...]:
     """The profile's mount as an operation; a bind whose source is a symlink is recreated as that
     symlink (merged-/usr hosts look the same inside), an optional one that is missing is left out."""
     if entry.kind == "tmpfs":
@@ -231,19 +249,18 @@ def _profile_mount(profile: Profile, entry: MountEntry, limits: Limits, paths: H
     if entry.kind != "bind":
         return (MountOp(entry.kind, entry.target),)
     assert entry.source is not None
-    try:
-        source = paths.find(entry.source, f"profile {profile.name}: bind", last=LINK)
-    except UsageError as e:
-        if entry.optional and e.fields.get("errno") == errno.ENOENT:
-            return ()
-        raise
-    if source.is_link:
-        return (MountOp("symlink", entry.target, os.readlink("", dir_fd=source.fd)),)
+    if entry.source not in host.profile_binds:
+        raise LookupError(f"profile bind {entry.source}: the host side has no entry for it")
+    source = host.profile_binds[entry.source]
+    if source is None:  # optional, and missing on this host
+        return ()
+    if source.link is not None:
+        return (MountOp("symlink", entry.target, source.link),)
     return (MountOp("bind", entry.target, source.path, readonly=not entry.writable, identity=source.identity),)
 
 
-def _work_mounts(request: Request, work_binds: list[_HostBind], script: Optional[Found], limits: Limits,
-                 overlay: bool, paths: HostPaths) -> tuple[MountOp, ...]:
+def _work_mounts(request: Request, work_binds: list[_HostBind], script: Optional[HostObject], limits: Limits,
+                 overlay: bool, host: HostSide) -> tuple[MountOp, ...]:
     """/work (a private tmpfs unless a directory is bound there), the script, then the caller's binds.
 
     With `overlay`, the host work dir is the read-only lower layer of an overlay whose writable
@@ -258,7 +275,7 @@ def _work_mounts(request: Request, work_binds: list[_HostBind], script: Optional
     for bind in work_binds:
         source = bind.source
         if overlay and bind.target == WORK_DIR:
-            upper = _upper_dir(request.overlay[1], source, paths) if request.overlay and request.overlay[1] else None
+            upper = _given(host.overlay_upper, "--overlay upper") if request.overlay and request.overlay[1] else None
             ops.append(MountOp("overlay", WORK_DIR, source.path, readonly=False, size=limits.tmp_size,
                                identity=source.identity, upper=upper.path if upper else None,
                                upper_identity=upper.identity if upper else None))
@@ -267,55 +284,27 @@ def _work_mounts(request: Request, work_binds: list[_HostBind], script: Optional
     return tuple(ops)
 
 
-def _within(path: str, directory: str) -> bool:
-    """Both canonical (no symlinks), so the names alone decide."""
-    return os.path.commonpath([path, directory]) == directory
-
-
-def _rootfs(path: Optional[str], paths: HostPaths) -> Optional[Found]:
-    if path is None:
-        return None
-    found = paths.directory(path, "rootfs")
-    if found.path == "/":
-        raise UsageError(f"rootfs {path}: that is the host's own root (all of it, /sys and /home too); "
-                         f"a profile's binds name what of it to show")
-    return found
-
-
-def _rootfs_mounts(rootfs: Found, later: tuple[MountOp, ...], paths: HostPaths) -> tuple[MountOp, ...]:
+def _rootfs_mounts(host: HostSide, later: tuple[MountOp, ...]) -> tuple[MountOp, ...]:
     """Each top-level entry of the root file system, bound read-only into the box's root (a tmpfs,
     so mount points can still be made in it); a symlink is recreated as itself.  An entry is left
     out when a later mount needs a path under it that the read-only image does not have as real
     directories (a bind to /mnt/data, or anything under an entry that is a symlink: mount points
     are never made through a symlink of the image)."""
-    def blocks(name: str, info: os.stat_result) -> bool:
-        return any(op.target == f"/{name}" and not stat.S_ISDIR(info.st_mode)
-                   or op.target.startswith(f"/{name}/") and not directory_beneath(rootfs, op.target)
+    def blocks(name: str, entry: HostObject) -> bool:
+        return any(op.target == f"/{name}" and not entry.is_dir
+                   or op.target.startswith(f"/{name}/") and op.target not in host.image_dirs
                    for op in later)
 
     ops = []
-    for entry in paths.listing(rootfs, "rootfs"):
+    for entry in host.image:
         name = os.path.basename(entry.path)
-        if blocks(name, entry.info):
+        if blocks(name, entry):
             continue
-        if entry.is_link:
-            ops.append(MountOp("symlink", f"/{name}", os.readlink("", dir_fd=entry.fd)))
+        if entry.link is not None:
+            ops.append(MountOp("symlink", f"/{name}", entry.link))
         else:
             ops.append(MountOp("bind", f"/{name}", entry.path, readonly=True, identity=entry.identity))
     return tuple(ops)
-
-
-def _upper_dir(path: str, lower: Found, paths: HostPaths) -> Found:
-    """Where a kept overlay layer lives: a directory of the caller's (made if missing, never a
-    symlink), apart from the lower directory."""
-    parent, name = paths.parent(path, "--overlay upper")
-    full = os.path.join(parent.path, name)
-    if _within(full, lower.path) or _within(lower.path, full):
-        raise UsageError(f"--overlay {lower.path}:{full}: the layer and the lower directory must not overlap")
-    upper = paths.made_directory(parent, name, "--overlay upper")
-    if upper.info.st_uid != os.getuid():
-        raise UsageError(f"--overlay upper {path}: not your directory")
-    return upper
 
 
 def _rlimits(limits: Limits, cgroup: bool) -> tuple[RlimitSpec, ...]:

@@ -27,6 +27,7 @@ from .boxio import CAPTURE, PASS, STDOUT, TERMINAL, BoxStreams, Output, Sink, So
 from .errors import ExecError, HostError, ProfileError, SetupError, UsageError
 from .hooks import RunHook, RunningBox
 from .hostcheck import NO_CGROUP_REMEDY, userns_refusal_reason
+from .hostlookup import resolve_host_paths
 from .hostpaths import HostPaths
 from .plan import Plan, Request, make_plan
 from .profile import Profile
@@ -111,11 +112,12 @@ class Prepared:
 def prepare(profile: Profile, request: Request) -> Prepared:
     """Steps 1-3 of a run, for one run or for many alike."""
     subtree = cgroup_subtree(request.cgroup_root, profile)                 # 1. host: a delegated cgroup v2 subtree?
-    paths = HostPaths()                                                    #    every host path found once, held to the end
+    paths = HostPaths()                                                    #    holds what step 2 finds, to the end
     try:
-        plan = make_plan(profile, request, os.getuid(), os.getgid(),       # 2. the whole run as data
-                         cgroup=subtree is not None, paths=paths)
-        bpf = compile_seccomp(plan.seccomp, profile.source)                # 3. once per policy
+        host = resolve_host_paths(profile, request, paths)                 # 2. host: every path it names, found once
+        plan = make_plan(profile, request, host, os.getuid(), os.getgid(), # 3. the whole run as data (pure),
+                         cgroup=subtree is not None)
+        bpf = compile_seccomp(plan.seccomp, profile.source)                #    and its filter, once per policy
     except BaseException:
         paths.close()
         raise

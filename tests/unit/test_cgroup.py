@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 
 from sandbox import cgroup
-from sandbox.plan import Request, make_plan
+from sandbox.plan import Request
 from sandbox.profile import load_profile
+
+from planning import plan_here
 
 
 def fake_cgroup(path: Path, controllers: str = "cpuset cpu io memory pids", procs: str = "",
@@ -97,10 +99,10 @@ def test_root_never_adopts_its_own_cgroup(monkeypatch):
 
 def test_plan_with_a_cgroup_moves_memory_and_pids_off_rlimits():
     profile = load_profile("py3")
-    plan = make_plan(profile, Request(program=("true",)), 1000, 1000, cgroup=True)
+    plan = plan_here(profile, Request(program=("true",)), 1000, 1000, cgroup=True)
     assert {r.name for r in plan.rlimits}.isdisjoint({"as", "nproc"})
     assert plan.cgroup == cgroup.CgroupLimits(profile.limits.memory, profile.limits.pids, None)
     enforced = dict(plan.enforced_by)
     assert enforced["memory"].startswith("cgroup memory.max") and enforced["pids"] == "cgroup pids.max"
-    without = dict(make_plan(profile, Request(program=("true",)), 1000, 1000).enforced_by)
+    without = dict(plan_here(profile, Request(program=("true",)), 1000, 1000).enforced_by)
     assert "cgroup" not in " ".join(without.values()) and without["memory"].startswith("RLIMIT_AS")

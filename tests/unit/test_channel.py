@@ -8,9 +8,11 @@ import threading
 import pytest
 
 from sandbox import _channel
-from sandbox.plan import Request, make_plan
+from sandbox.plan import Request
 from sandbox.profile import load_profile
 from sandbox.result import Verdict
+
+from planning import plan_here
 
 
 @pytest.fixture
@@ -124,7 +126,7 @@ def test_record_kinds_are_distinct():
 
 
 def test_plan_round_trip(minimal_profile_path):
-    plan = make_plan(load_profile(minimal_profile_path), Request(program=("/bin/true",)), 1000, 1000)
+    plan = plan_here(load_profile(minimal_profile_path), Request(program=("/bin/true",)), 1000, 1000)
     payload = (plan, b"\x06\x00\x00\x00\x00\x00\xff\x7f")
     fd = _channel.plan_memfd(payload)
     try:

@@ -1,4 +1,5 @@
-"""sandbox.plan.make_plan: Profile + Request -> Plan, pure data."""
+"""sandbox.plan.make_plan: Profile + Request -> Plan, on this machine's own paths (found first by
+sandbox.hostlookup, as supervisor.prepare does).  test_plan_golden.py pins make_plan alone."""
 from __future__ import annotations
 
 import dataclasses
@@ -10,10 +11,12 @@ import pytest
 
 from sandbox.errors import UsageError
 from sandbox.mountns import MountOp
-from sandbox.plan import Bind, Plan, Request, make_plan
+from sandbox.plan import Bind, Plan, Request
 from sandbox.profile import load_profile
 from sandbox.rlimits import RlimitSpec
 from sandbox.seccomp import ArgCondition, SeccompRule
+
+from planning import plan_here
 
 M = 1 << 20
 UID, GID = 1234, 5678
@@ -32,7 +35,7 @@ def script(tmp_path):
 
 
 def plan_for(profile, uid=UID, **request):
-    return make_plan(profile, Request(**request), uid, GID)
+    return plan_here(profile, Request(**request), uid, GID)
 
 
 def ops_at(plan: Plan, target: str) -> list[MountOp]:

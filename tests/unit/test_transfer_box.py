@@ -8,8 +8,10 @@ import pytest
 
 from sandbox.transfer import box as workfiles, packing
 from sandbox.errors import UsageError
-from sandbox.plan import Bind, Request, make_plan
+from sandbox.plan import Bind, Request
 from sandbox.profile import load_profile
+
+from planning import plan_here
 
 
 def _packed(entries) -> int:
@@ -47,9 +49,9 @@ def test_files_larger_than_the_work_dir_are_refused_before_anything_is_read(mini
     profile = load_profile(minimal_profile_path)  # tmp_size 16M
     big = packing.FileSource(-1, 17 << 20)  # never read: the size decides
     with pytest.raises(UsageError, match="do not fit in the work dir, which holds 16.0 MiB"):
-        make_plan(profile, Request(program=("true",), files=(("big", 0o644, big),)), 1000, 1000)
+        plan_here(profile, Request(program=("true",), files=(("big", 0o644, big),)), 1000, 1000)
     with pytest.raises(UsageError, match="'b'"):
-        make_plan(profile, Request(program=("true",), files=(("a", 0o644, b"x" * (8 << 20)),
+        plan_here(profile, Request(program=("true",), files=(("a", 0o644, b"x" * (8 << 20)),
                                                              ("b", 0o644, b"x" * (9 << 20)))), 1000, 1000)
 
 
@@ -61,17 +63,17 @@ def test_bad_names_are_refused(name):
 def test_the_plan_refuses_bad_names_and_a_host_workdir(minimal_profile_path, tmp_path):
     profile = load_profile(minimal_profile_path)
     with pytest.raises(UsageError, match="relative path"):
-        make_plan(profile, Request(program=("true",), collect=("/etc/passwd",)), 1000, 1000)
+        plan_here(profile, Request(program=("true",), collect=("/etc/passwd",)), 1000, 1000)
     with pytest.raises(UsageError, match="host directory bound read-only"):
-        make_plan(profile, Request(program=("true",), files=(("a", 0o644, b""),), workdir=str(tmp_path)), 1000, 1000)
+        plan_here(profile, Request(program=("true",), files=(("a", 0o644, b""),), workdir=str(tmp_path)), 1000, 1000)
     with pytest.raises(UsageError, match="host directory bound read-write"):
-        make_plan(profile, Request(program=("true",), collect=("a",), binds=(Bind(str(tmp_path), "/work", True),)),
+        plan_here(profile, Request(program=("true",), collect=("a",), binds=(Bind(str(tmp_path), "/work", True),)),
                   1000, 1000)
 
 
 def test_files_may_go_into_a_throwaway_layer_over_a_host_workdir(minimal_profile_path, tmp_path):
     profile = dataclasses.replace(load_profile(minimal_profile_path), workdir="overlay")
-    plan = make_plan(profile, Request(program=("true",), files=(("a", 0o644, b""),), collect=("a",),
+    plan = plan_here(profile, Request(program=("true",), files=(("a", 0o644, b""),), collect=("a",),
                                       workdir=str(tmp_path)), 1000, 1000)
     assert plan.collect == ("a",)
 
