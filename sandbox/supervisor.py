@@ -1,9 +1,9 @@
 """The PARENT pipeline: plan, start the box, watch it, judge it, clean up.  Side: parent.
 
 run() is the numbered pipeline a reader follows, as _child._init is the child's.
-prepare() settles the host side once (steps 1-3: the cgroup subtree, every host path
-found once and held, the plan and its filter); run_prepared() runs one box of it
-(steps 4-11); a batch of test cases prepares once and runs many boxes.  Each step is a
+prepare() settles the host side once (steps 1-4: the cgroup subtree, every host path
+found once and held, the plan, its filter); run_prepared() runs one box of it
+(steps 5-12); a batch of test cases prepares once and runs many boxes.  Each step is a
 function or a room of its own: the box's streams (boxio), its launch (a launcher from
 _forkserver: a clone of the Sandbox's fork server, or of the single-threaded CLI
 itself), the watch while it runs (watch), its usage, its verdict (result).  Whatever
@@ -110,14 +110,14 @@ class Prepared:
 
 
 def prepare(profile: Profile, request: Request) -> Prepared:
-    """Steps 1-3 of a run, for one run or for many alike."""
+    """Steps 1-4 of a run, for one run or for many alike."""
     subtree = cgroup_subtree(request.cgroup_root, profile)                 # 1. host: a delegated cgroup v2 subtree?
     paths = HostPaths()                                                    #    holds what step 2 finds, to the end
     try:
         host = resolve_host_paths(profile, request, paths)                 # 2. host: every path it names, found once
-        plan = make_plan(profile, request, host, os.getuid(), os.getgid(), # 3. the whole run as data (pure),
+        plan = make_plan(profile, request, host, os.getuid(), os.getgid(), # 3. the whole run as data (pure)
                          cgroup=subtree is not None)
-        bpf = compile_seccomp(plan.seccomp, profile.source)                #    and its filter, once per policy
+        bpf = compile_seccomp(plan.seccomp, profile.source)                # 4. its filter, once per policy
     except BaseException:
         paths.close()
         raise
@@ -127,31 +127,31 @@ def prepare(profile: Profile, request: Request) -> Prepared:
 def run(profile: Profile, request: Request, stdio: Stdio, launch: Launcher, hook: Optional[RunHook] = None) -> Result:
     """One box, start to verdict.  launch: a ForkServer's spawn, or fork_here in the CLI; hook: told
     when the box starts and ends (a named box: live/registry.NamedBox)."""
-    with prepare(profile, request) as prepared:                            # 1-3
-        return run_prepared(prepared, stdio, launch, hook)                 # 4-11
+    with prepare(profile, request) as prepared:                            # 1-4
+        return run_prepared(prepared, stdio, launch, hook)                 # 5-12
 
 
 def run_prepared(prepared: Prepared, stdio: Stdio, launch: Launcher, hook: Optional[RunHook] = None) -> Result:
-    """Steps 4-11: one box of a prepared run."""
+    """Steps 5-12: one box of a prepared run."""
     plan = prepared.plan
     if hook:
-        hook.before_start()                                                # 4. the hook may refuse: nothing exists yet
+        hook.before_start()                                                # 5. the hook may refuse: nothing exists yet
     with ExitStack() as ending:                                            #    ends what was started, in reverse
-        run_cgroup = ending.enter_context(_box_cgroup(prepared))           # 5. the box's cgroup, limited before anyone is in it
-        streams = ending.enter_context(BoxStreams.open(stdio))             # 6. the program's stdin, stdout, stderr
-        files = ending.enter_context(_files_memfd(prepared))               # 7. files for the work dir, in a memfd
-        init, status = _launch(prepared, streams, run_cgroup, files, launch)  # 8. hand over the plan, start the init
+        run_cgroup = ending.enter_context(_box_cgroup(prepared))           # 6. the box's cgroup, limited before anyone is in it
+        streams = ending.enter_context(BoxStreams.open(stdio))             # 7. the program's stdin, stdout, stderr
+        files = ending.enter_context(_files_memfd(prepared))               # 8. files for the work dir, in a memfd
+        init, status = _launch(prepared, streams, run_cgroup, files, launch)  # 9. hand over the plan, start the init
         ending.callback(_end_init, init)
         ending.callback(os.close, status)
         if hook:
             ending.callback(hook.ended)
         output = ending.enter_context(_output(stdio, plan))
         on_started = _hook_started(hook, prepared, init, run_cgroup)
-        watched = Watch(init, status, streams, output, plan.limits, run_cgroup, on_started).run()  # 9. records, output, deadlines
+        watched = Watch(init, status, streams, output, plan.limits, run_cgroup, on_started).run()  # 10. records, output, deadlines
         init.wait()
-        usage = _usage(watched, init, run_cgroup, output)                  # 10. what the program used
+        usage = _usage(watched, init, run_cgroup, output)                  # 11. what the program used
         collected, cut = _collected(plan, watched, files)
-    return _judge(plan, usage, output, collected, cut)                     # 11. the verdict
+    return _judge(plan, usage, output, collected, cut)                     # 12. the verdict
 
 
 @contextmanager
