@@ -239,11 +239,11 @@ def _cmd_run(parser: argparse.ArgumentParser, tokens: list[str]) -> int:
     from .transfer.host import ResultFile
 
     options, script, rest = _split_command(parser, tokens)
-    args = parser.parse_args(["run", *options])
+    args = parser.parse_args(["run", *options])  # exempt: until the flags parse, no document has a place
     outputs = _Outputs(args.json, [] if args.cases is not None else None)
     try:
         if args.result:
-            outputs.result = ResultFile(args.result)
+            outputs.result = ResultFile(args.result)  # exempt if this fails: the document goes to --json alone
         return _run(args, tokens, script, rest, outputs)
     except SandboxError as e:
         outputs.write_error(e)
@@ -254,6 +254,7 @@ def _cmd_run(parser: argparse.ArgumentParser, tokens: list[str]) -> int:
 
 def _run(args: argparse.Namespace, tokens: list[str], script: Optional[str], rest: list[str],
          outputs: _Outputs) -> int:
+    """The run from its flags: the profile and the request, then one box or a batch of cases."""
     from .api import parse_limit_overrides, parse_size_option
     from .plan import Request
     from .transfer.host import CollectDir
