@@ -8,17 +8,19 @@ cannot be executed); the program's own exit code passes through otherwise,
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NoReturn, Optional, Sequence, Union
 
-from .errors import ExecError, HostError, SandboxError, UsageError
+from .errors import HostError, SandboxError, UsageError
 
 if TYPE_CHECKING:  # imported when used, to keep the CLI's start fast
     from .live.registry import NamedBox
     from .transfer.host import CollectDir, ResultFile
+    from .transfer.packing import FileEntry
     from .plan import Request
     from .profile import Profile
     from .result import Result
@@ -185,11 +187,45 @@ def _sink(opened: Optional[int], ours: int, capture: bool) -> Union[str, int]:
 
 @dataclass
 class _Outputs:
-    """The host files a run writes after its boxes ended, each found and held before the first box
-    starts (a box may change what their names mean meanwhile)."""
+    """What a run writes out: its one document (--json on stdout, --result FILE) and the files it
+    collects.  The host files are found and held before the first box starts (a box may change what
+    their names mean meanwhile).  However the run ends it leaves a document, as isolate always leaves
+    its meta file: the result, or, when an error of the sandbox ends it, an IE document."""
 
+    json: bool
+    cases: Optional[list[str]] = None  # --cases: every case's name, once found (an empty list before)
+    results: list["Result"] = field(default_factory=list)  # --cases: the results so far
     result: Optional["ResultFile"] = None
     collect: Optional["CollectDir"] = None
+    written: bool = False
+
+    def write(self, document: dict[str, Any]) -> None:
+        """--json first: a --result file a box made unwritable must not cost the caller both.  Once:
+        an error while writing it, or after it, never replaces it with an IE document."""
+        self.written = True
+        text = json.dumps(document, indent=2, sort_keys=True)
+        if self.json:
+            sys.stdout.write(text + "\n")
+            sys.stdout.flush()
+        if self.result is not None:
+            self.result.write(text + "\n")
+
+    def write_error(self, error: SandboxError) -> None:
+        """The IE document of a run `error` ended: the keys the IE document always had (a run's:
+        verdict, exit_code, signal, message; a batch's: verdict, message, cases, skipped) and `error`,
+        the error's to_dict().  If it cannot be written, the one line that reports `error` says so too."""
+        if self.written:
+            return
+        document: dict[str, Any] = {"verdict": "IE", "exit_code": None, "signal": None, "message": error.message}
+        if self.cases is not None:
+            document = {"verdict": "IE", "message": error.message, "cases": [r.to_dict() for r in self.results],
+                        "skipped": self.cases[len(self.results):]}
+        try:
+            self.write({**document, "error": error.to_dict()})
+        except SandboxError as failed:
+            both = SandboxError(f"{error.message} (and no IE document: {failed.message})", **error.fields)
+            both.exit_code = error.exit_code
+            raise both from error
 
     def close(self) -> None:
         for held in (self.result, self.collect):
@@ -197,40 +233,34 @@ class _Outputs:
                 held.close()
 
 
-def _outputs(args: argparse.Namespace) -> _Outputs:
-    from .live.registry import NamedBox
-    from .transfer.host import CollectDir, ResultFile
-
-    outputs = _Outputs()
-    try:
-        if args.result:
-            outputs.result = ResultFile(args.result)
-        if args.collect:
-            outputs.collect = CollectDir(args.collect_dir or ".")
-    except BaseException:
-        outputs.close()
-        raise
-    return outputs
-
-
-def _write_result(document: dict, result: Optional["ResultFile"], to_stdout: bool) -> None:
-    """--json first: a --result file a box made unwritable must not cost the caller both."""
-    text = json.dumps(document, indent=2, sort_keys=True)
-    if to_stdout:
-        sys.stdout.write(text + "\n")
-        sys.stdout.flush()
-    if result is not None:
-        result.write(text + "\n")
-
-
 def _cmd_run(parser: argparse.ArgumentParser, tokens: list[str]) -> int:
-    from .api import parse_limit_overrides, parse_size_option
-    from .transfer.host import file_entry
-    from .plan import Request
-    from ._cache import load_profile
+    """Every error of the sandbox that ends the run leaves an IE document where --json and --result
+    say, but two: flags that do not parse (nothing says where a document would go), and a --result
+    path that cannot be used (the document goes to --json alone)."""
+    from .transfer.host import ResultFile
 
     options, script, rest = _split_command(parser, tokens)
-    args = parser.parse_args(["run", *options])
+    args = parser.parse_args(["run", *options])  # exempt: until the flags parse, no document has a place
+    outputs = _Outputs(args.json, [] if args.cases is not None else None)
+    try:
+        if args.result:
+            outputs.result = ResultFile(args.result)  # exempt if this fails: the document goes to --json alone
+        return _run(args, tokens, script, rest, outputs)
+    except SandboxError as e:
+        outputs.write_error(e)
+        raise
+    finally:
+        outputs.close()
+
+
+def _run(args: argparse.Namespace, tokens: list[str], script: Optional[str], rest: list[str],
+         outputs: _Outputs) -> int:
+    """The run from its flags: the profile and the request, then one box or a batch of cases."""
+    from .api import parse_limit_overrides, parse_size_option
+    from .plan import Request
+    from .transfer.host import CollectDir
+    from ._cache import load_profile
+
     if args.systemd_scope and not os.environ.get(IN_SCOPE_ENV):
         _reexec_in_systemd_scope(tokens)
     program = tuple(rest) if script is None else ()
@@ -239,45 +269,60 @@ def _cmd_run(parser: argparse.ArgumentParser, tokens: list[str]) -> int:
     _check_case_and_file_options(args)
     profile = load_profile(args.profile)
     limits = parse_limit_overrides({k: getattr(args, k) for k in LIMIT_FLAGS if getattr(args, k) is not None})
-    request = Request(
-        program=program, script=script, script_args=tuple(rest) if script is not None else (),
-        limits=limits, net=args.net,
-        binds=tuple([_bind(b, False) for b in args.bind] + [_bind(b, True) for b in args.bind_rw]),
-        workdir=args.workdir, env=tuple(_env(args.env).items()), cgroup_root=args.cgroup_root,
-        rootfs=args.rootfs, overlay=_overlay(args.overlay), files=tuple(file_entry(spec) for spec in args.file), collect=tuple(args.collect),
-        collect_limit=parse_size_option("--collect-limit", args.collect_limit),
-    )
-    outputs = _outputs(args)
-    try:
+    with contextlib.ExitStack() as held:
+        request = Request(
+            program=program, script=script, script_args=tuple(rest) if script is not None else (),
+            limits=limits, net=args.net,
+            binds=tuple([_bind(b, False) for b in args.bind] + [_bind(b, True) for b in args.bind_rw]),
+            workdir=args.workdir, env=tuple(_env(args.env).items()), cgroup_root=args.cgroup_root,
+            rootfs=args.rootfs, overlay=_overlay(args.overlay), files=_files(args.file, held),
+            collect=tuple(args.collect), collect_limit=parse_size_option("--collect-limit", args.collect_limit),
+        )
+        if args.collect:
+            outputs.collect = CollectDir(args.collect_dir or ".")
         return _run_cases(args, profile, request, outputs) if args.cases is not None \
             else _run_one(args, profile, request, outputs)
-    finally:
-        outputs.close()
+
+
+def _files(specs: list[str], held: contextlib.ExitStack) -> tuple["FileEntry", ...]:
+    """--file SRC[:NAME]: each source opened now and closed when `held` ends (the run, or an error)."""
+    from .transfer.host import file_entry
+    from .transfer.packing import FileSource
+
+    entries = []
+    for spec in specs:
+        entry = file_entry(spec)
+        if isinstance(entry[2], FileSource):
+            held.callback(os.close, entry[2].fd)
+        entries.append(entry)
+    return tuple(entries)
 
 
 def _run_one(args: argparse.Namespace, profile: Profile, request: Request, outputs: _Outputs) -> int:
     from . import supervisor
     from ._forkserver import fork_here
 
-    stdout = _open_output(args.stdout, "--stdout")
-    stderr = _open_output(args.stderr, "--stderr")
-    stdio = supervisor.Stdio(
-        stdin=_open_input(args.stdin),
-        stdout=_sink(stdout, 1, args.json),
-        stderr=_sink(stderr, 2, args.json),
-    )
-    try:
+    with contextlib.ExitStack() as held:
+        stdout = _held(held, _open_output(args.stdout, "--stdout"))
+        stderr = _held(held, _open_output(args.stderr, "--stderr"))
+        stdio = supervisor.Stdio(
+            stdin=_held(held, _open_input(args.stdin)),
+            stdout=_sink(stdout, 1, args.json),
+            stderr=_sink(stderr, 2, args.json),
+        )
         result = supervisor.run(profile, request, stdio, fork_here, _named(args))  # the CLI has no other thread
-    except ExecError as e:
-        if args.json or args.result:
-            _write_result({"verdict": "IE", "exit_code": None, "signal": None, "message": e.message},
-                          outputs.result, args.json)
-        raise
-    _write_result(result.to_dict(), outputs.result, args.json)  # before the files: a box may have spoiled their place
+    outputs.write(result.to_dict())  # before the files: a box may have spoiled their place
     _write_collected(args, result, outputs)
     if result.verdict.value in NOTEWORTHY and not args.json:
         print(f"sandbox: {result.verdict.value}: {result.message}", file=sys.stderr)
     return result.cli_exit_code
+
+
+def _held(held: contextlib.ExitStack, fd: Optional[int]) -> Optional[int]:
+    """A descriptor the run opened, closed when `held` ends."""
+    if fd is not None:
+        held.callback(os.close, fd)
+    return fd
 
 
 def _named(args: argparse.Namespace) -> "Optional[NamedBox]":
@@ -332,26 +377,19 @@ def _judge_cases(args: argparse.Namespace, prepared: "Prepared", outputs: _Outpu
                                            hook)
 
     width = max(len(case.name) for case in cases)
-    results: list[Result] = []
-    try:
-        for result in run_cases(cases, run_one, compare=args.compare or "lines", fail_fast=args.fail_fast):
-            results.append(result)
-            _write_collected(args, result, outputs, f"{result.case}/")
-            if not args.json:
-                print(_case_line(result, width), flush=True)
-    except ExecError as e:
-        if args.json or args.result:
-            _write_result({"verdict": "IE", "message": e.message, "cases": [r.to_dict() for r in results],
-                           "skipped": [case.name for case in cases[len(results):]]}, outputs.result, args.json)
-        raise
+    outputs.cases, results = [case.name for case in cases], outputs.results  # what an IE document reports
+    for result in run_cases(cases, run_one, compare=args.compare or "lines", fail_fast=args.fail_fast):
+        results.append(result)
+        _write_collected(args, result, outputs, f"{result.case}/")
+        if not args.json:
+            print(_case_line(result, width), flush=True)
     skipped = [case.name for case in cases[len(results):]]
     overall = overall_verdict(results)
     if not args.json:
         for name in skipped:
             print(f"{name:<{width}}  skipped")
         print(_summary(overall.value, [r.verdict.value for r in results], len(skipped)))
-    _write_result({"verdict": overall.value, "cases": [r.to_dict() for r in results], "skipped": skipped},
-                  outputs.result, args.json)
+    outputs.write({"verdict": overall.value, "cases": [r.to_dict() for r in results], "skipped": skipped})
     return 0 if overall is Verdict.OK and not skipped else 1
 
 

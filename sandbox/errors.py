@@ -3,11 +3,12 @@
 An error *of the sandbox* (bad profile, host refusal, setup failure) is never
 confused with an outcome *of the program* (those are verdicts in result.py).
 Every error carries structured fields (as attributes, and in to_dict() for a
-judge's logs) and an exit code for the CLI.
+judge's logs) and an exit code for the CLI.  Every error crosses process boundaries
+whole: it pickles (a worker pool, a task queue) and to_dict() is JSON.
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
 
 class SandboxError(Exception):
@@ -23,6 +24,18 @@ class SandboxError(Exception):
     def to_dict(self) -> dict[str, object]:
         """{"error": class name, "message": ..., and the fields}: JSON-ready."""
         return {"error": type(self).__name__, "message": self.message, **self.fields}
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled as its state, not as a call of __init__: Exception's own reduce calls the class
+        again with the message alone, which a subclass with arguments of its own (ProfileError(source,
+        problems)) refuses with a TypeError, so a worker pool or a task queue would lose the error.
+        Unpickling makes the object without __init__ (args set as raised) and restores __dict__."""
+        return _remade, (type(self), *self.args), self.__dict__
+
+
+def _remade(cls: type[SandboxError], *args: object) -> SandboxError:
+    """An error as unpickling finds it: its class and args, without __init__ (its state follows)."""
+    return cls.__new__(cls, *args)
 
 
 class UsageError(SandboxError):
@@ -59,6 +72,6 @@ class ExecError(SandboxError):
     """The program could not be executed inside the box: exit_code 127 not found, 126 not executable."""
 
     def __init__(self, message: str, exit_code: int, errno: Optional[int] = None) -> None:
-        super().__init__(message, errno=errno)
+        super().__init__(message, exit_code=exit_code, errno=errno)
         self.exit_code = exit_code
         self.errno = errno

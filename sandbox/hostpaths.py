@@ -75,11 +75,15 @@ class _Refused(Exception):
 
 
 class PathError(UsageError):
-    """A host path that cannot be used; `reason` is the message without the "WHAT PATH: " in front."""
+    """A host path that cannot be used; `reason` is the message without the "WHAT PATH: " in front,
+    `what` names the flag or object (--result, bind source), `errno` is the kernel's answer if any."""
 
     def __init__(self, what: str, path: str, reason: str, errno: Optional[int] = None) -> None:
-        super().__init__(f"{what} {path}: {reason}", errno=errno)
+        super().__init__(f"{what} {path}: {reason}", what=what, path=path, reason=reason, errno=errno)
+        self.what = what
+        self.path = path
         self.reason = reason
+        self.errno = errno
 
 
 def resolve(path: str, what: str, flags: int = os.O_PATH, *, last: str = FOLLOW, mode: int = 0o644) -> Found:

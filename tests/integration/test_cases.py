@@ -89,7 +89,30 @@ def test_cli_cases_with_a_missing_program_is_127_and_an_ie_document(cases_dir):
     completed = sandbox("run", "--json", "--profile", "sh", "--cases", str(cases_dir), "--", "/no/such/program")
     document = json.loads(completed.stdout)
     assert (document["verdict"], document["cases"], document["skipped"]) == ("IE", [], ["1", "2", "10"])
+    assert (document["error"]["error"], document["error"]["exit_code"]) == ("ExecError", 127)
     assert completed.returncode == 127
+
+
+def test_cli_cases_a_box_that_cannot_be_set_up_leaves_an_ie_document_with_the_cases_before(tmp_path):
+    """Case 1's box replaces the directory bound at /data (it may write its parent, bound at /job);
+    case 2's box refuses to start with another directory there.  The --result document says IE with
+    case 1 judged, 2 and 3 skipped, and the error's step."""
+    job = tmp_path / "job"
+    (job / "data").mkdir(parents=True)
+    (tmp_path / "t").mkdir()
+    for name in ("1", "2", "3"):
+        (tmp_path / "t" / f"{name}.in").write_text(f"{name}\n")
+    replace_data = 'read n; if [ "$n" = 1 ]; then mv /job/data /job/data.old; mkdir /job/data; fi; echo $n'
+    result = tmp_path / "result.json"
+    completed = sandbox("run", "--profile", "sh", "--bind-rw", f"{job}:/job", "--bind", f"{job}/data:/data",
+                        "--result", str(result), "--cases", str(tmp_path / "t"), "--", "/bin/sh", "-c", replace_data)
+    assert completed.returncode == 125 and completed.stderr.count(b"\n") == 1, completed.stderr
+    document = json.loads(result.read_text())
+    assert (document["verdict"], [c["case"] for c in document["cases"]], document["skipped"]) == \
+        ("IE", ["1"], ["2", "3"])
+    assert document["cases"][0]["verdict"] == "OK" and document["cases"][0]["stdout"] == "1\n"
+    assert (document["error"]["error"], document["error"]["step"]) == ("SetupError", "mount namespace")
+    assert completed.stderr.decode() == f"sandbox: {document['message']}\n"
 
 
 def test_api_a_tle_in_one_case_does_not_affect_the_next():

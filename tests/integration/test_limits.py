@@ -1,6 +1,8 @@
 """Every limit broken on purpose, the verdict it gives, and a clean host afterwards."""
 from __future__ import annotations
 
+import errno
+import json
 import os
 import signal
 import subprocess
@@ -145,6 +147,22 @@ def test_program_not_found_is_127_and_not_executable_is_126(tmp_path):
     plain.write_text("not a program")
     denied = sandbox("run", "--profile", "sh", "--bind", f"{plain}:/tmp/x", "--", "/tmp/x")
     assert denied.returncode == 126
+
+
+def test_a_box_that_cannot_be_set_up_leaves_an_ie_result(tmp_path):
+    """A SetupError from the box's own mount step (a file bound over the directory /usr) writes the IE
+    document --result asks for, as an exec error does (isolate always writes its meta file)."""
+    (tmp_path / "file").write_text("not a directory\n")
+    result = tmp_path / "result.json"
+    completed = sandbox("run", "--profile", "sh", "--result", str(result), "--bind", f"{tmp_path}/file:/usr",
+                        "--", "/bin/true")
+    assert completed.returncode == 125 and completed.stdout == b""
+    (line,) = completed.stderr.decode().splitlines()
+    document = json.loads(result.read_text())
+    assert (document["verdict"], document["exit_code"], document["signal"]) == ("IE", None, None)
+    assert line == f"sandbox: {document['message']}" and "/usr" in line
+    error = document["error"]
+    assert (error["error"], error["step"], error["errno"]) == ("SetupError", "mount namespace", errno.ENOTDIR)
 
 
 def test_sandbox_errors_are_one_line_exit_125(script, tmp_path):

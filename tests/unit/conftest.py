@@ -1,7 +1,9 @@
 """Shared fixtures for the unit tests: pure modules only, no root, no namespaces."""
 from __future__ import annotations
 
+import os
 import textwrap
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -70,3 +72,42 @@ def minimal_profile_text() -> str:
 @pytest.fixture
 def minimal_profile_path(write_profile: Callable[..., str]) -> str:
     return write_profile(MINIMAL_PROFILE, "minimal.yaml")
+
+
+@dataclass
+class Ran:
+    """What one CLI call did, as subprocess.CompletedProcess names it."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+class _BoxStarted(BaseException):
+    """Not an Exception: the CLI's handler for its own bugs must not turn it into one more error line."""
+
+
+def _no_box(*_: object) -> None:
+    raise _BoxStarted("a box was started in the test process: this case should have failed before")
+
+
+@pytest.fixture
+def run_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Callable[..., Ran]:
+    """run_cli(*args) -> Ran: `sandbox ARGS` in tmp_path, in this process.  It never starts a box nor
+    adopts a cgroup (that would move the test runner itself), and it must close what it opened."""
+    from sandbox import _forkserver, cli, supervisor
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(_forkserver, "fork_here", _no_box)
+    monkeypatch.setattr(supervisor, "cgroup_subtree", lambda explicit, profile: None)
+
+    def run(*args: str) -> Ran:
+        capsys.readouterr()
+        before = sorted(os.listdir("/proc/self/fd"))
+        with pytest.raises(SystemExit) as ended:
+            cli.main(list(args))
+        out, err = capsys.readouterr()
+        assert sorted(os.listdir("/proc/self/fd")) == before, "descriptors left open"
+        return Ran(ended.value.code, out, err)
+
+    return run

@@ -1,8 +1,10 @@
 """The house rules of docs/ARCHITECTURE.md, enforced: import-linter contracts in pyproject.toml, mypy, function length."""
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -16,9 +18,15 @@ def test_import_contracts_are_kept():
 
 
 def test_the_package_type_checks(tmp_path):
-    """The API is typed (py.typed is shipped): its annotations must hold, or they mislead judges' type checkers."""
+    """The API is typed (py.typed is shipped): its annotations must hold, or they mislead judges' type checkers.
+    Checked as the oldest Python pyproject's requires-python admits: a newer library call (termios.tcgetwinsize
+    is 3.11) fails the check, so requires-python says what the code uses."""
+    with open(ROOT / "pyproject.toml", "rb") as file:
+        oldest = re.fullmatch(r">=\s*(\d+\.\d+)", tomllib.load(file)["project"]["requires-python"].strip())
+    assert oldest, "requires-python is >=X.Y"
     completed = subprocess.run(
-        [sys.executable, "-m", "mypy", "--ignore-missing-imports", "--cache-dir", str(tmp_path), str(ROOT / "sandbox")],
+        [sys.executable, "-m", "mypy", "--ignore-missing-imports", "--python-version", oldest[1],
+         "--cache-dir", str(tmp_path), str(ROOT / "sandbox")],
         cwd=ROOT, capture_output=True, text=True, timeout=120,
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr

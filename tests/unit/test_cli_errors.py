@@ -1,9 +1,12 @@
-"""`python -m sandbox` user errors: exit 125, one line on stderr starting "sandbox:", no traceback.
+"""`sandbox` user errors: exit 125, one line on stderr starting "sandbox:", no traceback.
 
-Every case here fails before a box is started, so none needs namespaces or root.
+Every case here fails before a box is started, so none needs namespaces or root.  They call
+cli.main() in this process (a `python -m sandbox` per case cost ~17 s of the unit tier's 10); a
+few at the end start the real CLI to check the process boundary itself.
 """
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -15,20 +18,20 @@ from sandbox.profile import list_shipped, shipped_profiles_dir
 EXIT_SANDBOX_ERROR = 125
 
 
-def run_cli(*args: str, cwd) -> subprocess.CompletedProcess:
+def run_process(*args: str, cwd) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "sandbox", *args], cwd=cwd, capture_output=True, text=True, timeout=30,
     )
 
 
-def assert_user_error(proc: subprocess.CompletedProcess, *fragments: str) -> str:
+def assert_user_error(proc, *fragments: str) -> str:
     assert "Traceback" not in proc.stderr, proc.stderr
     assert proc.returncode == EXIT_SANDBOX_ERROR, (proc.returncode, proc.stderr)
     lines = proc.stderr.splitlines()
     assert len(lines) == 1, proc.stderr
     assert proc.stderr.endswith("\n")
     (line,) = lines
-    assert line.startswith("sandbox:"), line
+    assert line.startswith("sandbox:") and "internal error" not in line, line
     for fragment in fragments:
         assert fragment in line, line
     assert proc.stdout == ""
@@ -82,61 +85,65 @@ def bad_profile(tmp_path):
     ],
     ids=lambda v: " ".join(v) if isinstance(v, list) else None,
 )
-def test_user_error(tmp_path, args, fragments):
-    assert_user_error(run_cli(*args, cwd=tmp_path), *fragments)
+def test_user_error(run_cli, args, fragments):
+    assert_user_error(run_cli(*args), *fragments)
 
 
-def test_a_cases_directory_with_an_orphan_expected_output(tmp_path):
+def test_a_cases_directory_with_an_orphan_expected_output(run_cli, tmp_path):
     (tmp_path / "t").mkdir()
     (tmp_path / "t" / "1.in").write_text("")
     (tmp_path / "t" / "2.out").write_text("")
-    assert_user_error(run_cli("run", "--cases", "t", "--", "/bin/cat", cwd=tmp_path), "cases directory t", "2.out has no 2.in")
+    assert_user_error(run_cli("run", "--cases", "t", "--", "/bin/cat"), "cases directory t", "2.out has no 2.in")
 
 
-def test_the_same_file_name_twice_and_an_unwritable_collect_dir(tmp_path):
+def test_the_same_file_name_twice(run_cli, tmp_path):
     (tmp_path / "a.txt").write_text("a")
     (tmp_path / "b.txt").write_text("b")
-    assert_user_error(run_cli("run", "--file", "a.txt", "--file", "b.txt:a.txt", "--", "/bin/true", cwd=tmp_path),
+    assert_user_error(run_cli("run", "--file", "a.txt", "--file", "b.txt:a.txt", "--", "/bin/true"),
                       "'a.txt'", "more than once")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write a directory of mode 0500: nothing to refuse")
+def test_an_unwritable_collect_dir(run_cli, tmp_path):
     (tmp_path / "ro").mkdir(mode=0o500)
-    assert_user_error(run_cli("run", "--collect", "x", "--collect-dir", "ro", "--", "/bin/true", cwd=tmp_path),
+    assert_user_error(run_cli("run", "--collect", "x", "--collect-dir", "ro", "--", "/bin/true"),
                       "--collect-dir ro", "not writable")
 
 
-def test_profile_file_with_an_unknown_key(tmp_path, bad_profile):
-    line = assert_user_error(run_cli("run", "--profile", bad_profile, "--", "/bin/true", cwd=tmp_path), "limts")
+def test_profile_file_with_an_unknown_key(run_cli, tmp_path, bad_profile):
+    line = assert_user_error(run_cli("run", "--profile", bad_profile, "--", "/bin/true"), "limts")
     assert bad_profile in line  # names the file ...
     assert "unknown key" in line  # ... and what is wrong
 
 
-def test_profile_file_with_several_problems_is_still_one_line(tmp_path):
+def test_profile_file_with_several_problems_is_still_one_line(run_cli, tmp_path):
     path = tmp_path / "bad.yaml"
     path.write_text("colour: blue\nlimits: {memory: 12Q}\nnet: host\nseccomp: {allow: ['@nope']}\n")
-    line = assert_user_error(run_cli("run", "--profile", str(path), "--", "/bin/true", cwd=tmp_path))
+    line = assert_user_error(run_cli("run", "--profile", str(path), "--", "/bin/true"))
     for key in ("colour", "limits.memory", "net", "@nope"):
         assert key in line
 
 
-def test_profile_with_an_unknown_syscall(tmp_path):
+def test_profile_with_an_unknown_syscall(run_cli, tmp_path):
     path = tmp_path / "nosys.yaml"
     path.write_text("seccomp: {allow: [read, not_a_syscall]}\n")
-    assert_user_error(run_cli("run", "--profile", str(path), "--", "/bin/true", cwd=tmp_path), "not_a_syscall")
+    assert_user_error(run_cli("run", "--profile", str(path), "--", "/bin/true"), "not_a_syscall")
 
 
-def test_invalid_yaml_profile(tmp_path):
+def test_invalid_yaml_profile(run_cli, tmp_path):
     path = tmp_path / "broken.yaml"
     path.write_text("limits: [1, 2\n")
-    assert_user_error(run_cli("run", "--profile", str(path), "--", "/bin/true", cwd=tmp_path), "YAML")
+    assert_user_error(run_cli("run", "--profile", str(path), "--", "/bin/true"), "YAML")
 
 
-def test_script_outside_the_workdir(tmp_path):
+def test_script_outside_the_workdir(run_cli, tmp_path):
     (tmp_path / "w").mkdir()
     (tmp_path / "outside.py").write_text("print(1)\n")
-    assert_user_error(run_cli("run", "--workdir", "w", "outside.py", cwd=tmp_path), "outside.py")
+    assert_user_error(run_cli("run", "--workdir", "w", "outside.py"), "outside.py")
 
 
-def test_profiles_command_lists_the_shipped_profiles(tmp_path):
-    proc = run_cli("profiles", cwd=tmp_path)
+def test_profiles_command_lists_the_shipped_profiles(run_cli, tmp_path):
+    proc = run_cli("profiles")
     assert proc.returncode == 0, proc.stderr
     names = proc.stdout.split()
     assert "py3" in names and "sh" in names and "syscalls" not in names
@@ -145,44 +152,61 @@ def test_profiles_command_lists_the_shipped_profiles(tmp_path):
 # --- sandbox profile list | show | check ------------------------------------------------------------
 
 
-def test_profile_list_names_every_shipped_profile_with_its_description(tmp_path):
-    proc = run_cli("profile", "list", cwd=tmp_path)
+def test_profile_list_names_every_shipped_profile_with_its_description(run_cli, tmp_path):
+    proc = run_cli("profile", "list")
     assert proc.returncode == 0, proc.stderr
     names = [line.split()[0] for line in proc.stdout.splitlines()]
     assert "py3" in names and "sh" in names and "syscalls" not in names
     assert all(len(line.split(maxsplit=1)) == 2 for line in proc.stdout.splitlines())
 
 
-def test_profile_show_prints_the_resolved_profile_as_json(tmp_path):
-    import json
-
-    proc = run_cli("profile", "show", "py3", cwd=tmp_path)
+def test_profile_show_prints_the_resolved_profile_as_json(run_cli, tmp_path):
+    proc = run_cli("profile", "show", "py3")
     assert proc.returncode == 0, proc.stderr
     shown = json.loads(proc.stdout)
     assert shown["name"] == "py3" and shown["limits"]["memory"] > 0
     assert any(rule["name"] == "read" for rule in shown["seccomp"]["allow"])  # groups resolved to syscalls
 
 
-def test_profile_check_accepts_a_good_file(tmp_path, minimal_profile_path):
-    proc = run_cli("profile", "check", minimal_profile_path, cwd=tmp_path)
+def test_profile_check_accepts_a_good_file(run_cli, tmp_path, minimal_profile_path):
+    proc = run_cli("profile", "check", minimal_profile_path)
     assert proc.returncode == 0 and proc.stdout.strip().endswith("ok (profile minimal)"), proc.stderr
 
 
-def test_profile_check_rejects_a_bad_file_in_one_line(tmp_path, bad_profile):
-    assert_user_error(run_cli("profile", "check", bad_profile, cwd=tmp_path), "typo.yaml", "limts")
+def test_profile_check_rejects_a_bad_file_in_one_line(run_cli, tmp_path, bad_profile):
+    assert_user_error(run_cli("profile", "check", bad_profile), "typo.yaml", "limts")
 
 
-def test_profile_check_rejects_an_unknown_syscall(tmp_path, write_profile, minimal_profile_text):
+def test_profile_check_rejects_an_unknown_syscall(run_cli, tmp_path, write_profile, minimal_profile_text):
     path = write_profile(minimal_profile_text.replace("kill: [ptrace]", "kill: [no_such_call]"), "unknown.yaml")
-    assert_user_error(run_cli("profile", "check", path, cwd=tmp_path), "unknown.yaml", "no_such_call")
+    assert_user_error(run_cli("profile", "check", path), "unknown.yaml", "no_such_call")
 
 
-def test_profile_needs_an_action(tmp_path):
-    assert_user_error(run_cli("profile", cwd=tmp_path), "profile")
+def test_profile_needs_an_action(run_cli, tmp_path):
+    assert_user_error(run_cli("profile"), "profile")
 
 
 @pytest.mark.parametrize("name", list_shipped())
-def test_profile_check_accepts_every_shipped_profile(tmp_path, name):
+def test_profile_check_accepts_every_shipped_profile(run_cli, tmp_path, name):
     path = os.path.join(shipped_profiles_dir(), f"{name}.yaml")
-    proc = run_cli("profile", "check", path, cwd=tmp_path)
+    proc = run_cli("profile", "check", path)
     assert (proc.returncode, proc.stdout.strip(), proc.stderr) == (0, f"{path}: ok (profile {name})", "")
+
+
+# --- the real process boundary: `python -m sandbox`, its os._exit and its streams -------------------------
+
+
+@pytest.mark.parametrize("args, fragments", [
+    (["run", "--frobnicate", "--", "/bin/true"], ["--frobnicate"]),                   # argparse's own error
+    (["run", "--profile", "typo.yaml", "--", "/bin/true"], ["typo.yaml", "limts"]),   # a ProfileError
+    (["run", "missing_script.py"], ["missing_script.py"]),                            # a PathError, host side
+    ([], []),
+], ids=lambda v: " ".join(v) if isinstance(v, list) else None)
+def test_a_user_error_ends_the_real_process_with_one_line_and_125(tmp_path, bad_profile, args, fragments):
+    assert_user_error(run_process(*args, cwd=tmp_path), *fragments)
+
+
+def test_the_real_process_prints_what_a_command_prints(tmp_path):
+    proc = run_process("profiles", cwd=tmp_path)
+    assert (proc.returncode, proc.stderr) == (0, "")
+    assert proc.stdout.split() == list_shipped()

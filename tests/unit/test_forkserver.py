@@ -25,9 +25,22 @@ def test_fork_here_refuses_a_threaded_process():
         thread.join()
 
 
+def distinct_files(tmp_path, count: int) -> list[int]:
+    """`count` descriptors, each of a file of its own: a pair handed over swapped is seen by its inode."""
+    return [os.open(tmp_path / f"file{index}", os.O_RDONLY | os.O_CREAT) for index in range(count)]
+
+
+def assert_same_files_by_name(sent: InitFds, received: InitFds) -> None:
+    for name in ("stdin", "stdout", "stderr", "plan", "status", "procs", "files"):
+        mine, got = getattr(sent, name), getattr(received, name)
+        assert (mine >= 0) == (got >= 0), name
+        if mine >= 0:
+            assert os.fstat(mine).st_ino == os.fstat(got).st_ino and mine != got, name
+
+
 @pytest.mark.parametrize("with_cgroup", [True, False])
-def test_handover_gives_the_init_the_same_files_in_order(with_cgroup):
-    files = [os.open(os.devnull, os.O_RDONLY) for _ in range(6 if with_cgroup else 5)]
+def test_handover_gives_the_init_the_same_files_in_order(tmp_path, with_cgroup):
+    files = distinct_files(tmp_path, 6 if with_cgroup else 5)
     sent = InitFds(*files) if with_cgroup else InitFds(*files, procs=-1)
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     with ours, theirs:
@@ -38,8 +51,7 @@ def test_handover_gives_the_init_the_same_files_in_order(with_cgroup):
         taker.join()
         received = taken[0]
     assert received is not None and (received.procs >= 0) == with_cgroup
-    for mine, got in zip(sent.as_list(), received.as_list()):
-        assert os.fstat(mine).st_ino == os.fstat(got).st_ino and mine != got
+    assert_same_files_by_name(sent, received)
     for fd in sent.as_list() + received.as_list():
         os.close(fd)
 
@@ -75,8 +87,8 @@ def test_a_garbled_server_reply_is_a_setup_error():
 
 
 @pytest.mark.parametrize("procs, files", [(True, False), (False, True), (True, True)])
-def test_the_optional_descriptors_keep_their_names_across_a_handover(procs, files):
-    base = [os.open(os.devnull, os.O_RDONLY) for _ in range(7)]
+def test_the_optional_descriptors_keep_their_names_across_a_handover(tmp_path, procs, files):
+    base = distinct_files(tmp_path, 7)
     sent = InitFds(*base[:5], procs=base[5] if procs else -1, files=base[6] if files else -1)
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     with ours, theirs:
@@ -84,9 +96,7 @@ def test_the_optional_descriptors_keep_their_names_across_a_handover(procs, file
         received = _channel.receive_init_fds(theirs, b"spawn")
     assert received is not None
     assert (received.procs >= 0, received.files >= 0) == (procs, files)
-    for name in ("procs", "files"):
-        if getattr(sent, name) >= 0:
-            assert os.fstat(getattr(sent, name)).st_ino == os.fstat(getattr(received, name)).st_ino
+    assert_same_files_by_name(sent, received)
     for fd in base + received.as_list():
         os.close(fd)
 

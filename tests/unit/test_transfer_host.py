@@ -11,6 +11,13 @@ from sandbox.errors import UsageError
 from sandbox.transfer.host import CollectDir, ResultFile, file_entry, open_input, open_output, write_beneath
 from sandbox.transfer.packing import FileSource
 
+# Run as root, the caller's own directories (tmp_path) are root's, where hostpaths follows a symlink even
+# on the way to a file it writes (only root may write there); and root may write a directory of mode 0500.
+ROOTS_OWN = "as root, tmp_path is a directory of root's, whose symlinks hostpaths follows even for written files"
+NOT_AS_ROOT = pytest.mark.skipif(os.geteuid() == 0, reason=ROOTS_OWN)
+NOT_AS_ROOT_NOR_WRITABLE = pytest.mark.skipif(os.geteuid() == 0, reason=ROOTS_OWN + "; and root may write a "
+                                              "directory of mode 0500")
+
 
 def test_file_entry_keeps_the_mode_and_holds_the_source_open(tmp_path):
     source = tmp_path / "run.sh"
@@ -37,6 +44,7 @@ def test_file_entry_errors_name_the_source(tmp_path, monkeypatch, spec, fragment
         file_entry(spec)
 
 
+@NOT_AS_ROOT
 def test_outputs_never_follow_a_symlink_the_caller_did_not_get_from_root(tmp_path):
     (tmp_path / "bashrc").write_text("keep\n")
     (tmp_path / "out.txt").symlink_to("bashrc")
@@ -203,14 +211,20 @@ def test_the_collect_dir_is_found_before_the_run_and_checked(tmp_path):
         collect.close()
     assert os.listdir(tmp_path / "home") == []
     assert (tmp_path / "moved" / ".bashrc").read_bytes() == b"evil"
-    with pytest.raises(UsageError, match="out is a symlink"):
-        CollectDir(str(tmp_path / "out"))
     with pytest.raises(UsageError, match="no such file or directory"):
         CollectDir(str(tmp_path / "missing"))
     (tmp_path / "file").write_text("")
     with pytest.raises(UsageError, match="not a directory"):
         CollectDir(str(tmp_path / "file"))
-    (tmp_path / "ro").mkdir(mode=0o500)  # the unit tier runs unprivileged, like the others
+
+
+@NOT_AS_ROOT_NOR_WRITABLE
+def test_a_collect_dir_through_a_symlink_of_the_callers_or_unwritable_is_refused(tmp_path):
+    (tmp_path / "home").mkdir()
+    (tmp_path / "out").symlink_to("home")  # a box may have made it
+    with pytest.raises(UsageError, match="out is a symlink"):
+        CollectDir(str(tmp_path / "out"))
+    (tmp_path / "ro").mkdir(mode=0o500)
     with pytest.raises(UsageError, match="not writable"):
         CollectDir(str(tmp_path / "ro"))
     assert stat.S_ISDIR(os.stat(tmp_path / "ro").st_mode)
