@@ -197,7 +197,7 @@ FileContent = Union[bytes, str, tuple[Union[bytes, str], int]]
 
 def _named(name: Optional[str]) -> Optional[NamedBox]:
     """The run hook that lists a box under its name while it runs (sandbox ps/exec/freeze/kill)."""
-    return NamedBox(name) if name is not None else None
+    return NamedBox(name) if name else None
 
 
 def _file_entry(name: str, content: FileContent) -> tuple[str, int, bytes]:

@@ -329,7 +329,7 @@ def _named(args: argparse.Namespace) -> "Optional[NamedBox]":
     """--name NAME: the run hook that lists the box while it runs (sandbox ps/exec/freeze/kill)."""
     from .live.registry import NamedBox
 
-    return NamedBox(args.name) if args.name is not None else None
+    return NamedBox(args.name) if args.name else None
 
 
 def _check_case_and_file_options(args: argparse.Namespace) -> None:
