@@ -47,7 +47,7 @@ class Usage:
     memory_peak: Optional[int] = None
     pids_peak: Optional[int] = None
     oom_killed: bool = False
-    killed_for: Optional[str] = None      # the limit the supervisor killed the box for
+    killed_for: Optional[str] = None      # why the supervisor killed the box: wall_time, cpu_time, output, setup
     output_exceeded: bool = False
 
 
@@ -71,11 +71,8 @@ def decide_verdict(usage: Usage, limits: LimitValues) -> tuple[Verdict, Optional
             and usage.cpu_time >= limits.cpu_time - SIGXCPU_SLACK)
     ):
         return Verdict.TLE, "cpu_time"
-    if (
-        usage.killed_for == "memory"
-        or usage.oom_killed
-        or (limits.memory is not None and usage.memory_peak is not None and usage.memory_peak > limits.memory)
-    ):
+    if usage.oom_killed or (limits.memory is not None and usage.memory_peak is not None
+                            and usage.memory_peak > limits.memory):
         return Verdict.MLE, "memory"
     if usage.killed_for == "output" or usage.output_exceeded or usage.signal == signal.SIGXFSZ:
         return Verdict.OLE, "output"

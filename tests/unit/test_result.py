@@ -40,7 +40,6 @@ def verdict(limits=LIMITS, **usage):
         ({"exit_code": None, "signal": signal.SIGXFSZ}, (Verdict.OLE, "output")),
         ({"killed_for": "wall_time", "exit_code": None, "signal": signal.SIGKILL}, (Verdict.TLE, "wall_time")),
         ({"killed_for": "cpu_time", "exit_code": None, "signal": signal.SIGKILL}, (Verdict.TLE, "cpu_time")),
-        ({"killed_for": "memory", "exit_code": None, "signal": signal.SIGKILL}, (Verdict.MLE, "memory")),
         ({"killed_for": "output", "exit_code": None, "signal": signal.SIGKILL}, (Verdict.OLE, "output")),
         ({"cpu_time": 1.01}, (Verdict.TLE, "cpu_time")),
         ({"memory_peak": (64 << 20) + 1}, (Verdict.MLE, "memory")),
@@ -107,8 +106,8 @@ def test_wall_time_kill_wins_over_cpu_overrun():
     assert verdict(killed_for="wall_time", cpu_time=5.0) == (Verdict.TLE, "wall_time")
 
 
-def test_cpu_overrun_wins_over_a_memory_kill():
-    assert verdict(killed_for="memory", cpu_time=5.0) == (Verdict.TLE, "cpu_time")
+def test_cpu_overrun_wins_over_an_oom_kill():
+    assert verdict(oom_killed=True, cpu_time=5.0) == (Verdict.TLE, "cpu_time")
 
 
 def test_memory_wins_over_an_output_kill():
