@@ -13,7 +13,7 @@ _WHERE = {
     "CAPTURE": "api", "PASS": "api", "STDOUT": "api", "TERMINAL": "api", "Sandbox": "api", "run": "api",
     "Case": "cases", "cases_from_dir": "cases",
     "Bind": "plan",
-    "Limits": "profile", "Profile": "profile", "load_profile": "profile",
+    "Limits": "limits", "Profile": "profile", "load_profile": "profile",
     "Result": "result", "Verdict": "result",
     "SandboxError": "errors", "UsageError": "errors", "ProfileError": "errors", "HostError": "errors",
     "SetupError": "errors", "ExecError": "errors",

@@ -19,9 +19,10 @@ from ._cache import load_profile
 from ._forkserver import ForkServer
 from .cases import Case, CaseFile, run_cases
 from .errors import UsageError
+from .limits import overridden, parse_overrides
 from .live.registry import NamedBox
 from .plan import Bind, Request, seccomp_spec
-from .profile import Profile, parse_limit
+from .profile import Profile
 from .result import Result
 from .transfer.host import open_input
 from .units import UnitError, parse_size
@@ -33,28 +34,17 @@ STDOUT = supervisor.STDOUT
 TERMINAL = supervisor.TERMINAL
 
 
-def parse_limit_overrides(overrides: Mapping[str, object]) -> dict[str, Any]:
-    """{"memory": "64M", "cpu_time": 1} -> parsed values; raises UsageError naming the limit."""
-    parsed = {}
-    for key, value in overrides.items():
-        try:
-            parsed[key] = parse_limit(key, value)
-        except KeyError:
-            raise UsageError(f"unknown limit {key!r}") from None
-        except UnitError as e:
-            raise UsageError(f"limit {key}: {e}") from None
-    return parsed
-
-
 class Sandbox:
     """A profile plus limit overrides, checked once; call run() as often as needed."""
 
     def __init__(self, profile: Union[str, Profile] = "py3", *, cgroup_root: Optional[str] = None,
                  **limits: object) -> None:
         """cgroup_root: a delegated cgroup v2 subtree for the boxes (default: $SANDBOX_CGROUP_ROOT,
-        else this process's own cgroup if it is delegated, else rlimits only)."""
+        else this process's own cgroup if it is delegated, else rlimits only).  limits: the
+        profile's, overridden by name for every run (memory="64M"; the names are sandbox.limits'
+        table); a run's own keywords override them in turn, the same way."""
         base = profile if isinstance(profile, Profile) else load_profile(profile)
-        self.profile = replace(base, limits=replace(base.limits, **parse_limit_overrides(limits)))
+        self.profile = replace(base, limits=overridden(base.limits, parse_overrides(limits)))
         self.cgroup_root = cgroup_root
         supervisor.compile_seccomp(seccomp_spec(self.profile), self.profile.source)
         supervisor.cgroup_subtree(cgroup_root, self.profile)  # a host refusal surfaces here, once
@@ -134,7 +124,7 @@ class Sandbox:
             limits["wall_time"] = timeout
         return Request(
             program=tuple(argv), script=script, script_args=tuple(args),
-            limits=parse_limit_overrides(limits), net=net, binds=tuple(binds), workdir=workdir,
+            limits=parse_overrides(limits), net=net, binds=tuple(binds), workdir=workdir,
             env=tuple((env or {}).items()), cgroup_root=self.cgroup_root,
             files=tuple(_file_entry(name, content) for name, content in (files or {}).items()),
             collect=tuple(collect), collect_limit=parse_size_option("collect_limit", collect_limit),

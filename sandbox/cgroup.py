@@ -1,8 +1,8 @@
 """cgroup v2: whole-box limits and exact accounting in a delegated subtree.  Side: parent (join: child).
 
 A box gets one cgroup of its own, a child of a delegated subtree.  Its limits
-(memory.max, memory.swap.max=0, pids.max, cpu.max) are written before any
-process is in it; only the program joins it, just before execve, through a
+(the files the limit table names, sandbox/limits.py: memory.max with
+memory.swap.max=0, pids.max, cpu.max) are written before any process is in it; only the program joins it, just before execve, through a
 cgroup.procs descriptor the supervisor opened, so the Python helpers are never
 charged to it.  Usage is read from memory.peak, memory.events, pids.peak and
 cpu.stat; cgroup.kill ends every process in it at once.
@@ -24,16 +24,13 @@ from typing import Optional
 REQUIRED_CONTROLLERS = ("memory", "pids", "cpu")
 RUN_PREFIX = "sandbox-run-"
 LEAF_PREFIX = "sandbox-supervisor-"
-CPU_PERIOD_USEC = 100_000
 
 
 @dataclass(frozen=True)
 class CgroupLimits:
-    """What a box's cgroup is limited to; None = no limit of that kind."""
+    """What a box's cgroup is limited to: (interface file, content) pairs, written in order."""
 
-    memory: Optional[int] = None
-    pids: Optional[int] = None
-    cpus: Optional[float] = None
+    files: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -224,14 +221,8 @@ class RunCgroup:
 
     def apply(self, limits: CgroupLimits) -> None:
         """Write every limit before any process is inside."""
-        if limits.memory is not None:
-            _write(self._file("memory.max"), str(limits.memory))
-            _write(self._file("memory.swap.max"), "0")
-            _write(self._file("memory.oom.group"), "1")  # an OOM ends the whole box, not one random process
-        if limits.pids is not None:
-            _write(self._file("pids.max"), str(limits.pids))
-        if limits.cpus is not None:
-            _write(self._file("cpu.max"), f"{max(1000, int(limits.cpus * CPU_PERIOD_USEC))} {CPU_PERIOD_USEC}")
+        for name, content in limits.files:
+            _write(self._file(name), content)
 
     def _file(self, name: str) -> str:
         return os.path.join(self.path, name)

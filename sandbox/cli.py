@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NoReturn, Optional, Sequence, Union
 
 from .errors import HostError, SandboxError, UsageError
+from .limits import TABLE, parse_overrides
 
 if TYPE_CHECKING:  # imported when used, to keep the CLI's start fast
     from .live.registry import NamedBox
@@ -27,7 +28,6 @@ if TYPE_CHECKING:  # imported when used, to keep the CLI's start fast
     from .supervisor import Prepared
 
 EXIT_SANDBOX_ERROR = 125
-LIMIT_FLAGS = ("cpu_time", "wall_time", "memory", "pids", "output", "file_size", "open_files", "cpus")
 IN_SCOPE_ENV = "SANDBOX_IN_SYSTEMD_SCOPE"
 NOTEWORTHY = ("TLE", "MLE", "OLE", "SV", "IE")
 
@@ -45,9 +45,9 @@ def _parser() -> _Parser:
         help="run a script or program in a fresh box",
     )
     run.add_argument("--profile", default="py3", help="a shipped profile name or a YAML file (default: py3)")
-    for limit in LIMIT_FLAGS:
-        run.add_argument("--" + limit.replace("_", "-"), dest=limit, metavar="VALUE",
-                         help=f"override the profile's {limit} limit ('unlimited' removes it)")
+    for limit in TABLE:
+        if limit.flag:
+            run.add_argument(limit.flag, dest=limit.name, metavar="VALUE", help=limit.help)
     run.add_argument("--net", choices=("none", "loopback"), help="network inside the box")
     run.add_argument("--bind", action="append", default=[], metavar="SRC[:DST]", help="read-only bind of a host path")
     run.add_argument("--bind-rw", action="append", default=[], metavar="SRC[:DST]", help="writable bind of a host path")
@@ -256,7 +256,7 @@ def _cmd_run(parser: argparse.ArgumentParser, tokens: list[str]) -> int:
 def _run(args: argparse.Namespace, tokens: list[str], script: Optional[str], rest: list[str],
          outputs: _Outputs) -> int:
     """The run from its flags: the profile and the request, then one box or a batch of cases."""
-    from .api import parse_limit_overrides, parse_size_option
+    from .api import parse_size_option
     from .plan import Request
     from .transfer.host import CollectDir
     from ._cache import load_profile
@@ -268,7 +268,8 @@ def _run(args: argparse.Namespace, tokens: list[str], script: Optional[str], res
         raise UsageError("sandbox run: nothing to run; give SCRIPT [ARGS] or -- PROGRAM [ARGS]")
     _check_case_and_file_options(args)
     profile = load_profile(args.profile)
-    limits = parse_limit_overrides({k: getattr(args, k) for k in LIMIT_FLAGS if getattr(args, k) is not None})
+    limits = parse_overrides({limit.name: getattr(args, limit.name) for limit in TABLE
+                              if limit.flag and getattr(args, limit.name) is not None})
     with contextlib.ExitStack() as held:
         request = Request(
             program=program, script=script, script_args=tuple(rest) if script is not None else (),

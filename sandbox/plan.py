@@ -10,16 +10,16 @@ checks when it mounts it.
 """
 from __future__ import annotations
 
-import math
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from .cgroup import CgroupLimits
 from .errors import UsageError
 from .hostside import HostObject, HostSide, within
+from .limits import Limits, Mechanism, each_set, overridden
 from .mountns import MountOp
-from .profile import Limits, MountEntry, Profile, SyscallRule
+from .profile import MountEntry, Profile, SyscallRule
 from .rlimits import RlimitSpec
 from .seccomp import ArgCondition, SeccompRule, SeccompSpec
 from .userns import IdMapSpec
@@ -28,7 +28,6 @@ from .transfer.packing import FileEntry, check_name, content_size
 WORK_DIR = "/work"
 SCRIPT_PLACEHOLDER = "{script}"
 DEFAULT_COLLECT_LIMIT = 16 << 20
-HELPER_PROCESSES = 1  # the init shares the box's process count
 # What one box may take of the per-user counts it shares with its caller (SECURITY.md, "Per-user
 # resources").  Counted per user namespace (ucounts): the box's namespace gets these limits of its
 # own.  No namespace of any kind may be made in the box (its filters refuse that anyway), but cgroup
@@ -60,7 +59,7 @@ class Request:
     program: tuple[str, ...] = ()
     script: Optional[str] = None
     script_args: tuple[str, ...] = ()
-    limits: dict[str, Any] = field(default_factory=dict)  # parsed values, by Limits field name
+    limits: dict[str, Any] = field(default_factory=dict)  # overrides by limit name, parsed (limits.parse_overrides)
     net: Optional[str] = None
     binds: tuple[Bind, ...] = ()
     workdir: Optional[str] = None
@@ -85,8 +84,8 @@ class Plan:
     rlimits: tuple[RlimitSpec, ...]
     seccomp: SeccompSpec
     limits: Limits
-    enforced_by: tuple[tuple[str, str], ...]
-    cgroup: Optional[CgroupLimits]  # None: no delegated cgroup, rlimits only
+    enforced_by: tuple[tuple[str, Mechanism], ...]  # each limit that is set -> what enforces it
+    cgroup: Optional[CgroupLimits]  # the box's cgroup files; None: no delegated cgroup, rlimits only
     user_counts: tuple[tuple[str, int], ...] = USER_COUNTS  # the box's user namespace's own limits
     collect: tuple[str, ...] = ()  # files the init brings out of the work dir after the run
     collect_limit: int = 0
@@ -101,7 +100,7 @@ def make_plan(profile: Profile, request: Request, host: HostSide, caller_uid: in
     `cgroup` says whether a delegated cgroup v2 subtree will hold the box: then memory,
     pids and CPU are whole-box cgroup limits, otherwise per-process rlimits.
     """
-    limits = replace(profile.limits, **request.limits)
+    limits = overridden(profile.limits, request.limits)
     work_binds = _work_binds(request, host)
     overlay = request.overlay is not None or (request.workdir is not None and profile.workdir == "overlay")
     _check_files(request, work_binds, overlay, limits)
@@ -127,8 +126,8 @@ def make_plan(profile: Profile, request: Request, host: HostSide, caller_uid: in
         rlimits=_rlimits(limits, cgroup),
         seccomp=seccomp_spec(profile),
         limits=limits,
-        enforced_by=tuple(_enforced_by(limits, caller_uid, cgroup).items()),
-        cgroup=CgroupLimits(limits.memory, limits.pids, limits.cpus) if cgroup else None,
+        enforced_by=_enforced_by(limits, caller_uid, cgroup),
+        cgroup=_cgroup_limits(limits) if cgroup else None,
         collect=request.collect,
         collect_limit=request.collect_limit if request.collect_limit is not None else limits.file_size or DEFAULT_COLLECT_LIMIT,
     )
@@ -308,51 +307,25 @@ def _rootfs_mounts(host: HostSide, later: tuple[MountOp, ...]) -> tuple[MountOp,
 
 
 def _rlimits(limits: Limits, cgroup: bool) -> tuple[RlimitSpec, ...]:
-    """Per-process limits.  With a cgroup, memory and pids are the cgroup's (RLIMIT_AS breaks
-    JITs and counts address space, not memory); RLIMIT_CPU stays as a per-process backstop."""
+    """Per-process limits: core dumps off and the per-user counts always, then each set limit's
+    rlimit, unless the box's cgroup holds that limit (limits.Limit.applied_rlimit)."""
     specs = [RlimitSpec("core", 0, 0), *PER_USER_RLIMITS]
-    if limits.cpu_time is not None:
-        # Whole seconds only: SIGXCPU at the soft limit, SIGKILL a second later.
-        seconds = max(1, math.ceil(limits.cpu_time))
-        specs.append(RlimitSpec("cpu", seconds, seconds + 1))
-    if limits.memory is not None and not cgroup:
-        specs.append(RlimitSpec("as", limits.memory, limits.memory))
-    if limits.pids is not None and not cgroup:
-        total = limits.pids + HELPER_PROCESSES
-        specs.append(RlimitSpec("nproc", total, total))
-    if limits.file_size is not None:
-        specs.append(RlimitSpec("fsize", limits.file_size, limits.file_size))
-    if limits.open_files is not None:
-        specs.append(RlimitSpec("nofile", limits.open_files, limits.open_files))
-    if limits.stack is not None:
-        specs.append(RlimitSpec("stack", limits.stack, limits.stack))
+    for limit, value in each_set(limits):
+        rlimit = limit.applied_rlimit(cgroup)
+        if rlimit is not None:
+            specs.append(RlimitSpec(rlimit.resource, *rlimit.bounds(value)))
     return tuple(specs)
 
 
-def _enforced_by(limits: Limits, caller_uid: int, cgroup: bool) -> dict[str, str]:
+def _cgroup_limits(limits: Limits) -> CgroupLimits:
+    """The files the box's cgroup gets, in table order, for each set limit that has one."""
+    return CgroupLimits(tuple(write for limit, value in each_set(limits) if limit.cgroup is not None
+                              for write in limit.cgroup.writes(value)))
+
+
+def _enforced_by(limits: Limits, caller_uid: int, cgroup: bool) -> tuple[tuple[str, Mechanism], ...]:
     """Which mechanism enforces each limit that is set, stated honestly."""
-    mechanisms = {
-        "cpu_time": "RLIMIT_CPU (per process, whole seconds)",
-        "wall_time": "supervisor timer",
-        "memory": "RLIMIT_AS (per process address space)",
-        "pids": "RLIMIT_NPROC (per box user namespace)",
-        "output": "supervisor output cap",
-        "file_size": "RLIMIT_FSIZE",
-        "open_files": "RLIMIT_NOFILE",
-        "stack": "RLIMIT_STACK",
-        "tmp_size": "tmpfs size",
-        "cpus": "not enforced: needs a delegated cgroup v2 subtree (cpu.max)",
-    }
-    if cgroup:
-        mechanisms.update({
-            "cpu_time": "cgroup cpu.stat (whole box, watched by the supervisor)",
-            "memory": "cgroup memory.max (swap off)",
-            "pids": "cgroup pids.max",
-            "cpus": "cgroup cpu.max",
-        })
-    elif caller_uid == 0:
-        mechanisms["pids"] = "not enforced: the kernel exempts uid 0 from RLIMIT_NPROC"
-    return {key: mechanisms[key] for key in mechanisms if getattr(limits, key) is not None}
+    return tuple((limit.name, limit.enforced_by(cgroup, caller_uid == 0)) for limit, _ in each_set(limits))
 
 
 def _seccomp_rule(rule: SyscallRule) -> SeccompRule:

@@ -13,28 +13,17 @@ from typing import Any, Callable, Optional
 
 from .errors import ProfileError
 from .hostpaths import PathError, resolve
+from .limits import BY_NAME, Limits
 
 try:  # CPython's own SHA-256: importing hashlib loads OpenSSL (~4 ms of every CLI run)
     from _sha256 import sha256
 except ImportError:  # pragma: no cover - other Pythons
     from hashlib import sha256
-from .units import UnitError, parse_count, parse_cpus, parse_duration, parse_size
+from .units import UnitError, parse_size
 
 SHIPPED_DIR = "profiles"
 GROUPS_FILE = "syscalls.yaml"
 
-LIMIT_PARSERS: dict[str, Callable[[object], object]] = {
-    "cpu_time": parse_duration,
-    "wall_time": parse_duration,
-    "memory": parse_size,
-    "pids": parse_count,
-    "output": parse_size,
-    "file_size": parse_size,
-    "open_files": parse_count,
-    "stack": parse_size,
-    "tmp_size": parse_size,
-    "cpus": parse_cpus,
-}
 REQUIREMENTS = ("cgroup",)
 NET_MODES = ("none", "loopback")
 # How a host directory given as the work dir (--workdir) appears at /work: bound read-only, or
@@ -52,22 +41,6 @@ MOUNT_KEYS = {
 MERGED_KEYS = ("limits", "env")  # under extends: merged key by key; every other key is replaced
 TOP_KEYS = {"description", "command", "limits", "net", "env", "mounts", "seccomp", "uid", "gid", "hostname", "require",
             "workdir", "rootfs"}
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Resource limits; None means no limit of that kind."""
-
-    cpu_time: Optional[float] = None
-    wall_time: Optional[float] = None
-    memory: Optional[int] = None
-    pids: Optional[int] = None
-    output: Optional[int] = None
-    file_size: Optional[int] = None
-    open_files: Optional[int] = None
-    stack: Optional[int] = None
-    tmp_size: Optional[int] = None
-    cpus: Optional[float] = None
 
 
 @dataclass(frozen=True)
@@ -385,25 +358,18 @@ def _parse_id(data: dict[str, Any], key: str, problems: list[str]) -> int:
     return value
 
 
-def parse_limit(key: str, value: object) -> object:
-    """Parse one limit value by its key (also used for CLI overrides); raises KeyError, UnitError."""
-    parser = LIMIT_PARSERS[key]
-    if value is None or value == "unlimited":
-        return None
-    return parser(value)
-
-
 def _parse_limits(value: Any, problems: list[str]) -> Limits:
     if not isinstance(value, dict):
         problems.append(f"limits: expected a mapping, got {value!r}")
         return Limits()
     parsed: dict[str, object] = {}
     for key, raw in value.items():
-        if key not in LIMIT_PARSERS:
-            problems.append(f"limits.{key}: unknown limit; expected one of {', '.join(LIMIT_PARSERS)}")
+        limit = BY_NAME.get(key)
+        if limit is None:
+            problems.append(f"limits.{key}: unknown limit; expected one of {', '.join(BY_NAME)}")
             continue
         try:
-            parsed[key] = parse_limit(key, raw)
+            parsed[key] = limit.parse(raw)
         except UnitError as e:
             problems.append(f"limits.{key}: {e}")
     return Limits(**parsed)  # type: ignore[arg-type]

@@ -12,6 +12,8 @@ import signal
 from dataclasses import asdict, dataclass, field
 from typing import Optional
 
+from .limits import Limits
+
 
 # RLIMIT_CPU's SIGXCPU arrives when the kernel's tick count reaches the limit; rusage reads up to
 # ~10 ms less on an idle machine, and more under load (a test saw a reading below 0.95 s at a 1 s
@@ -51,16 +53,12 @@ class Usage:
     output_exceeded: bool = False
 
 
-@dataclass(frozen=True)
-class LimitValues:
-    """The limits the verdict is judged against (None = unlimited)."""
-
-    cpu_time: Optional[float] = None
-    wall_time: Optional[float] = None
-    memory: Optional[int] = None
+# The name supervisor.py imports; the verdict is judged against the run's Limits themselves.  Drop it
+# once supervisor.py no longer imports it.
+LimitValues = Limits
 
 
-def decide_verdict(usage: Usage, limits: LimitValues) -> tuple[Verdict, Optional[str]]:
+def decide_verdict(usage: Usage, limits: Limits) -> tuple[Verdict, Optional[str]]:
     """The verdict and the limit that ended the run, by fixed precedence."""
     if usage.killed_for == "wall_time":
         return Verdict.TLE, "wall_time"

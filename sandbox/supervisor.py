@@ -308,7 +308,7 @@ def _collected(plan: Plan, watched: Watched, files: int) -> tuple[dict[str, byte
 
 def _judge(plan: Plan, usage: Usage, output: Output, files: dict[str, bytes], files_cut: list[str]) -> Result:
     limits = plan.limits
-    verdict, limit = decide_verdict(usage, LimitValues(limits.cpu_time, limits.wall_time, limits.memory))
+    verdict, limit = decide_verdict(usage, limits)
     return Result(
         verdict=verdict,
         exit_code=usage.exit_code,
@@ -321,7 +321,7 @@ def _judge(plan: Plan, usage: Usage, output: Output, files: dict[str, bytes], fi
         memory_peak=usage.memory_peak,
         pids_peak=usage.pids_peak,
         oom_killed=usage.oom_killed,
-        enforced_by=dict(plan.enforced_by),
+        enforced_by={name: mechanism.value for name, mechanism in plan.enforced_by},
         message=_message(verdict.value, limit, usage, plan),
         stdout=output.captured("stdout"),
         stderr=output.captured("stderr"),
@@ -334,12 +334,17 @@ def _judge(plan: Plan, usage: Usage, output: Output, files: dict[str, bytes], fi
 
 
 def _message(verdict: str, limit: Optional[str], usage: Usage, plan: Plan) -> str:
+    """Why the run ended, in a line: the limit and what enforced it; or the program's own end, with
+    a note where a mechanism makes a breach look like the program's error (limits.Mechanism)."""
+    mechanisms = dict(plan.enforced_by)
     if limit:
-        return f"{limit} limit exceeded (enforced by {dict(plan.enforced_by).get(limit, 'the supervisor')})"
+        mechanism = mechanisms.get(limit)
+        return f"{limit} limit exceeded (enforced by {'the supervisor' if mechanism is None else mechanism.value})"
     if usage.signal is not None:
         return f"killed by {signal_name(usage.signal)}"
-    if verdict == "RE" and dict(plan.enforced_by).get("memory", "").startswith("RLIMIT_AS"):
-        return f"exited with {usage.exit_code} (note: memory is capped by RLIMIT_AS, where a failed allocation is an error of the program)"
+    notes = [note for mechanism in mechanisms.values() if (note := mechanism.failure_note)]
+    if verdict == "RE" and notes:
+        return f"exited with {usage.exit_code} (note: {'; '.join(notes)})"
     return f"exited with {usage.exit_code}"
 
 

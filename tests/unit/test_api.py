@@ -4,13 +4,13 @@ from __future__ import annotations
 import pytest
 
 from sandbox import ProfileError, Sandbox, UsageError
-from sandbox.api import parse_limit_overrides
+from sandbox.limits import parse_overrides
 
 
 @pytest.mark.parametrize("value", ["1s", "unlimited", None])
 def test_unknown_limit_is_a_usage_error_whatever_its_value(value):
     with pytest.raises(UsageError, match="bogus"):
-        parse_limit_overrides({"bogus": value})
+        parse_overrides({"bogus": value})
 
 
 def test_limit_overrides_are_parsed_and_applied():

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from sandbox import cgroup
+from sandbox.limits import Mechanism
 from sandbox.plan import Request
 from sandbox.profile import load_profile
 
@@ -60,8 +61,9 @@ def test_other_processes_block_enabling_controllers(tmp_path):
 
 
 def test_limits_are_written_as_the_kernel_expects(tmp_path):
-    run = cgroup.RunCgroup(str(tmp_path))
-    run.apply(cgroup.CgroupLimits(memory=64 << 20, pids=16, cpus=0.5))
+    limits = {"memory": 64 << 20, "pids": 16, "cpus": 0.5}
+    plan = plan_here(load_profile("py3"), Request(program=("true",), limits=limits), cgroup=True)
+    cgroup.RunCgroup(str(tmp_path)).apply(plan.cgroup)
     assert (tmp_path / "memory.max").read_text() == str(64 << 20)
     assert (tmp_path / "memory.swap.max").read_text() == "0"
     assert (tmp_path / "memory.oom.group").read_text() == "1"
@@ -101,8 +103,11 @@ def test_plan_with_a_cgroup_moves_memory_and_pids_off_rlimits():
     profile = load_profile("py3")
     plan = plan_here(profile, Request(program=("true",)), 1000, 1000, cgroup=True)
     assert {r.name for r in plan.rlimits}.isdisjoint({"as", "nproc"})
-    assert plan.cgroup == cgroup.CgroupLimits(profile.limits.memory, profile.limits.pids, None)
+    assert plan.cgroup == cgroup.CgroupLimits((
+        ("memory.max", str(profile.limits.memory)), ("memory.swap.max", "0"), ("memory.oom.group", "1"),
+        ("pids.max", str(profile.limits.pids)),
+    ))
     enforced = dict(plan.enforced_by)
-    assert enforced["memory"].startswith("cgroup memory.max") and enforced["pids"] == "cgroup pids.max"
+    assert enforced["memory"] is Mechanism.CGROUP_MEMORY_MAX and enforced["pids"] is Mechanism.CGROUP_PIDS_MAX
     without = dict(plan_here(profile, Request(program=("true",)), 1000, 1000).enforced_by)
-    assert "cgroup" not in " ".join(without.values()) and without["memory"].startswith("RLIMIT_AS")
+    assert "cgroup" not in " ".join(m.value for m in without.values()) and without["memory"] is Mechanism.RLIMIT_AS

@@ -10,6 +10,7 @@ import pickle
 import pytest
 
 from sandbox.errors import UsageError
+from sandbox.limits import Mechanism
 from sandbox.mountns import MountOp
 from sandbox.plan import Bind, Plan, Request
 from sandbox.profile import load_profile
@@ -325,8 +326,8 @@ def test_enforced_by_names_a_mechanism_for_each_set_limit(profile):
     enforced = dict(plan_for(profile, program=("/bin/true",)).enforced_by)
     set_limits = {k for k, v in vars(profile.limits).items() if v is not None}
     assert set(enforced) == set_limits
-    assert all(isinstance(v, str) and v.strip() for v in enforced.values())
-    assert "not enforced" not in enforced["pids"]
+    assert all(isinstance(v, Mechanism) for v in enforced.values())
+    assert enforced["pids"] is Mechanism.RLIMIT_NPROC
 
 
 def test_enforced_by_only_lists_set_limits(write_profile):
@@ -337,8 +338,8 @@ def test_enforced_by_only_lists_set_limits(write_profile):
 
 def test_pids_is_not_enforced_for_root(profile):
     enforced = dict(plan_for(profile, uid=0, program=("/bin/true",)).enforced_by)
-    assert "not enforced" in enforced["pids"]
-    assert "not enforced" not in enforced["memory"]
+    assert enforced["pids"] is Mechanism.NOT_ENFORCED_NPROC_EXEMPTS_ROOT
+    assert enforced["memory"] is Mechanism.RLIMIT_AS
 
 
 # --- env, ids, net, seccomp ----------------------------------------------------------------------

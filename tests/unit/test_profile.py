@@ -16,9 +16,7 @@ from sandbox.profile import (
     list_shipped,
     load_profile,
     load_syscall_groups,
-    parse_limit,
 )
-from sandbox.units import UnitError
 
 M = 1 << 20
 
@@ -400,30 +398,6 @@ def test_every_problem_is_listed(write_profile):
 def test_argument_conditions(profile_with, condition, expected):
     path = profile_with(f"seccomp: {{allow: [{{ioctl: {condition}}}]}}")
     assert load_profile(path).seccomp.allow == (expected,)
-
-
-# --- parse_limit (used for CLI and API overrides) -----------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "key, value, expected",
-    [
-        ("memory", "64M", 64 * M),
-        ("cpu_time", "1.5s", 1.5),
-        ("wall_time", 2, 2.0),
-        ("pids", "4", 4),
-        ("output", "1K", 1024),
-        ("memory", "unlimited", None),
-        ("cpu_time", None, None),
-    ],
-)
-def test_parse_limit(key, value, expected):
-    assert parse_limit(key, value) == expected
-
-
-def test_parse_limit_bad_value():
-    with pytest.raises(UnitError):
-        parse_limit("memory", "12Q")
 
 
 # --- extends ---------------------------------------------------------------------------------------

@@ -10,7 +10,8 @@ import pytest
 import yaml
 
 from sandbox.errors import ProfileError
-from sandbox.profile import LIMIT_PARSERS, MOUNT_KEYS, TOP_KEYS, list_shipped, load_profile, shipped_profiles_dir
+from sandbox.limits import BY_NAME, limits_schema
+from sandbox.profile import MOUNT_KEYS, TOP_KEYS, list_shipped, load_profile, shipped_profiles_dir
 
 SCHEMA_PATH = os.path.join(shipped_profiles_dir(), "profile.schema.json")
 
@@ -26,11 +27,18 @@ def validator() -> jsonschema.Draft202012Validator:
 def test_the_schema_names_exactly_the_keys_the_loader_knows(validator):
     properties = validator.schema["properties"]
     assert set(properties) == TOP_KEYS | {"extends"}
-    assert set(properties["limits"]["properties"]) == set(LIMIT_PARSERS)
+    assert set(properties["limits"]["properties"]) == set(BY_NAME)
     kinds = {next(iter(option["required"])) for option in properties["mounts"]["items"]["oneOf"]}
     assert kinds == set(MOUNT_KEYS)
     for option in properties["mounts"]["items"]["oneOf"]:
         assert set(option["properties"]) == MOUNT_KEYS[option["required"][0]]
+
+
+def test_the_limits_part_is_the_limit_tables():
+    """Each limit with its unit's rule; scripts/profile-schema writes it after the table changes."""
+    with open(SCHEMA_PATH) as f:
+        shipped = json.load(f)["properties"]["limits"]
+    assert shipped == limits_schema(), "run scripts/profile-schema"
 
 
 @pytest.mark.parametrize("name", list_shipped())

@@ -6,10 +6,11 @@ import signal
 
 import pytest
 
-from sandbox.result import LimitValues, Result, Usage, Verdict, decide_verdict
+from sandbox.limits import Limits
+from sandbox.result import Result, Usage, Verdict, decide_verdict
 
-LIMITS = LimitValues(cpu_time=1.0, wall_time=2.0, memory=64 << 20)
-NO_LIMITS = LimitValues()
+LIMITS = Limits(cpu_time=1.0, wall_time=2.0, memory=64 << 20)
+NO_LIMITS = Limits()
 
 OK_USAGE = dict(exit_code=0, cpu_time=0.1, wall_time=0.2, memory_peak=1 << 20)
 

@@ -1,0 +1,251 @@
+"""The limit table: every resource limit a box has, and all that is known of it, in one row.  Pure; side: parent.
+
+A limit's name is its key everywhere: under `limits:` in a profile, as an API
+keyword (Sandbox(memory=...), run(memory=...)), as a field of Limits, and in a
+result's `limits` and `enforced_by`.  Its row says what its values are written
+in (a Unit: the parser from units.py and the JSON Schema editors check profiles
+with), the `sandbox run` flag that overrides it (if any), and how it is
+enforced: an rlimit on each of the program's processes, a file of the box's own
+cgroup, or the supervisor or a tmpfs.  What enforces it depends on the host (a
+delegated cgroup v2 subtree or not, a caller of uid 0 or not), so the row names
+a Mechanism for each case; plan.py picks one per run, the result shows its text,
+and the supervisor's message tests the Mechanism, never the text.
+
+The CLI's flags, the API's keywords, profile validation (and the schema, which
+scripts/profile-schema writes from limits_schema()), the plan's rlimits, cgroup
+files and `enforced_by` all read this table: adding a limit is one row in TABLE
+and its field in Limits below (a unit test keeps the two in step), then
+scripts/profile-schema (and the README's tables of limits).
+"""
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import dataclass, replace
+from typing import Any, Callable, Iterator, Mapping, Optional
+
+from .errors import UsageError
+from .units import UnitError, parse_count, parse_cpus, parse_duration, parse_size
+
+UNLIMITED = "unlimited"  # the value (as None is) that removes a limit
+HELPER_PROCESSES = 1     # the box's init counts against the program's RLIMIT_NPROC (it is not in the cgroup)
+CPU_PERIOD_USEC = 100_000
+
+
+class Mechanism(enum.Enum):
+    """What enforces a limit.  The value is the text a result's `enforced_by` shows: judges match on
+    it, so it never changes; code tests the member, never the text."""
+
+    RLIMIT_CPU = "RLIMIT_CPU (per process, whole seconds)"
+    CGROUP_CPU_STAT = "cgroup cpu.stat (whole box, watched by the supervisor)"
+    SUPERVISOR_TIMER = "supervisor timer"
+    RLIMIT_AS = "RLIMIT_AS (per process address space)"
+    CGROUP_MEMORY_MAX = "cgroup memory.max (swap off)"
+    RLIMIT_NPROC = "RLIMIT_NPROC (per box user namespace)"
+    CGROUP_PIDS_MAX = "cgroup pids.max"
+    NOT_ENFORCED_NPROC_EXEMPTS_ROOT = "not enforced: the kernel exempts uid 0 from RLIMIT_NPROC"
+    SUPERVISOR_OUTPUT_CAP = "supervisor output cap"
+    RLIMIT_FSIZE = "RLIMIT_FSIZE"
+    RLIMIT_NOFILE = "RLIMIT_NOFILE"
+    RLIMIT_STACK = "RLIMIT_STACK"
+    TMPFS_SIZE = "tmpfs size"
+    CGROUP_CPU_MAX = "cgroup cpu.max"
+    NOT_ENFORCED_NEEDS_CGROUP = "not enforced: needs a delegated cgroup v2 subtree (cpu.max)"
+
+    @property
+    def failure_note(self) -> Optional[str]:
+        """Said with a program's own failure (RE): under this mechanism a breach of the limit shows
+        as an error of the program, not as a limit verdict."""
+        return _FAILURE_NOTES.get(self)
+
+
+_FAILURE_NOTES = {
+    Mechanism.RLIMIT_AS: "memory is capped by RLIMIT_AS, where a failed allocation is an error of the program",
+}
+
+
+@dataclass(frozen=True)
+class Unit:
+    """What a limit's values are written in: the parser (units.py), and the same rule as JSON Schema
+    for editors (a number, or text the parser reads: `text` is a pattern for it)."""
+
+    parse: Callable[[object], Any]
+    number: str  # the JSON type of a plain number: "integer" or "number"
+    minimum: float
+    text: str
+    description: str
+
+    def schema(self) -> dict[str, object]:
+        """The JSON Schema of a value of this unit, `unlimited` and null (no limit) included."""
+        return {"anyOf": [{"type": self.number, "minimum": self.minimum}, {"type": "string", "pattern": self.text},
+                          {"const": UNLIMITED}, {"type": "null"}],
+                "description": self.description}
+
+
+DURATION = Unit(parse_duration, "number", 0, r"^\s*\d+(\.\d+)?\s*(ms|us|s|m|h)?\s*$",
+                "seconds, or a duration such as 2s, 500ms, 1.5m; unlimited or null for none")
+SIZE = Unit(parse_size, "integer", 0, r"^\s*\d+(\.\d+)?\s*([KMGTkmgt]?)([iI]?[bB])?\s*$",
+            "bytes, or a size such as 64M, 1.5G, 512KiB (binary units); unlimited or null for none")
+COUNT = Unit(parse_count, "integer", 1, r"^\s*[0-9]+\s*$", "a whole number of at least 1")
+CPUS = Unit(parse_cpus, "number", 0.01, r"^\s*\d+(\.\d+)?\s*$", "CPUs of quota (cgroup cpu.max), e.g. 0.5")
+
+
+def _exactly(value: int) -> tuple[int, int]:
+    return value, value
+
+
+def _whole_seconds_then_kill(seconds: float) -> tuple[int, int]:
+    """RLIMIT_CPU counts whole seconds: SIGXCPU at the soft limit, SIGKILL a second later."""
+    soft = max(1, math.ceil(seconds))
+    return soft, soft + 1
+
+
+def _with_the_init(pids: int) -> tuple[int, int]:
+    total = pids + HELPER_PROCESSES
+    return total, total
+
+
+def _cpu_quota(cpus: float) -> str:
+    """cpu.max is "QUOTA PERIOD" in microseconds; the kernel refuses a quota under 1 ms."""
+    return f"{max(1000, int(cpus * CPU_PERIOD_USEC))} {CPU_PERIOD_USEC}"
+
+
+@dataclass(frozen=True)
+class Rlimit:
+    """The rlimit a limit sets on each of the program's processes: a name of rlimits.RESOURCES, and
+    the (soft, hard) pair for a value."""
+
+    resource: str
+    bounds: Callable[[Any], tuple[int, int]] = _exactly
+
+
+@dataclass(frozen=True)
+class CgroupFile:
+    """The file of the box's cgroup that holds a limit, written before anyone is inside (cgroup.py):
+    its content for a value, and the files written alongside it, with theirs."""
+
+    name: str
+    content: Callable[[Any], str] = str
+    alongside: tuple[tuple[str, str], ...] = ()
+
+    def writes(self, value: Any) -> tuple[tuple[str, str], ...]:
+        return ((self.name, self.content(value)),) + self.alongside
+
+
+@dataclass(frozen=True)
+class Limit:
+    """One row of the table.  `mechanism` enforces it without a delegated cgroup; with one,
+    `cgroup_mechanism` does if given (a limit with a cgroup file then drops its rlimit: the cgroup
+    holds the whole box); for a caller of uid 0 without one, `root_mechanism` if given."""
+
+    name: str
+    unit: Unit
+    flag: Optional[str]  # the `sandbox run` option; None: profiles and the API only
+    mechanism: Mechanism
+    rlimit: Optional[Rlimit] = None
+    cgroup: Optional[CgroupFile] = None
+    cgroup_mechanism: Optional[Mechanism] = None
+    root_mechanism: Optional[Mechanism] = None
+
+    @property
+    def help(self) -> str:
+        """The flag's line in `sandbox run --help`."""
+        return f"override the profile's {self.name} limit ('{UNLIMITED}' removes it)"
+
+    def parse(self, value: object) -> Any:
+        """A value as written (in a profile, a flag, an API keyword) -> the value, or None for no
+        limit; raises UnitError."""
+        if value is None or value == UNLIMITED:
+            return None
+        return self.unit.parse(value)
+
+    def enforced_by(self, cgroup: bool, root: bool) -> Mechanism:
+        """What enforces this limit in a box with (or without) a delegated cgroup, for a caller of
+        uid 0 (or not)."""
+        if cgroup:
+            return self.cgroup_mechanism or self.mechanism
+        return (root and self.root_mechanism) or self.mechanism
+
+    def applied_rlimit(self, cgroup: bool) -> Optional[Rlimit]:
+        """The rlimit this limit sets on each of the program's processes, in a box with (or without)
+        a delegated cgroup.  Where the box's cgroup holds the limit its rlimit is left off: RLIMIT_AS
+        breaks JITs and counts address space, not memory, and RLIMIT_NPROC counts per process.  An
+        rlimit with no cgroup file in its row (RLIMIT_CPU) stays, as a per-process backstop."""
+        return None if cgroup and self.cgroup is not None else self.rlimit
+
+
+TABLE: tuple[Limit, ...] = (
+    Limit("cpu_time", DURATION, "--cpu-time", Mechanism.RLIMIT_CPU, rlimit=Rlimit("cpu", _whole_seconds_then_kill),
+          cgroup_mechanism=Mechanism.CGROUP_CPU_STAT),
+    Limit("wall_time", DURATION, "--wall-time", Mechanism.SUPERVISOR_TIMER),
+    Limit("memory", SIZE, "--memory", Mechanism.RLIMIT_AS, rlimit=Rlimit("as"),
+          cgroup=CgroupFile("memory.max", alongside=(
+              ("memory.swap.max", "0"),
+              ("memory.oom.group", "1"),  # an OOM ends the whole box, not one random process
+          )),
+          cgroup_mechanism=Mechanism.CGROUP_MEMORY_MAX),
+    Limit("pids", COUNT, "--pids", Mechanism.RLIMIT_NPROC, rlimit=Rlimit("nproc", _with_the_init),
+          cgroup=CgroupFile("pids.max"), cgroup_mechanism=Mechanism.CGROUP_PIDS_MAX,
+          root_mechanism=Mechanism.NOT_ENFORCED_NPROC_EXEMPTS_ROOT),
+    Limit("output", SIZE, "--output", Mechanism.SUPERVISOR_OUTPUT_CAP),
+    Limit("file_size", SIZE, "--file-size", Mechanism.RLIMIT_FSIZE, rlimit=Rlimit("fsize")),
+    Limit("open_files", COUNT, "--open-files", Mechanism.RLIMIT_NOFILE, rlimit=Rlimit("nofile")),
+    Limit("stack", SIZE, None, Mechanism.RLIMIT_STACK, rlimit=Rlimit("stack")),
+    Limit("tmp_size", SIZE, None, Mechanism.TMPFS_SIZE),
+    Limit("cpus", CPUS, "--cpus", Mechanism.NOT_ENFORCED_NEEDS_CGROUP, cgroup=CgroupFile("cpu.max", _cpu_quota),
+          cgroup_mechanism=Mechanism.CGROUP_CPU_MAX),
+)
+BY_NAME: dict[str, Limit] = {limit.name: limit for limit in TABLE}
+
+
+@dataclass(frozen=True)
+class Limits:
+    """A box's resource limits, a field for each row of TABLE, in its order; None means no limit of
+    that kind."""
+
+    cpu_time: Optional[float] = None
+    wall_time: Optional[float] = None
+    memory: Optional[int] = None
+    pids: Optional[int] = None
+    output: Optional[int] = None
+    file_size: Optional[int] = None
+    open_files: Optional[int] = None
+    stack: Optional[int] = None
+    tmp_size: Optional[int] = None
+    cpus: Optional[float] = None
+
+
+def each_set(limits: Limits) -> Iterator[tuple[Limit, Any]]:
+    """Every limit that is set, with its value, in table order."""
+    for limit in TABLE:
+        value = getattr(limits, limit.name)
+        if value is not None:
+            yield limit, value
+
+
+def parse_overrides(overrides: Mapping[str, object]) -> dict[str, Any]:
+    """{"memory": "64M", "cpu_time": 1} (API keywords, `sandbox run` flags) -> parsed values, None
+    for a limit removed; raises UsageError naming the limit."""
+    parsed = {}
+    for name, value in overrides.items():
+        if name not in BY_NAME:
+            raise UsageError(f"unknown limit {name!r}")
+        try:
+            parsed[name] = BY_NAME[name].parse(value)
+        except UnitError as e:
+            raise UsageError(f"limit {name}: {e}") from None
+    return parsed
+
+
+def overridden(limits: Limits, overrides: Mapping[str, Any]) -> Limits:
+    """Limits with parsed overrides on top (parse_overrides): the one way both override layers, a
+    Sandbox's and a run's, change a profile's limits.  An override of None removes that limit."""
+    return replace(limits, **overrides)
+
+
+def limits_schema() -> dict[str, object]:
+    """The JSON Schema of a profile's `limits:` mapping (profiles/profile.schema.json holds it as
+    written by scripts/profile-schema; a unit test keeps the two equal)."""
+    return {"type": "object", "additionalProperties": False,
+            "properties": {limit.name: limit.unit.schema() for limit in TABLE}}
+

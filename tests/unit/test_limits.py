@@ -1,0 +1,231 @@
+"""sandbox.limits: the one limit table, and everything that reads it (flags, keywords, profiles, plans, messages)."""
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from sandbox import cli, rlimits, supervisor
+from sandbox.api import Sandbox
+from sandbox.errors import UsageError
+from sandbox.hostside import HostSide
+from sandbox.limits import (
+    BY_NAME, COUNT, CPUS, DURATION, SIZE, TABLE, Limit, Limits, Mechanism, each_set, overridden, parse_overrides,
+)
+from sandbox.plan import Plan, Request, make_plan
+from sandbox.profile import load_profile
+from sandbox.result import Usage
+from sandbox.units import UnitError
+
+M = 1 << 20
+# A value of each unit as written, and as parsed.
+SAMPLES = {DURATION: ("1.5s", 1.5), SIZE: ("3M", 3 * M), COUNT: ("7", 7), CPUS: ("0.5", 0.5)}
+ALL_SET = Limits(**{limit.name: SAMPLES[limit.unit][1] for limit in TABLE})
+# What a result's enforced_by says for each limit: judges match on these texts, so they never change.
+ALONE = {
+    "cpu_time": "RLIMIT_CPU (per process, whole seconds)",
+    "wall_time": "supervisor timer",
+    "memory": "RLIMIT_AS (per process address space)",
+    "pids": "RLIMIT_NPROC (per box user namespace)",
+    "output": "supervisor output cap",
+    "file_size": "RLIMIT_FSIZE",
+    "open_files": "RLIMIT_NOFILE",
+    "stack": "RLIMIT_STACK",
+    "tmp_size": "tmpfs size",
+    "cpus": "not enforced: needs a delegated cgroup v2 subtree (cpu.max)",
+}
+AS_ROOT = {**ALONE, "pids": "not enforced: the kernel exempts uid 0 from RLIMIT_NPROC"}
+WITH_CGROUP = {
+    **ALONE,
+    "cpu_time": "cgroup cpu.stat (whole box, watched by the supervisor)",
+    "memory": "cgroup memory.max (swap off)",
+    "pids": "cgroup pids.max",
+    "cpus": "cgroup cpu.max",
+}
+
+
+def by_name(limit: Limit) -> str:
+    return limit.name
+
+
+def plan_of(limits: Limits, cgroup: bool = False, uid: int = 1000) -> Plan:
+    """A plan of the sh profile with these limits (and no mounts: nothing of the host is needed)."""
+    profile = dataclasses.replace(load_profile("sh"), mounts=(), limits=limits)
+    return make_plan(profile, Request(program=("/bin/true",)), HostSide(), uid, 1000, cgroup)
+
+
+# --- the table and Limits ------------------------------------------------------------------------
+
+
+def test_limits_has_a_field_for_each_row_in_table_order():
+    assert tuple(field.name for field in dataclasses.fields(Limits)) == tuple(BY_NAME)
+
+
+@pytest.mark.parametrize("limit", TABLE, ids=by_name)
+def test_each_field_holds_what_its_unit_parses_to(limit):
+    written, parsed = SAMPLES[limit.unit]
+    assert limit.parse(written) == parsed
+    (field,) = [f for f in dataclasses.fields(Limits) if f.name == limit.name]
+    assert field.type == f"Optional[{type(parsed).__name__}]" and field.default is None
+
+
+@pytest.mark.parametrize("limit", TABLE, ids=by_name)
+def test_unlimited_and_none_remove_a_limit_and_nonsense_is_refused(limit):
+    assert limit.parse("unlimited") is None and limit.parse(None) is None
+    with pytest.raises(UnitError):
+        limit.parse("lots")
+
+
+def test_each_set_gives_the_set_limits_in_table_order():
+    assert [(limit.name, value) for limit, value in each_set(Limits(pids=3, memory=M))] == [("memory", M), ("pids", 3)]
+    assert list(each_set(Limits())) == []
+
+
+# --- mechanisms ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("cgroup, root, expected", [
+    (False, False, ALONE), (False, True, AS_ROOT), (True, False, WITH_CGROUP), (True, True, WITH_CGROUP),
+])
+def test_enforced_by_texts_are_unchanged_in_every_case(cgroup, root, expected):
+    assert {limit.name: limit.enforced_by(cgroup, root).value for limit in TABLE} == expected
+
+
+@pytest.mark.parametrize("cgroup, root, expected", [
+    (False, False, ALONE), (False, True, AS_ROOT), (True, False, WITH_CGROUP), (True, True, WITH_CGROUP),
+])
+def test_a_plan_states_the_tables_mechanisms(cgroup, root, expected):
+    plan = plan_of(ALL_SET, cgroup, uid=0 if root else 1000)
+    assert {name: mechanism.value for name, mechanism in plan.enforced_by} == expected
+    assert all(type(mechanism.value) is str for _, mechanism in plan.enforced_by)  # plain JSON text
+
+
+def test_every_mechanism_is_some_limits_and_has_a_text_of_its_own():
+    used = {limit.enforced_by(cgroup, root) for limit in TABLE for cgroup in (False, True) for root in (False, True)}
+    assert used == set(Mechanism)
+    assert len(Mechanism.__members__) == len(Mechanism)  # no two members share a text (an alias)
+
+
+@pytest.mark.parametrize("limit", TABLE, ids=by_name)
+def test_an_rlimit_is_the_one_its_mechanism_names(limit):
+    alone = limit.enforced_by(cgroup=False, root=False)
+    if limit.rlimit is None:
+        assert not alone.name.startswith("RLIMIT_")
+    else:
+        assert limit.rlimit.resource in rlimits.RESOURCES
+        assert alone.name == "RLIMIT_" + limit.rlimit.resource.upper()
+
+
+@pytest.mark.parametrize("limit", TABLE, ids=by_name)
+def test_a_cgroup_file_is_the_one_its_mechanism_names_and_replaces_the_rlimit(limit):
+    with_cgroup = limit.enforced_by(cgroup=True, root=False)
+    assert limit.applied_rlimit(cgroup=False) is limit.rlimit
+    if limit.cgroup is None:
+        assert limit.applied_rlimit(cgroup=True) is limit.rlimit  # RLIMIT_CPU: a backstop
+    else:
+        assert with_cgroup.value.startswith(f"cgroup {limit.cgroup.name}")
+        assert limit.applied_rlimit(cgroup=True) is None
+
+
+def test_the_cgroup_files_and_rlimits_of_a_plan_come_from_the_table():
+    with_cgroup = plan_of(ALL_SET, cgroup=True)
+    assert with_cgroup.cgroup is not None and with_cgroup.cgroup.files == (
+        ("memory.max", str(3 * M)), ("memory.swap.max", "0"), ("memory.oom.group", "1"),
+        ("pids.max", "7"), ("cpu.max", "50000 100000"),
+    )
+    kept = [(r.name, r.soft, r.hard) for r in with_cgroup.rlimits if r.name in ("cpu", "fsize", "nofile", "stack")]
+    assert kept == [("cpu", 2, 3), ("fsize", 3 * M, 3 * M), ("nofile", 7, 7), ("stack", 3 * M, 3 * M)]
+    assert not {"as", "nproc"} & {r.name for r in with_cgroup.rlimits}
+    alone = plan_of(ALL_SET)
+    assert alone.cgroup is None
+    assert [(r.name, r.soft) for r in alone.rlimits if r.name in ("as", "nproc")] == [("as", 3 * M), ("nproc", 7 + 1)]
+
+
+def test_a_tiny_cpu_quota_is_the_least_the_kernel_takes():
+    plan = plan_of(Limits(cpus=0.001), cgroup=True)
+    assert plan.cgroup is not None and plan.cgroup.files == (("cpu.max", "1000 100000"),)
+
+
+# --- every way a limit is given: a flag, an API keyword, a profile key ----------------------------
+
+
+def test_the_flags_are_todays():
+    assert [limit.flag for limit in TABLE if limit.flag] == [
+        "--cpu-time", "--wall-time", "--memory", "--pids", "--output", "--file-size", "--open-files", "--cpus"]
+
+
+@pytest.mark.parametrize("limit", [limit for limit in TABLE if limit.flag], ids=by_name)
+def test_each_flag_reaches_the_request_parsed(limit, monkeypatch, capsys):
+    written, parsed = SAMPLES[limit.unit]
+    assert limit.flag == "--" + limit.name.replace("_", "-")
+    seen = []
+
+    def run(profile, request, *rest):
+        seen.append(request.limits)
+        raise UsageError("stopped before the box")
+
+    monkeypatch.setattr(supervisor, "run", run)
+    with pytest.raises(SystemExit):
+        cli.main(["run", "--profile", "sh", limit.flag, written, "--", "/bin/true"])
+    assert seen == [{limit.name: parsed}]
+    assert "stopped before the box" in capsys.readouterr().err
+
+
+def test_each_flag_has_its_help_line(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["run", "--help"])
+    shown = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
+    for limit in TABLE:
+        assert (limit.flag is not None) == (f"{limit.flag} VALUE" in shown)
+        if limit.flag:
+            assert limit.help in shown
+
+
+@pytest.mark.parametrize("limit", TABLE, ids=by_name)
+def test_each_limit_is_an_api_keyword_of_a_sandbox_and_of_a_run(limit):
+    written, parsed = SAMPLES[limit.unit]
+    box = Sandbox("sh", **{limit.name: written})
+    assert getattr(box.profile.limits, limit.name) == parsed
+    assert box._request(["/bin/true"], **{limit.name: "unlimited"}).limits == {limit.name: None}
+
+
+@pytest.mark.parametrize("limit", TABLE, ids=by_name)
+def test_each_limit_is_a_profile_key(limit, write_profile):
+    written, parsed = SAMPLES[limit.unit]
+    profile = load_profile(write_profile(f"limits: {{{limit.name}: '{written}'}}\nseccomp: {{allow: [read]}}\n"))
+    assert profile.limits == Limits(**{limit.name: parsed})
+
+
+def test_overrides_are_parsed_and_name_the_limit_they_refuse():
+    assert parse_overrides({"memory": "64M", "cpu_time": 1, "pids": "unlimited"}) == {
+        "memory": 64 * M, "cpu_time": 1.0, "pids": None}
+    with pytest.raises(UsageError, match="unknown limit 'swap'"):
+        parse_overrides({"swap": "1G"})
+    with pytest.raises(UsageError, match="^limit memory: expected a size"):
+        parse_overrides({"memory": "lots"})
+
+
+def test_an_override_replaces_or_removes_and_leaves_the_rest():
+    base = Limits(memory=M, pids=4, cpu_time=1.0)
+    assert overridden(base, {"memory": 2 * M, "pids": None}) == Limits(memory=2 * M, cpu_time=1.0)
+    assert base == Limits(memory=M, pids=4, cpu_time=1.0)
+
+
+# --- the result's message tests the mechanism, not its text ----------------------------------------
+
+
+def message(verdict, limit, cgroup, **usage):
+    return supervisor._message(verdict, limit, Usage(**usage), plan_of(Limits(memory=M, wall_time=1.0), cgroup))
+
+
+def test_a_limit_verdict_names_what_enforced_it():
+    assert message("TLE", "wall_time", False) == "wall_time limit exceeded (enforced by supervisor timer)"
+    assert message("MLE", "memory", True) == "memory limit exceeded (enforced by cgroup memory.max (swap off))"
+    assert message("OLE", "output", False) == "output limit exceeded (enforced by the supervisor)"  # no output limit set
+
+
+def test_an_error_under_rlimit_as_says_it_may_have_been_memory():
+    assert message("RE", None, False, exit_code=1) == (
+        "exited with 1 (note: memory is capped by RLIMIT_AS, where a failed allocation is an error of the program)")
+    assert message("RE", None, True, exit_code=1) == "exited with 1"
+    assert message("RE", None, False, exit_code=None, signal=11) == "killed by SIGSEGV"
