@@ -3,7 +3,7 @@
 decide_verdict() applies one fixed precedence, TLE > MLE > OLE > SV > RE > OK,
 so that a run that breached several limits always gets the same verdict.  WA is
 never decided here: only a comparison with a test case's expected output
-(sandbox.batch) turns an OK into WA.
+(sandbox.cases) turns an OK into WA.
 """
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ class Verdict(str, enum.Enum):
     SV = "SV"    # security violation: killed by the seccomp filter
     IE = "IE"    # internal error of the sandbox itself
     WA = "WA"    # wrong answer: OK, but stdout differs from the case's expected output; given only by
-                 # batch.judge, never by a plain run, which has nothing to compare with
+                 # cases.judge, never by a plain run, which has nothing to compare with
 
     def __str__(self) -> str:
         return self.value
@@ -51,11 +51,6 @@ class Usage:
     oom_killed: bool = False
     killed_for: Optional[str] = None      # why the supervisor killed the box: wall_time, cpu_time, output, setup
     output_exceeded: bool = False
-
-
-# The name supervisor.py imports; the verdict is judged against the run's Limits themselves.  Drop it
-# once supervisor.py no longer imports it.
-LimitValues = Limits
 
 
 def decide_verdict(usage: Usage, limits: Limits) -> tuple[Verdict, Optional[str]]:
@@ -115,7 +110,7 @@ class Result:
     limits: dict[str, object] = field(default_factory=dict)
     files: dict[str, bytes] = field(default_factory=dict)  # collected from the work dir after the run
     files_truncated: list[str] = field(default_factory=list)  # names cut at the collect limit
-    case: Optional[str] = None  # the test case's name when run as one of a batch (batch.run_cases)
+    case: Optional[str] = None  # the test case's name when run as one of a batch (cases.run_cases)
 
     @property
     def cli_exit_code(self) -> int:

@@ -31,7 +31,7 @@ from .hostlookup import resolve_host_paths
 from .hostpaths import HostPaths
 from .plan import Plan, Request, make_plan
 from .profile import Profile
-from .result import LimitValues, Result, Usage, decide_verdict, signal_name
+from .result import Result, Usage, decide_verdict, signal_name
 from .transfer import packing
 from .watch import SETUP_TIMEOUT, Watch, Watched
 
