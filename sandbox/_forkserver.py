@@ -230,8 +230,7 @@ def serve(sock_fd: int) -> None:
             if not server.answer(request):
                 break
     finally:
-        for init in list(server.live.values()):
-            init.kill()
+        server.end_inits()
 
 
 class _Server:
@@ -253,6 +252,20 @@ class _Server:
                 return
             if pid in self.live:
                 self.live.pop(pid).close()
+
+    def end_inits(self) -> None:
+        """Kill the inits still ours (a running box's, the spare) and reap them, so that once this
+        server has exited, which Sandbox.close() waits for, nothing of its boxes is left: an init's
+        exit comes after the kernel has ended the rest of its pid namespace."""
+        for init in self.live.values():
+            init.kill()
+        for pid, init in list(self.live.items()):
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass  # reaped already
+            init.close()
+        self.live.clear()
 
     def clone(self) -> tuple[InitProcess, socket.socket]:
         init, handover = _clone_init(self.lifeline, our_child=False)  # the server reaps; the supervisor only waits

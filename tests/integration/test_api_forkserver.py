@@ -16,7 +16,18 @@ from sandbox import STDOUT, Sandbox, SetupError
 
 
 def _servers() -> list[int]:
-    return [pid for pid, cmd in our_processes() if cmd.startswith("sandbox-forkserver")]
+    """The fork servers: processes by that name whose parent is not one (an init the server has just
+    cloned bears the server's command line until it renames itself, a moment later)."""
+    named = {pid for pid, cmd in our_processes() if cmd.startswith("sandbox-forkserver")}
+    return [pid for pid in named if _parent(pid) not in named]
+
+
+def _parent(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except OSError:
+        return 0
 
 
 def _wait_until_gone(marker: str, seconds: float = 5) -> list[str]:
@@ -109,6 +120,22 @@ def test_the_next_init_waits_ready_and_a_killed_one_is_replaced():
         assert len(spares) == 1  # cloned ahead of the next request
         os.kill(spares[0], signal.SIGKILL)
         assert box.run(["/bin/echo", "fresh"]).stdout == b"fresh\n"
+
+
+def test_close_returns_once_every_init_of_the_server_is_gone():
+    """close() waits for the server, and the server exits only after the inits it still had (the
+    spare, waiting for the next run) are killed and reaped: nothing of the Sandbox outlives close(),
+    not for a moment (a caller checking right after, as the host checks of these tiers do, found
+    a dying spare)."""
+    box = Sandbox("sh")
+    assert box.run(["/usr/bin/true"]).exit_code == 0
+    (server,) = _servers()
+    deadline = time.monotonic() + 30
+    while not (spares := _children_named(server, "sandbox-init")) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert len(spares) == 1
+    box.close()
+    assert [pid for pid in (server, *spares) if os.path.exists(f"/proc/{pid}")] == []
 
 
 def _children_named(parent: int, name: str) -> list[int]:
