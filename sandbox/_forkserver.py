@@ -101,7 +101,13 @@ def fork_here(fds: InitFds) -> InitProcess:
     warm_up()
     init, handover = _clone_init(_lifeline(), our_child=True)
     with handover:
-        _channel.hand_over(handover, fds)
+        try:
+            _channel.hand_over(handover, fds)
+        except BaseException:  # an init that never got its run: not left behind
+            init.kill()
+            init.wait()
+            init.close()
+            raise
     return init
 
 
@@ -154,6 +160,9 @@ class ForkServer:
                     reply, received, _, _ = socket.recv_fds(self._sock, _REPLY_SIZE, 1)
                 except (BrokenPipeError, ConnectionResetError):
                     reply, received = b"", []
+                except BaseException:  # e.g. ^C between request and reply: the reply would be the next
+                    self._stop()       # run's, with another init's pidfd; a fresh server, and no reply
+                    raise
                 if reply:
                     return _init_from_reply(reply, received)
                 self._stop()  # the server died (killed from outside?): one fresh start

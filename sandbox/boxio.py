@@ -54,31 +54,36 @@ class BoxStreams:
 
     @classmethod
     def open(cls, stdio: Stdio) -> "BoxStreams":
-        terminal = [stream for stream in STREAMS if stdio.sink(stream) == TERMINAL]
-        tty_read, tty_write = pseudo_terminal(1 if "stdout" in terminal else 2) if terminal else (-1, -1)
-        out_read, out_write = (-1, tty_write) if "stdout" in terminal else os.pipe2(os.O_CLOEXEC)
-        if stdio.stderr == STDOUT:
-            err_read, err_write = -1, out_write
-        else:
-            err_read, err_write = (-1, tty_write) if "stderr" in terminal else os.pipe2(os.O_CLOEXEC)
+        opened: list[int] = []  # closed again if a later one fails (EMFILE): none may leak
+
+        def made(pair: tuple[int, int]) -> tuple[int, int]:
+            opened.extend(pair)
+            return pair
+
+        try:
+            terminal = [stream for stream in STREAMS if stdio.sink(stream) == TERMINAL]
+            tty_read, tty_write = made(pseudo_terminal(1 if "stdout" in terminal else 2)) if terminal else (-1, -1)
+            out_read, out_write = (-1, tty_write) if "stdout" in terminal else made(os.pipe2(os.O_CLOEXEC))
+            if stdio.stderr == STDOUT:
+                err_read, err_write = -1, out_write
+            else:
+                err_read, err_write = (-1, tty_write) if "stderr" in terminal else made(os.pipe2(os.O_CLOEXEC))
+            stdin = stdin_fd(stdio.stdin)
+        except BaseException:
+            for fd in opened:
+                os.close(fd)
+            raise
         readers = {fd: stream for fd, stream in ((out_read, "stdout"), (err_read, "stderr"),
                                                  (tty_read, terminal[0] if terminal else "")) if fd >= 0}
         box_ends = {out_write, err_write, tty_write} - {-1}
-        try:
-            stdin = stdin_fd(stdio.stdin)
-        except BaseException:
-            for fd in (*readers, *box_ends):
-                os.close(fd)
-            raise
         if stdin not in (0, stdio.stdin):
             box_ends.add(stdin)
         return cls(stdin, out_write, err_write, readers, box_ends)
 
     def handed_over(self) -> None:
         """The init holds the box's ends now: ours would keep its pipes open after it exits."""
-        for fd in self._ours:
-            os.close(fd)
-        self._ours.clear()
+        while self._ours:
+            os.close(self._ours.pop())
 
     def done(self, fd: int) -> None:
         """Our end of a stream that was read to its end."""
@@ -108,8 +113,12 @@ def stdin_fd(source: Source) -> int:
         except OSError:  # the caller has no stdin: the program reads an empty one
             return os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
     fd = os.memfd_create("sandbox-stdin", os.MFD_CLOEXEC)
-    write_all(fd, source)
-    os.lseek(fd, 0, os.SEEK_SET)
+    try:
+        write_all(fd, source)
+        os.lseek(fd, 0, os.SEEK_SET)
+    except BaseException:
+        os.close(fd)
+        raise
     return fd
 
 

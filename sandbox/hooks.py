@@ -21,6 +21,7 @@ class RunningBox:
     plan: Plan
     bpf: bytes            # the program's compiled seccomp filter
     init_pid: int         # the box's init, in the caller's pid namespace
+    init_start: str       # its start time (/proc/PID/stat), read at launch: with the pid, its identity
     cgroup: Optional[str]  # the box's own cgroup, or None
 
 

@@ -137,14 +137,14 @@ def run_prepared(prepared: Prepared, stdio: Stdio, launch: Launcher, hook: Optio
     if hook:
         hook.before_start()                                                # 5. the hook may refuse: nothing exists yet
     with ExitStack() as ending:                                            #    ends what was started, in reverse
+        if hook:
+            ending.callback(hook.ended)                                    #    told last, whatever ended the run
         run_cgroup = ending.enter_context(_box_cgroup(prepared))           # 6. the box's cgroup, limited before anyone is in it
         streams = ending.enter_context(BoxStreams.open(stdio))             # 7. the program's stdin, stdout, stderr
         files = ending.enter_context(_files_memfd(prepared))               # 8. files for the work dir, in a memfd
         init, status = _launch(prepared, streams, run_cgroup, files, launch)  # 9. hand over the plan, start the init
         ending.callback(_end_init, init)
         ending.callback(os.close, status)
-        if hook:
-            ending.callback(hook.ended)
         output = ending.enter_context(_output(stdio, plan))
         on_started = _hook_started(hook, prepared, init, run_cgroup)
         watched = Watch(init, status, streams, output, plan.limits, run_cgroup, on_started).run()  # 10. records, output, deadlines
@@ -157,8 +157,9 @@ def run_prepared(prepared: Prepared, stdio: Stdio, launch: Launcher, hook: Optio
 @contextmanager
 def _box_cgroup(prepared: Prepared) -> Iterator[Optional[cgroup.RunCgroup]]:
     """The box's own cgroup under the subtree, its limits written before anyone is in it; removed
-    at the end.  A removal that fails after a good run is an error; after a failed one, the
-    error that brought us here is the one reported (the next run sweeps the cgroup)."""
+    at the end.  A removal that fails (destroy() has killed what was left and waited) costs the
+    run nothing: its result stands, or the error that ended it is the one reported, and the
+    cgroup, named for its owner, is swept by the next run (cgroup.Subtree)."""
     subtree, limits = prepared.subtree, prepared.plan.cgroup
     if subtree is None or limits is None:
         yield None
@@ -166,17 +167,11 @@ def _box_cgroup(prepared: Prepared) -> Iterator[Optional[cgroup.RunCgroup]]:
     run_cgroup = subtree.new_run(limits)
     try:
         yield run_cgroup
-    except BaseException:
+    finally:
         try:
             run_cgroup.destroy()
         except OSError:
             pass
-        raise
-    try:
-        run_cgroup.destroy()
-    except OSError as e:
-        raise SetupError(f"removing the box's cgroup {run_cgroup.path} failed: {e.strerror or e}; "
-                         f"the next run sweeps it") from None
 
 
 @contextmanager
@@ -201,23 +196,35 @@ def _files_memfd(prepared: Prepared) -> Iterator[int]:
 def _launch(prepared: Prepared, streams: BoxStreams, run_cgroup: Optional[cgroup.RunCgroup], files: int,
             launch: Launcher) -> tuple[InitProcess, int]:
     """Start the box's init with its descriptors: the plan and filter (a memfd), the program's
-    streams, the status pipe (whose read end is returned), the box's cgroup.procs, the files."""
-    plan_fd = _channel.plan_memfd((prepared.plan, prepared.bpf))
-    status_read, status_write = os.pipe2(os.O_CLOEXEC)
-    procs = run_cgroup.open_procs() if run_cgroup else -1
+    streams, the status pipe (whose read end is returned), the box's cgroup.procs, the files.
+    Ours of what the init got are closed once it has its copies, or when anything fails."""
+    handed: list[int] = []
     try:
-        init = launch(InitFds(streams.stdin, streams.stdout, streams.stderr, plan_fd, status_write, procs, files))
-    except BaseException as e:
-        os.close(status_read)
-        if isinstance(e, OSError):  # clone() refused: its namespaces, the user namespace first
-            raise _setup_error({"step": "user namespace", "errno": e.errno, "message": str(e)}) from None
-        raise
+        plan_fd = _channel.plan_memfd((prepared.plan, prepared.bpf))
+        handed.append(plan_fd)
+        status_read, status_write = os.pipe2(os.O_CLOEXEC)
+        handed.append(status_write)
+        try:
+            procs = run_cgroup.open_procs() if run_cgroup else -1
+            handed.append(procs)
+            init = _start(launch, InitFds(streams.stdin, streams.stdout, streams.stderr, plan_fd, status_write,
+                                          procs, files))
+        except BaseException:
+            os.close(status_read)
+            raise
     finally:
-        for fd in (plan_fd, status_write, procs):
+        for fd in handed:
             if fd >= 0:
                 os.close(fd)
         streams.handed_over()
     return init, status_read
+
+
+def _start(launch: Launcher, fds: InitFds) -> InitProcess:
+    try:
+        return launch(fds)
+    except OSError as e:  # clone() refused: its namespaces, the user namespace first
+        raise _setup_error({"step": "user namespace", "errno": e.errno, "message": str(e)}) from None
 
 
 def _end_init(init: InitProcess) -> None:
@@ -242,6 +249,7 @@ def _hook_started(hook: Optional[RunHook], prepared: Prepared, init: InitProcess
     if hook is None:
         return None
     box = RunningBox(prepared.profile.name, prepared.plan, prepared.bpf, init.pid,
+                     cgroup.process_start_time(init.pid) or "",  # now: the init may be gone when the hook hears
                      run_cgroup.path if run_cgroup else None)
     return lambda: hook.started(box)
 

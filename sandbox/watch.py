@@ -126,7 +126,7 @@ class Watch:
         for fd in self.streams.readers:
             self.relay.read(fd)
         wall = self.limits.wall_time
-        self._set_deadline(Deadline.NONE if wall is None else Deadline.WALL, wall or 0.0)
+        self._set_deadline(Deadline.NONE if wall is None else Deadline.WALL, wall or 0.0, since=self.started_at)
         if self.cgroup and self.limits.cpu_time is not None:
             self.cpu_check = self.started_at + CPU_POLL_MIN
 
@@ -166,9 +166,11 @@ class Watch:
         if self.deadline not in (Deadline.KILL, Deadline.GONE):
             self._set_deadline(Deadline.KILL, KILL_GRACE)
 
-    def _set_deadline(self, deadline: Deadline, after: float = 0.0) -> None:
+    def _set_deadline(self, deadline: Deadline, after: float = 0.0, since: Optional[float] = None) -> None:
+        """The next deadline: `after` seconds from `since` (default: now)."""
         self.deadline = deadline
-        self.due = None if deadline in (Deadline.NONE, Deadline.GONE) else time.monotonic() + after
+        start = time.monotonic() if since is None else since
+        self.due = None if deadline in (Deadline.NONE, Deadline.GONE) else start + after
 
     def _deliver_rest(self) -> None:
         """The box has ended: what its streams still hold, and what waits for a slow reader, is

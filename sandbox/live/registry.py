@@ -24,7 +24,6 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Optional
 
-from ..cgroup import process_start_time
 from ..errors import HostError, UsageError
 from ..hooks import RunningBox
 from ..privatedir import NotPrivate, PrivateDir, open_private
@@ -202,7 +201,7 @@ class NamedBox:
     def started(self, box: RunningBox) -> None:
         plan = box.plan
         self.entry = LiveBox(
-            name=self.name, id=new_id(), pid=box.init_pid, start=process_start_time(box.init_pid) or "",
+            name=self.name, id=new_id(), pid=box.init_pid, start=box.init_start,
             profile=box.profile, command=plan.argv, started=time.time(), cgroup=box.cgroup,
             confinement=Confinement(plan.cwd, plan.env, plan.rlimits, box.bpf, plan.limits.output),
         )

@@ -248,3 +248,26 @@ def test_timeout_is_the_wall_time_limit_and_gives_tle():
         result = box.run(["/bin/sleep", "30"], timeout=0.5)
         assert result.verdict.value == "TLE" and result.limit == "wall_time"
         assert result.limits["wall_time"] == 0.5
+
+
+def test_a_request_interrupted_before_its_reply_does_not_hand_the_next_run_its_init(monkeypatch):
+    """^C between a spawn request and the server's reply: the reply (and the init's pidfd) must not be
+    taken as the next run's, or the next run's deadlines would kill the wrong box and never its own."""
+    import socket
+
+    from sandbox import _forkserver
+
+    real, interrupted = socket.recv_fds, []
+
+    def interrupt_once(*args, **kwargs):
+        if not interrupted:
+            interrupted.append(True)
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    with Sandbox("sh") as box:
+        monkeypatch.setattr(_forkserver.socket, "recv_fds", interrupt_once)
+        with pytest.raises(KeyboardInterrupt):
+            box.run(["/usr/bin/true"])
+        result = box.run(["/bin/sh", "-c", "sleep 3; echo second"], wall_time=0.5)
+    assert (result.verdict.value, result.limit, result.stdout) == ("TLE", "wall_time", b"")

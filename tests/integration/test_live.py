@@ -80,3 +80,4 @@ def test_the_api_names_a_run_too(runtime_dir):
         assert sandbox("exec", "from-api", "--", "/bin/touch", "/tmp/flag").returncode == 0
         result = future.result(timeout=30)
     assert result.stdout == b"ready\nseen flag\n" and list(runtime_dir.iterdir()) == []
+
