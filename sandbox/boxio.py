@@ -181,3 +181,9 @@ class Output:
     def close(self) -> None:
         for outlet in set(self.outlets.values()):
             outlet.close()
+
+    def __enter__(self) -> "Output":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -145,7 +145,7 @@ def run_prepared(prepared: Prepared, stdio: Stdio, launch: Launcher, hook: Optio
         init, status = _launch(prepared, streams, run_cgroup, files, launch)  # 9. hand over the plan, start the init
         ending.callback(_end_init, init)
         ending.callback(os.close, status)
-        output = ending.enter_context(_output(stdio, plan))
+        output = ending.enter_context(Output(stdio, plan.limits.output))
         on_started = _hook_started(hook, prepared, init, run_cgroup)
         watched = Watch(init, status, streams, output, plan.limits, run_cgroup, on_started).run()  # 10. records, output, deadlines
         init.wait()
@@ -233,15 +233,6 @@ def _end_init(init: InitProcess) -> None:
         init.kill()
         init.wait()
     init.close()
-
-
-@contextmanager
-def _output(stdio: Stdio, plan: Plan) -> Iterator[Output]:
-    output = Output(stdio, plan.limits.output)
-    try:
-        yield output
-    finally:
-        output.close()
 
 
 def _hook_started(hook: Optional[RunHook], prepared: Prepared, init: InitProcess,

@@ -25,7 +25,7 @@ from . import _channel, cgroup
 from ._forkserver import InitProcess
 from .boxio import BoxStreams, Output
 from .boxprocs import end_box
-from .profile import Limits
+from .limits import Limits
 from .streams import Outlet, Relay, read_stream
 
 SETUP_TIMEOUT = 120.0  # building a box takes milliseconds; this only catches a wedged child
