@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import gc
 import os
+import resource
 import socket
 import time
 
@@ -170,21 +171,22 @@ def _close_stdio() -> None:
 
 
 def _target(plan: Plan, bpf: bytes, status_fd: int, exec_error_fd: int, cgroup_fd: int) -> None:
-    """The program's process, from fork to execve."""
-    os.close(status_fd)
-    confine_and_exec(plan.argv, plan.env, plan.cwd, plan.rlimits, bpf, exec_error_fd, cgroup_fd)
+    """The program's process, from fork to execve.  It reports its own peak memory just before the
+    exec on the status pipe, and closes it: the program never holds it."""
+    confine_and_exec(plan.argv, plan.env, plan.cwd, plan.rlimits, bpf, exec_error_fd, cgroup_fd, status_fd)
 
 
 def confine_and_exec(argv: tuple[str, ...], env_pairs: tuple[tuple[str, str], ...], cwd: str,
                      limits: tuple[rlimits.RlimitSpec, ...], bpf: bytes, exec_error_fd: int,
-                     cgroup_fd: int = -1) -> None:
+                     cgroup_fd: int = -1, report_fd: int = -1) -> None:
     """From a fork inside the box to execve: the program's, or a `sandbox exec` command's
     (live/exec.py), which must get exactly the same confinement.  Failures go to exec_error_fd."""
     step = Step(exec_error_fd)
     step("signals", init.reset_signals)                # 1. Python ignores SIGPIPE and SIGXFSZ; exec would keep that
     step("new session", os.setsid)                      # 2. no controlling terminal: no TIOCSTI into the caller's
     step("rlimits", rlimits.apply, limits)              # 3
-    step("file descriptors", close_fds_except, 0, 1, 2, exec_error_fd, cgroup_fd)  # 4. nothing of the caller's leaks in
+    step("file descriptors", close_fds_except,          # 4. nothing of the caller's leaks in
+         0, 1, 2, exec_error_fd, cgroup_fd, report_fd)
     step("working directory", os.chdir, cwd)            # 5
     env = dict(env_pairs)                               # 6. only the plan's environment
     try:
@@ -194,11 +196,22 @@ def confine_and_exec(argv: tuple[str, ...], env_pairs: tuple[tuple[str, str], ..
     if cgroup_fd >= 0:                                  # 7. as late as possible: only the program is charged
         step("cgroup", _join_cgroup, cgroup_fd)
     step("privileges", privs.drop_all)                  # 8. no_new_privs, empty bounding set
+    if report_fd >= 0:                                  #    our peak memory: the program's starts from it
+        _channel.send_record(report_fd, _channel.EXECUTING, max_rss=_own_peak_memory())
+        os.close(report_fd)                             #    (received by SCM_RIGHTS: not close-on-exec)
     step("seccomp", seccomp.load, bpf)                  # 9. last: the filter also binds our own next call
     try:
         os.execve(path, list(argv), env)                # 10
     except OSError as e:
         _report_exec_failure(exec_error_fd, argv[0], e.errno or 0, e.strerror or "")
+
+
+def _own_peak_memory() -> int:
+    """This process's peak resident memory so far, in bytes.  The kernel carries it across execve into
+    the program's ru_maxrss (exec_mmap: the old mm's high-water mark), so a program that never grows
+    past what this Python helper touched reports our peak, not its own: the supervisor tells the two
+    apart with this number (supervisor._program_usage)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def _find_program(name: str, search_path: str) -> str:

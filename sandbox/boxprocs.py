@@ -1,4 +1,5 @@
-"""A box's processes as the host sees them: its program found, and the box ended, from outside.  Side: parent.
+"""A box's processes as the host sees them: who they are, the CPU time they used, its program found,
+and the box ended, from outside.  Side: parent.
 
 The supervisor (a deadline, the output limit) and `sandbox kill` end a box the same way,
 without asking its init, which honours no signal (init.py): cgroup.kill where the box has
@@ -41,6 +42,20 @@ def end_box(init: int, init_pidfd: int, run_cgroup: Optional[cgroup.RunCgroup], 
             signal.pidfd_send_signal(init_pidfd, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+
+def signal_program(init: int, init_pidfd: int, signum: int) -> bool:
+    """Send the box's program a signal (one the caller got, passed on: interrupts.py); False if it is gone."""
+    program = open_program(init, init_pidfd)
+    if program is None:
+        return False
+    try:
+        signal.pidfd_send_signal(program, signum)
+        return True
+    except ProcessLookupError:
+        return False
+    finally:
+        os.close(program)
 
 
 def open_program(init: int, init_pidfd: int) -> Optional[int]:
@@ -90,3 +105,39 @@ def process_parents() -> dict[int, int]:
             except (OSError, StopIteration, ValueError):
                 continue
     return parents
+
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def box_members(init: int) -> list[int]:
+    """The init and its descendants, live or not yet reaped."""
+    parents = process_parents()
+    members = []
+    for pid in parents:
+        ancestor = pid
+        while ancestor > 1 and ancestor != init:
+            ancestor = parents.get(ancestor, 0)
+        if ancestor == init:
+            members.append(pid)
+    return members
+
+
+def box_cpu_time(init: int, members: Optional[list[int]] = None) -> float:
+    """Seconds of CPU the box's processes have used, without a cgroup to ask: every live process's
+    own time (all its threads) and that of the children it reaped, and for the init only the
+    children's (its own time is ours, the program's is theirs).  A process reaped while this reads
+    may be missed or counted twice, once; /proc counts in clock ticks (10 ms)."""
+    members = box_members(init) if members is None else members
+    return sum(_cpu_ticks(pid, own=pid != init) for pid in members) / _TICKS
+
+
+def _cpu_ticks(pid: int, own: bool) -> int:
+    """cutime + cstime (fields 16, 17 of /proc/PID/stat), and with `own` utime + stime (14, 15)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = ["pid", "comm"] + f.read().rsplit(")", 1)[1].split()  # fields[2] is field 3
+    except OSError:
+        return 0
+    children = int(fields[15]) + int(fields[16])
+    return children + (int(fields[13]) + int(fields[14]) if own else 0)

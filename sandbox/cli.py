@@ -302,6 +302,7 @@ def _files(specs: list[str], held: contextlib.ExitStack) -> tuple["FileEntry", .
 def _run_one(args: argparse.Namespace, profile: Profile, request: Request, outputs: _Outputs) -> int:
     from . import supervisor
     from ._forkserver import fork_here
+    from .interrupts import passed_on
 
     with contextlib.ExitStack() as held:
         stdout = _held(held, _open_output(args.stdout, "--stdout"))
@@ -311,7 +312,8 @@ def _run_one(args: argparse.Namespace, profile: Profile, request: Request, outpu
             stdout=_sink(stdout, 1, args.json),
             stderr=_sink(stderr, 2, args.json),
         )
-        result = supervisor.run(profile, request, stdio, fork_here, _named(args))  # the CLI has no other thread
+        with passed_on() as interrupts:  # Ctrl-C, SIGTERM, SIGHUP: to the program first, as bare
+            result = supervisor.run(profile, request, stdio, fork_here, _named(args), interrupts)  # no other thread
     outputs.write(result.to_dict())  # before the files: a box may have spoiled their place
     _write_collected(args, result, outputs)
     if result.verdict.value in NOTEWORTHY and not args.json:

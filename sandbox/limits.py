@@ -36,7 +36,7 @@ class Mechanism(enum.Enum):
     """What enforces a limit.  The value is the text a result's `enforced_by` shows: judges match on
     it, so it never changes; code tests the member, never the text."""
 
-    RLIMIT_CPU = "RLIMIT_CPU (per process, whole seconds)"
+    SUPERVISOR_CPU_WATCH = "supervisor watch of the box's CPU time (/proc; RLIMIT_CPU a second later as a backstop)"
     CGROUP_CPU_STAT = "cgroup cpu.stat (whole box, watched by the supervisor)"
     SUPERVISOR_TIMER = "supervisor timer"
     RLIMIT_AS = "RLIMIT_AS (per process address space)"
@@ -94,9 +94,12 @@ def _exactly(value: int) -> tuple[int, int]:
     return value, value
 
 
-def _whole_seconds_then_kill(seconds: float) -> tuple[int, int]:
-    """RLIMIT_CPU counts whole seconds: SIGXCPU at the soft limit, SIGKILL a second later."""
-    soft = max(1, math.ceil(seconds))
+def _backstop_after(seconds: float) -> tuple[int, int]:
+    """RLIMIT_CPU, only a backstop: the supervisor ends the box at the limit (watching the whole box's
+    CPU time); a process that is still running a second past it (the watch failed) gets SIGXCPU,
+    and SIGKILL a second after that.  It counts per process and in whole seconds, so it cannot be
+    the limit itself: 0.5 s would be 1 s, and a program may ignore SIGXCPU."""
+    soft = math.ceil(seconds) + 1
     return soft, soft + 1
 
 
@@ -175,7 +178,7 @@ class Limit:
 
 
 TABLE: tuple[Limit, ...] = (
-    Limit("cpu_time", DURATION, "--cpu-time", Mechanism.RLIMIT_CPU, rlimit=Rlimit("cpu", _whole_seconds_then_kill),
+    Limit("cpu_time", DURATION, "--cpu-time", Mechanism.SUPERVISOR_CPU_WATCH, rlimit=Rlimit("cpu", _backstop_after),
           cgroup_mechanism=Mechanism.CGROUP_CPU_STAT),
     Limit("wall_time", DURATION, "--wall-time", Mechanism.SUPERVISOR_TIMER),
     Limit("memory", SIZE, "--memory", Mechanism.RLIMIT_AS, rlimit=Rlimit("as"),

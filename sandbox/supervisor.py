@@ -29,6 +29,7 @@ from .hooks import RunHook, RunningBox
 from .hostcheck import NO_CGROUP_REMEDY, userns_refusal_reason
 from .hostlookup import resolve_host_paths
 from .hostpaths import HostPaths
+from .interrupts import Interrupts
 from .plan import Plan, Request, make_plan
 from .profile import Profile
 from .result import Result, Usage, decide_verdict, signal_name
@@ -39,6 +40,7 @@ __all__ = ["CAPTURE", "PASS", "STDOUT", "TERMINAL", "Sink", "Source", "Stdio", "
            "run_prepared", "compile_seccomp", "cgroup_subtree"]
 
 CGROUP_ROOT_ENV = "SANDBOX_CGROUP_ROOT"
+PEAK_SLACK = 1 << 20  # bytes the target may touch after reporting its peak, before the exec
 Launcher = Callable[[InitFds], InitProcess]  # clones the box's init with these descriptors
 
 
@@ -124,14 +126,17 @@ def prepare(profile: Profile, request: Request) -> Prepared:
     return Prepared(profile, request, subtree, paths, plan, bpf)
 
 
-def run(profile: Profile, request: Request, stdio: Stdio, launch: Launcher, hook: Optional[RunHook] = None) -> Result:
+def run(profile: Profile, request: Request, stdio: Stdio, launch: Launcher, hook: Optional[RunHook] = None,
+        interrupts: Optional[Interrupts] = None) -> Result:
     """One box, start to verdict.  launch: a ForkServer's spawn, or fork_here in the CLI; hook: told
-    when the box starts and ends (a named box: live/registry.NamedBox)."""
+    when the box starts and ends (a named box: live/registry.NamedBox); interrupts: signals to the
+    caller, passed on to the program (the CLI's: interrupts.passed_on)."""
     with prepare(profile, request) as prepared:                            # 1-4
-        return run_prepared(prepared, stdio, launch, hook)                 # 5-12
+        return run_prepared(prepared, stdio, launch, hook, interrupts)     # 5-12
 
 
-def run_prepared(prepared: Prepared, stdio: Stdio, launch: Launcher, hook: Optional[RunHook] = None) -> Result:
+def run_prepared(prepared: Prepared, stdio: Stdio, launch: Launcher, hook: Optional[RunHook] = None,
+                 interrupts: Optional[Interrupts] = None) -> Result:
     """Steps 5-12: one box of a prepared run."""
     plan = prepared.plan
     if hook:
@@ -147,7 +152,8 @@ def run_prepared(prepared: Prepared, stdio: Stdio, launch: Launcher, hook: Optio
         ending.callback(os.close, status)
         output = ending.enter_context(Output(stdio, plan.limits.output))
         on_started = _hook_started(hook, prepared, init, run_cgroup)
-        watched = Watch(init, status, streams, output, plan.limits, run_cgroup, on_started).run()  # 10. records, output, deadlines
+        watched = Watch(init, status, streams, output, plan.limits, run_cgroup, on_started,  # 10. records, output,
+                        interrupts).run()                                  #     deadlines, signals
         init.wait()
         usage = _usage(watched, init, run_cgroup, output)                  # 11. what the program used
         collected, cut = _collected(plan, watched, files)
@@ -258,7 +264,11 @@ def _usage(watched: Watched, init: InitProcess, run_cgroup: Optional[cgroup.RunC
         how = "" if init.returncode is None else f" (its init exited with {init.returncode})"
         raise SetupError(f"the box ended without reporting the program's status{how}")
     usage = _program_usage(end, watched, any(output.truncated.values()))
-    return usage if run_cgroup is None else _with_cgroup_usage(usage, run_cgroup.usage())
+    if run_cgroup is not None:
+        return _with_cgroup_usage(usage, run_cgroup.usage())
+    # rusage counts the reaped processes only: a box ended for its CPU time may have had workers
+    # burning that nobody reaped; the watch saw them, and the box used at least that much.
+    return replace(usage, cpu_time=max(usage.cpu_time, watched.cpu_seen))
 
 
 def _program_usage(end: Optional[dict], watched: Watched, output_exceeded: bool) -> Usage:
@@ -267,6 +277,7 @@ def _program_usage(end: Optional[dict], watched: Watched, output_exceeded: bool)
         return Usage(signal=signal.SIGKILL, wall_time=watched.wall_time, killed_for=watched.killed_for,
                      output_exceeded=output_exceeded)
     status = end["wait_status"]
+    floor = (watched.record(_channel.EXECUTING) or {}).get("max_rss")
     return Usage(
         exit_code=os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
         signal=os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
@@ -274,10 +285,20 @@ def _program_usage(end: Optional[dict], watched: Watched, output_exceeded: bool)
         user_time=end["user_time"],
         system_time=end["system_time"],
         wall_time=end["wall_time"],
-        memory_peak=end["max_rss"],
+        memory_peak=_own_peak(end["max_rss"], floor),
         killed_for=watched.killed_for,
         output_exceeded=output_exceeded,
     )
+
+
+def _own_peak(max_rss: int, floor: Optional[int]) -> Optional[int]:
+    """The program's own peak memory from rusage, or None where rusage cannot tell it: ru_maxrss
+    carries over the peak of our Python helper that exec'd the program (`floor`, ~13 MiB), so a
+    program that stayed below it reports the helper's number.  Above the floor (and the little the
+    helper touches between its report and the exec), the number is the program's alone."""
+    if floor is None or max_rss > floor + PEAK_SLACK:
+        return max_rss
+    return None
 
 
 def _with_cgroup_usage(usage: Usage, measured: cgroup.CgroupUsage) -> Usage:
@@ -321,7 +342,7 @@ def _judge(plan: Plan, usage: Usage, output: Output, files: dict[str, bytes], fi
         pids_peak=usage.pids_peak,
         oom_killed=usage.oom_killed,
         enforced_by={name: mechanism.value for name, mechanism in plan.enforced_by},
-        message=_message(verdict.value, limit, usage, plan),
+        message=_message(verdict.value, limit, usage, plan, output.captured("stderr")),
         stdout=output.captured("stdout"),
         stderr=output.captured("stderr"),
         files=files,
@@ -332,19 +353,35 @@ def _judge(plan: Plan, usage: Usage, output: Output, files: dict[str, bytes], fi
     )
 
 
-def _message(verdict: str, limit: Optional[str], usage: Usage, plan: Plan) -> str:
+def _message(verdict: str, limit: Optional[str], usage: Usage, plan: Plan, stderr: Optional[bytes]) -> str:
     """Why the run ended, in a line: the limit and what enforced it; or the program's own end, with
-    a note where a mechanism makes a breach look like the program's error (limits.Mechanism)."""
+    a note where a mechanism makes a breach look like the program's error (limits.Mechanism) and
+    memory plausibly ran out (not on every failure: a ZeroDivisionError is the program's own)."""
     mechanisms = dict(plan.enforced_by)
     if limit:
         mechanism = mechanisms.get(limit)
         return f"{limit} limit exceeded (enforced by {'the supervisor' if mechanism is None else mechanism.value})"
-    if usage.signal is not None:
-        return f"killed by {signal_name(usage.signal)}"
+    end = f"killed by {signal_name(usage.signal)}" if usage.signal is not None else f"exited with {usage.exit_code}"
     notes = [note for mechanism in mechanisms.values() if (note := mechanism.failure_note)]
-    if verdict == "RE" and notes:
-        return f"exited with {usage.exit_code} (note: {'; '.join(notes)})"
-    return f"exited with {usage.exit_code}"
+    if verdict == "RE" and notes and _out_of_memory_plausibly(usage, plan, stderr):
+        return f"{end} (note: {'; '.join(notes)})"
+    return end
+
+
+OUT_OF_MEMORY_WORDS = (b"MemoryError", b"bad_alloc", b"out of memory", b"Cannot allocate memory",
+                       b"allocation failed", b"OutOfMemoryError")
+
+
+def _out_of_memory_plausibly(usage: Usage, plan: Plan, stderr: Optional[bytes]) -> bool:
+    """Did the program fail as a failed allocation does: a crash by SIGSEGV, SIGABRT or SIGBUS (C's
+    unchecked malloc, C++'s std::bad_alloc), a captured stderr that says so (Python's MemoryError,
+    Node's heap, Java's OutOfMemoryError), or a peak near the limit?"""
+    if usage.signal in (signal.SIGSEGV, signal.SIGABRT, signal.SIGBUS):
+        return True
+    if stderr and any(word.lower() in stderr.lower() for word in OUT_OF_MEMORY_WORDS):
+        return True
+    limit = plan.limits.memory
+    return limit is not None and usage.memory_peak is not None and usage.memory_peak * 2 >= limit
 
 
 def _setup_error(failure: dict) -> Exception:

@@ -24,13 +24,14 @@ from typing import Callable, Optional
 from . import _channel, cgroup
 from ._forkserver import InitProcess
 from .boxio import BoxStreams, Output
-from .boxprocs import end_box
+from .boxprocs import box_cpu_time, end_box, signal_program
+from .interrupts import GRACE, Interrupts
 from .limits import Limits
 from .streams import Outlet, Relay, read_stream
 
 SETUP_TIMEOUT = 120.0  # building a box takes milliseconds; this only catches a wedged child
 KILL_GRACE = 2.0       # after killing the program, SIGKILL the init if the box has not ended
-CPU_POLL_MIN = 0.01    # seconds between checks of the box's CPU time (cgroup cpu.stat)
+CPU_POLL_MIN = 0.01    # seconds between checks of the box's CPU time (cgroup cpu.stat, or /proc)
 CPU_POLL_MAX = 0.25
 
 
@@ -39,6 +40,7 @@ class Deadline(enum.Enum):
 
     SETUP = "setup"      # the init must report the program running within SETUP_TIMEOUT
     WALL = "wall_time"   # the program's wall-time limit
+    INTERRUPTED = "interrupted"  # a signal to us was passed on to the program: it has GRACE to end
     KILL = "kill"        # the box must have ended KILL_GRACE after we ended its program
     GONE = "gone"        # the init is SIGKILLed: the kernel ends the box, nothing left to wait for
     NONE = "none"        # the program runs without a wall-time limit
@@ -49,8 +51,9 @@ class Watched:
     """What the watch saw: the init's records, and why the supervisor ended the box, if it did."""
 
     records: list[dict]
-    killed_for: Optional[str]  # "wall_time", "cpu_time", "output", or "setup"
+    killed_for: Optional[str]  # "wall_time", "cpu_time", "output", "setup" or "interrupted"
     wall_time: float           # since the program started, as the supervisor measured it
+    cpu_seen: float = 0.0      # the box's CPU time at the last look (every process, the unreaped too)
 
     def record(self, kind: str) -> Optional[dict]:
         return next((r for r in self.records if r["kind"] == kind), None)
@@ -62,9 +65,11 @@ class Watch:
     through BoxStreams.done once read to their end)."""
 
     def __init__(self, init: InitProcess, status: int, streams: BoxStreams, output: Output, limits: Limits,
-                 run_cgroup: Optional[cgroup.RunCgroup], on_started: Optional[Callable[[], None]]) -> None:
+                 run_cgroup: Optional[cgroup.RunCgroup], on_started: Optional[Callable[[], None]],
+                 interrupts: Optional[Interrupts] = None) -> None:
         self.init, self.status, self.streams, self.output = init, status, streams, output
         self.limits, self.cgroup, self.on_started = limits, run_cgroup, on_started
+        self.interrupts, self.passed_on = interrupts, False
         self.records: list[dict] = []
         self.box_open = True
         self.killed_for: Optional[str] = None
@@ -73,6 +78,7 @@ class Watch:
         self.deadline = Deadline.SETUP
         self.due: Optional[float] = self.started_at + SETUP_TIMEOUT
         self.cpu_check: Optional[float] = None
+        self.cpu_seen = 0.0
         self._reader = _channel.RecordReader()
 
     def run(self) -> Watched:
@@ -81,11 +87,13 @@ class Watch:
         with selectors.PollSelector() as selector:
             self.relay = Relay(selector)
             self.relay.read(self.status)
+            if self.interrupts is not None:
+                selector.register(self.interrupts.fd, selectors.EVENT_READ, self.interrupts)
             while self.box_open:
                 self._wait(selector)
             wall = time.monotonic() - self.started_at
             self._deliver_rest()
-        return Watched(self.records, self.killed_for, wall)
+        return Watched(self.records, self.killed_for, wall, self.cpu_seen)
 
     def _wait(self, selector: selectors.BaseSelector) -> None:
         wake = min((t for t in (self.due, self.cpu_check) if t is not None), default=None)
@@ -98,6 +106,8 @@ class Watch:
         for key, _ in events:
             if isinstance(key.data, Outlet):
                 self.relay.writable(key.data)
+            elif isinstance(key.data, Interrupts):
+                self._interrupted(key.data.taken())
             else:
                 self._readable(key.fd)
 
@@ -127,8 +137,21 @@ class Watch:
             self.relay.read(fd)
         wall = self.limits.wall_time
         self._set_deadline(Deadline.NONE if wall is None else Deadline.WALL, wall or 0.0, since=self.started_at)
-        if self.cgroup and self.limits.cpu_time is not None:
+        if self.limits.cpu_time is not None:
             self.cpu_check = self.started_at + CPU_POLL_MIN
+
+    def _interrupted(self, signals: list[int]) -> None:
+        """The first signal goes to the program, which gets GRACE seconds to end (a deadline already
+        nearer stands); a second one, or one before the program runs, ends the box at once."""
+        for signum in signals:
+            if self.passed_on or not self.started:
+                self._end_box("interrupted")
+                continue
+            self.passed_on = True
+            signal_program(self.init.pid, self.init.pidfd, signum)
+            if self.deadline in (Deadline.NONE, Deadline.WALL) and (self.due is None or
+                                                                   self.due > time.monotonic() + GRACE):
+                self._set_deadline(Deadline.INTERRUPTED, GRACE)
 
     def _forward(self, fd: int, data: bytes) -> None:
         outlet = self.output.forward(self.streams.readers[fd], data)
@@ -138,12 +161,17 @@ class Watch:
             self._end_box("output")
 
     def _check_cpu(self) -> None:
-        """CPU time of the whole box (every process and thread) against the limit."""
-        assert self.cgroup is not None and self.limits.cpu_time is not None
+        """CPU time of the whole box (every process and thread, the reaped ones too) against the
+        limit: the cgroup's cpu.stat, or without one what /proc says (boxprocs.box_cpu_time).
+        RLIMIT_CPU stays a backstop a second later (limits.py): it counts per process, in whole
+        seconds, and a program may ignore its SIGXCPU."""
+        assert self.limits.cpu_time is not None
         self.cpu_check = None
         if self.killed_for:
             return
-        left = self.limits.cpu_time - self.cgroup.cpu_usec() / 1e6
+        used = self.cgroup.cpu_usec() / 1e6 if self.cgroup else box_cpu_time(self.init.pid)
+        self.cpu_seen = max(self.cpu_seen, used)
+        left = self.limits.cpu_time - used
         if left < 0:
             self._end_box("cpu_time")
             return

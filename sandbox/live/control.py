@@ -17,12 +17,11 @@ from dataclasses import dataclass
 from typing import Optional
 
 from .. import cgroup
-from ..boxprocs import end_box, open_program, process_parents
+from ..boxprocs import box_cpu_time, box_members, end_box, open_program
 from ..errors import HostError, UsageError
 from .registry import LiveBox
 
 KILL_WAIT = 5.0
-_TICKS = os.sysconf("SC_CLK_TCK")
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
@@ -39,10 +38,9 @@ def usage(box: LiveBox) -> BoxUsage:
     if box.cgroup:
         now = cgroup.RunCgroup(box.cgroup).current()
         return BoxUsage(now.cpu_usec / 1e6, now.memory, now.pids or 0, now.frozen, "cgroup")
-    members = _members(box)
-    cpu_ticks = sum(_cpu_ticks(pid, children=pid == box.pid) for pid in members)
+    members = box_members(box.pid)
     memory = sum(_resident(pid) for pid in members)
-    return BoxUsage(cpu_ticks / _TICKS, memory, len(members), False, "proc")
+    return BoxUsage(box_cpu_time(box.pid, members), memory, len(members), False, "proc")
 
 
 def freeze(box: LiveBox, frozen: bool) -> None:
@@ -87,31 +85,6 @@ def open_box_program(box: LiveBox) -> Optional[int]:
         return open_program(box.pid, init_pidfd) if box.alive() else None
     finally:
         os.close(init_pidfd)
-
-
-def _members(box: LiveBox) -> list[int]:
-    """The init and its descendants."""
-    parents = process_parents()
-    members = []
-    for pid in parents:
-        ancestor = pid
-        while ancestor > 1 and ancestor != box.pid:
-            ancestor = parents.get(ancestor, 0)
-        if ancestor == box.pid:
-            members.append(pid)
-    return members
-
-
-def _cpu_ticks(pid: int, children: bool) -> int:
-    """utime + stime (fields 14, 15 of /proc/PID/stat); with children, only cutime + cstime (16, 17):
-    the init's own time is the sandbox's, its reaped children's is the program's."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = ["pid", "comm"] + f.read().rsplit(")", 1)[1].split()  # fields[2] is field 3
-    except OSError:
-        return 0
-    first = 15 if children else 13
-    return int(fields[first]) + int(fields[first + 1])
 
 
 def _resident(pid: int) -> int:

@@ -21,9 +21,10 @@ M = 1 << 20
 # A value of each unit as written, and as parsed.
 SAMPLES = {DURATION: ("1.5s", 1.5), SIZE: ("3M", 3 * M), COUNT: ("7", 7), CPUS: ("0.5", 0.5)}
 ALL_SET = Limits(**{limit.name: SAMPLES[limit.unit][1] for limit in TABLE})
-# What a result's enforced_by says for each limit: judges match on these texts, so they never change.
+# What a result's enforced_by says for each limit: judges match on these texts, so they change only with
+# what enforces the limit (cpu_time without a cgroup: RLIMIT_CPU until issue 14, the supervisor's watch since).
 ALONE = {
-    "cpu_time": "RLIMIT_CPU (per process, whole seconds)",
+    "cpu_time": "supervisor watch of the box's CPU time (/proc; RLIMIT_CPU a second later as a backstop)",
     "wall_time": "supervisor timer",
     "memory": "RLIMIT_AS (per process address space)",
     "pids": "RLIMIT_NPROC (per box user namespace)",
@@ -111,9 +112,11 @@ def test_an_rlimit_is_the_one_its_mechanism_names(limit):
     alone = limit.enforced_by(cgroup=False, root=False)
     if limit.rlimit is None:
         assert not alone.name.startswith("RLIMIT_")
-    else:
+    elif alone.name.startswith("RLIMIT_"):
         assert limit.rlimit.resource in rlimits.RESOURCES
         assert alone.name == "RLIMIT_" + limit.rlimit.resource.upper()
+    else:  # enforced otherwise, the rlimit only a backstop: the text says which and that it is one
+        assert f"RLIMIT_{limit.rlimit.resource.upper()}" in alone.value and "backstop" in alone.value
 
 
 @pytest.mark.parametrize("limit", TABLE, ids=by_name)
@@ -134,7 +137,7 @@ def test_the_cgroup_files_and_rlimits_of_a_plan_come_from_the_table():
         ("pids.max", "7"), ("cpu.max", "50000 100000"),
     )
     kept = [(r.name, r.soft, r.hard) for r in with_cgroup.rlimits if r.name in ("cpu", "fsize", "nofile", "stack")]
-    assert kept == [("cpu", 2, 3), ("fsize", 3 * M, 3 * M), ("nofile", 7, 7), ("stack", 3 * M, 3 * M)]
+    assert kept == [("cpu", 3, 4), ("fsize", 3 * M, 3 * M), ("nofile", 7, 7), ("stack", 3 * M, 3 * M)]
     assert not {"as", "nproc"} & {r.name for r in with_cgroup.rlimits}
     alone = plan_of(ALL_SET)
     assert alone.cgroup is None
@@ -214,8 +217,9 @@ def test_an_override_replaces_or_removes_and_leaves_the_rest():
 # --- the result's message tests the mechanism, not its text ----------------------------------------
 
 
-def message(verdict, limit, cgroup, **usage):
-    return supervisor._message(verdict, limit, Usage(**usage), plan_of(Limits(memory=M, wall_time=1.0), cgroup))
+def message(verdict, limit, cgroup, stderr=None, **usage):
+    plan = plan_of(Limits(memory=M, wall_time=1.0), cgroup)
+    return supervisor._message(verdict, limit, Usage(**usage), plan, stderr)
 
 
 def test_a_limit_verdict_names_what_enforced_it():
@@ -224,8 +228,20 @@ def test_a_limit_verdict_names_what_enforced_it():
     assert message("OLE", "output", False) == "output limit exceeded (enforced by the supervisor)"  # no output limit set
 
 
-def test_an_error_under_rlimit_as_says_it_may_have_been_memory():
-    assert message("RE", None, False, exit_code=1) == (
-        "exited with 1 (note: memory is capped by RLIMIT_AS, where a failed allocation is an error of the program)")
-    assert message("RE", None, True, exit_code=1) == "exited with 1"
-    assert message("RE", None, False, exit_code=None, signal=11) == "killed by SIGSEGV"
+NOTE = " (note: memory is capped by RLIMIT_AS, where a failed allocation is an error of the program)"
+
+
+def test_an_error_under_rlimit_as_says_it_may_have_been_memory_where_it_plausibly_was():
+    """The note comes where a failed allocation is a plausible cause: a crash by SIGSEGV, SIGABRT or
+    SIGBUS, a stderr that says memory ran out, or a peak near the limit; not on any failure."""
+    assert message("RE", None, False, exit_code=None, signal=11) == "killed by SIGSEGV" + NOTE
+    assert message("RE", None, False, exit_code=None, signal=6) == "killed by SIGABRT" + NOTE
+    assert message("RE", None, False, b"Traceback...\nMemoryError\n", exit_code=1) == "exited with 1" + NOTE
+    assert message("RE", None, False, exit_code=1, memory_peak=M // 2 + 1) == "exited with 1" + NOTE
+    assert message("RE", None, True, exit_code=None, signal=11) == "killed by SIGSEGV"  # a cgroup says MLE itself
+
+
+def test_an_error_of_the_program_s_own_gets_no_memory_note():
+    assert message("RE", None, False, b"ZeroDivisionError: division by zero\n", exit_code=1) == "exited with 1"
+    assert message("RE", None, False, exit_code=1, memory_peak=None) == "exited with 1"
+    assert message("RE", None, False, exit_code=None, signal=15) == "killed by SIGTERM"

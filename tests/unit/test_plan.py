@@ -276,7 +276,7 @@ def test_limit_overrides_replace_profile_limits(profile):
     assert plan.limits.pids == 3
     assert plan.limits.wall_time == profile.limits.wall_time  # untouched
     assert rlimit(plan, "as") == RlimitSpec("as", 32 * M, 32 * M)
-    assert rlimit(plan, "cpu") == RlimitSpec("cpu", 1, 2)
+    assert rlimit(plan, "cpu") == RlimitSpec("cpu", 2, 3)  # a backstop, a second past the limit
     assert rlimit(plan, "nproc") == RlimitSpec("nproc", 3 + 1, 3 + 1)  # the init counts too
     assert profile.limits.memory == 64 * M  # the profile itself is not changed
 
@@ -290,18 +290,20 @@ def test_limit_override_to_none_removes_the_limit(profile):
 
 
 @pytest.mark.parametrize(
-    "cpu_time, soft", [(0.001, 1), (0.5, 1), (1.0, 1), (1.2, 2), (1.5, 2), (2.0, 2), (2.0001, 3), (59.9, 60)]
+    "cpu_time, soft", [(0.001, 2), (0.5, 2), (1.0, 2), (1.2, 3), (1.5, 3), (2.0, 3), (2.0001, 4), (59.9, 61)]
 )
-def test_cpu_rlimit_rounds_up_to_whole_seconds(profile, cpu_time, soft):
+def test_cpu_rlimit_is_only_a_backstop_a_second_past_the_limit(profile, cpu_time, soft):
+    """The supervisor ends the box at the limit; RLIMIT_CPU (whole seconds, per process) fires only
+    if that failed, never before the limit nor at it."""
     plan = plan_for(profile, program=("/bin/true",), limits={"cpu_time": cpu_time})
     assert rlimit(plan, "cpu") == RlimitSpec("cpu", soft, soft + 1)
-    assert soft >= math.ceil(cpu_time)
+    assert soft >= cpu_time + 1
 
 
 def test_rlimits_from_the_profile(profile):
     plan = plan_for(profile, program=("/bin/true",))
     assert rlimit(plan, "core") == RlimitSpec("core", 0, 0)
-    assert rlimit(plan, "cpu") == RlimitSpec("cpu", 2, 3)  # 1.5s
+    assert rlimit(plan, "cpu") == RlimitSpec("cpu", 3, 4)  # 1.5s, a backstop a second later
     assert rlimit(plan, "nproc") == RlimitSpec("nproc", 8 + 1, 8 + 1)  # the init counts too
     assert rlimit(plan, "fsize") == RlimitSpec("fsize", M, M)
     assert rlimit(plan, "nofile") == RlimitSpec("nofile", 64, 64)

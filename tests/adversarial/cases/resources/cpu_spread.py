@@ -1,9 +1,8 @@
 """CPU time spread over processes that are never reaped: two workers each burn 0.8 s (under their own
-one-second RLIMIT_CPU), hand their result over a pipe and then sleep; the program prints and exits,
-the box's namespace dies and the workers with it, before anyone reaps them, so their CPU time is in
-no rusage.  Without cgroups this is an ACCEPTED LIMITATION (SECURITY.md: CPU time is counted per
-process): the run is OK with --cpu-time 1 although ~1.6 s of CPU were used; the wall time still
-bounds it.  The cgroup tier's cpu_spread_vm expects TLE (cpu.stat covers the whole box)."""
+per-process RLIMIT_CPU), hand their result over a pipe and then sleep; the program would print and
+exit before anyone reaps them, so their CPU time would be in no rusage.  The supervisor watches the
+whole box's CPU time (/proc without a cgroup, cpu.stat with one), so the box is ended at 1 s: TLE.
+The probe's SAFE line is never printed."""
 import os
 import time
 
@@ -24,4 +23,5 @@ for _ in range(2):
         os._exit(0)
     pipes.append(r)
 results = [os.read(r, 4) for r in pipes]
-print(f"SAFE workers finished {results}; wall time bounds the total (per-process RLIMIT_CPU: accepted without cgroups)")
+burn(0.3)
+print(f"HOLE workers burnt 1.9 s of CPU under --cpu-time 1: {results}")

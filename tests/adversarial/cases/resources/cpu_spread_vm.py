@@ -1,7 +1,7 @@
 """CPU time spread over unreaped workers with cgroup v2: two workers each burn 0.8 s, hand over their
 result and sleep; the program waits for more.  cpu.stat covers every process of the box, watched by
 the supervisor, so 1.6 s of CPU in all passes --cpu-time 1: TLE (cpu_time).  The host tier's
-cpu_spread shows the accepted limitation without cgroups."""
+cpu_spread is its twin without cgroups (the supervisor watches /proc there)."""
 import os
 import time
 
