@@ -207,7 +207,8 @@ def test_json_result_has_the_documented_keys(script):
     assert result["verdict"] == "OK" and result["stdout"] == "x\n"
     assert result["enforced_by"]["wall_time"] == "supervisor timer"
     assert result["enforced_by"]["pids"].startswith("RLIMIT_NPROC")
-    assert 0 < result["wall_time"] < 10 and result["memory_peak"] > 0
+    assert 0 < result["wall_time"] < 10
+    assert result["memory_peak"] is None or result["memory_peak"] > 0  # null: below what rusage can tell (README)
 
 
 def test_result_file_is_written(script, tmp_path):

@@ -286,7 +286,7 @@ def test_a_box_draining_the_callers_epoll_watches_leaves_its_other_runs_working(
     """H3 (red team): fs.epoll.max_user_watches is counted per user, host-wide; a box filled it and
     every later run of the caller died with `internal error: OSError ENOSPC` (the supervisor's epoll)."""
     (tmp_path / "drain.py").write_text(DRAIN_EPOLL)
-    holder = subprocess.Popen([*SANDBOX, "run", "--profile", "py3", "--wall-time", "120", "--bind-rw",
+    holder = subprocess.Popen([*SANDBOX, "run", "--profile", "py3", "--wall-time", "120", "--cpu-time", "120", "--bind-rw",
                                f"{tmp_path}:/work", "--", "python3", "/work/drain.py"],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
