@@ -15,8 +15,8 @@ import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NoReturn, Optional, Sequence, Union
 
-from .errors import HostError, SandboxError, UsageError
-from .limits import TABLE, parse_overrides
+from .errors import ExecError, HostError, SandboxError, UsageError
+from .limits import TABLE, Mechanism, parse_overrides
 
 if TYPE_CHECKING:  # imported when used, to keep the CLI's start fast
     from .live.registry import NamedBox
@@ -34,15 +34,40 @@ NOTEWORTHY = ("TLE", "MLE", "OLE", "SV", "IE")
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{self.prog.removeprefix('sandbox').strip() or 'sandbox'}: {message}")
+        """argparse's complaint as our one line: main() prints "sandbox: " before it, so only a
+        subcommand is named here ("run: ..."), never the program twice."""
+        command = self.prog.removeprefix("sandbox").strip()
+        raise UsageError(f"{command}: {message}" if command else message)
+
+
+class _Version(argparse.Action):
+    """--version: `sandbox VERSION` from the installed package's metadata, read only when asked
+    (importlib.metadata costs milliseconds every start otherwise)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **_: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="print `sandbox VERSION` and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> NoReturn:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            found = version("sandbox")
+        except PackageNotFoundError:  # a checkout run without installing it
+            found = "unknown (not installed)"
+        print(f"sandbox {found}")
+        parser.exit()
 
 
 def _parser() -> _Parser:
     parser = _Parser(prog="sandbox", description="Run untrusted programs in a rootless Linux sandbox.")
+    parser.add_argument("--version", action=_Version)
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     run = commands.add_parser(
         "run", usage="sandbox run [OPTIONS] SCRIPT [ARGS] | sandbox run [OPTIONS] -- PROGRAM [ARGS]",
         help="run a script or program in a fresh box",
+        epilog="Limits: sizes are bytes or NUMBER with K, M, G or T, binary, in either case, with an optional i "
+               "and B (64M = 64m = 64MB = 64MiB = 64Mi); times are seconds or 1.5s, 500ms, 2m; 0 is refused: "
+               "'unlimited' removes a limit.",
     )
     run.add_argument("--profile", default="py3", help="a shipped profile name or a YAML file (default: py3)")
     for limit in TABLE:
@@ -148,11 +173,14 @@ def _overlay(spec: Optional[str]) -> Optional[tuple[str, Optional[str]]]:
 
 
 def _env(pairs: Sequence[str]) -> dict[str, str]:
+    from .plan import check_env_name
+
     env = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not name:
             raise UsageError(f"--env {pair!r}: expected NAME=VALUE or NAME")
+        check_env_name(name, "--env")
         if not sep:
             if name not in os.environ:
                 raise UsageError(f"--env {name}: not set in the caller's environment")
@@ -281,8 +309,29 @@ def _run(args: argparse.Namespace, tokens: list[str], script: Optional[str], res
         )
         if args.collect:
             outputs.collect = CollectDir(args.collect_dir or ".")
-        return _run_cases(args, profile, request, outputs) if args.cases is not None \
-            else _run_one(args, profile, request, outputs)
+        try:
+            return _run_cases(args, profile, request, outputs) if args.cases is not None \
+                else _run_one(args, profile, request, outputs)
+        except ExecError as e:
+            raise _not_in_the_box(e, request) from None
+
+
+def _not_in_the_box(error: ExecError, request: Request) -> ExecError:
+    """A program not found in the box, said with why a user of a container often meets it: the box
+    sees none of the caller's directories unless bound, so `-- ./prog` finds no ./prog there.  The
+    hint is added when the name is relative (./prog, bin/prog) or the caller's directory has a
+    file of that name, unless the caller already showed one to the box (--workdir, --overlay, --file)."""
+    if error.exit_code != 127 or not request.program:
+        return error
+    name = request.program[0]
+    shown = request.workdir is not None or request.overlay is not None or \
+        any(entry[0] == os.path.normpath(name) for entry in request.files)
+    if shown or name.startswith("/") or not ("/" in name or os.path.isfile(name)):
+        return error
+    copy = os.path.normpath(name)
+    spec = copy if "/" not in copy else f"{copy}:{copy}"  # --file puts SRC at /work/BASENAME unless told
+    return ExecError(f"{error.message} (the box does not see your current directory: show it with --workdir . "
+                     f"or copy the file in with --file {spec}, then run ./{copy})", error.exit_code, error.errno)
 
 
 def _files(specs: list[str], held: contextlib.ExitStack) -> tuple["FileEntry", ...]:
@@ -315,10 +364,23 @@ def _run_one(args: argparse.Namespace, profile: Profile, request: Request, outpu
         with passed_on() as interrupts:  # Ctrl-C, SIGTERM, SIGHUP: to the program first, as bare
             result = supervisor.run(profile, request, stdio, fork_here, _named(args), interrupts)  # no other thread
     outputs.write(result.to_dict())  # before the files: a box may have spoiled their place
+    _note_root(result)
     _write_collected(args, result, outputs)
     if result.verdict.value in NOTEWORTHY and not args.json:
         print(f"sandbox: {result.verdict.value}: {result.message}", file=sys.stderr)
     return result.cli_exit_code
+
+
+def _note_root(result: "Result") -> None:
+    """One line on stderr (--json too: stdout stays the document) for each limit a caller of uid 0
+    does not get: the kernel exempts root from RLIMIT_NPROC, so a run as root has no process limit
+    unless a delegated cgroup holds the box.  The result's enforced_by says so, as a Mechanism's
+    text; it is read back as the Mechanism (Mechanism(text)), never matched as prose."""
+    for limit in TABLE:
+        text = result.enforced_by.get(limit.name)
+        if limit.root_mechanism is not None and text is not None and Mechanism(text) is limit.root_mechanism:
+            print(f"sandbox: note: running as root, the {limit.name} limit is {text}; a delegated cgroup "
+                  f"(--cgroup-root) or an ordinary user gets it enforced", file=sys.stderr)
 
 
 def _held(held: contextlib.ExitStack, fd: Optional[int]) -> Optional[int]:
@@ -387,6 +449,8 @@ def _judge_cases(args: argparse.Namespace, prepared: "Prepared", outputs: _Outpu
         if not args.json:
             print(_case_line(result, width), flush=True)
     skipped = [case.name for case in cases[len(results):]]
+    if results:
+        _note_root(results[0])  # once: every case's box had the same limits and mechanisms
     overall = overall_verdict(results)
     if not args.json:
         for name in skipped:
@@ -532,7 +596,10 @@ def main(argv: Optional[Sequence[str]] = None) -> NoReturn:
     tokens = list(sys.argv[1:] if argv is None else argv)
     parser = _parser()
     try:
-        if tokens[:1] == ["run"]:
+        if not tokens:  # the one error of more than a line: what to type instead
+            sys.stderr.write(parser.format_help())
+            code = EXIT_SANDBOX_ERROR
+        elif tokens[:1] == ["run"]:
             code = _cmd_run(parser, tokens[1:])
         elif tokens[:1] == ["exec"]:
             code = _cmd_exec(parser, tokens[1:])

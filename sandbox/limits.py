@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import enum
 import math
+import re
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterator, Mapping, Optional
 
@@ -30,6 +31,7 @@ from .units import UnitError, parse_count, parse_cpus, parse_duration, parse_siz
 UNLIMITED = "unlimited"  # the value (as None is) that removes a limit
 HELPER_PROCESSES = 1     # the box's init counts against the program's RLIMIT_NPROC (it is not in the cgroup)
 CPU_PERIOD_USEC = 100_000
+SHM_SIZE_DEFAULT = 16 << 20  # the box's /dev/shm where a profile does not set shm_size
 
 
 class Mechanism(enum.Enum):
@@ -67,27 +69,46 @@ _FAILURE_NOTES = {
 @dataclass(frozen=True)
 class Unit:
     """What a limit's values are written in: the parser (units.py), and the same rule as JSON Schema
-    for editors (a number, or text the parser reads: `text` is a pattern for it)."""
+    for editors (a number, or text the parser reads: `text` is a pattern for it).  0 is no value of
+    any unit's: a limit of 0 would stop everything (no memory, no time, no process), so a 0 written
+    for "no limit" is refused with the word that says it, `unlimited`, rather than run oddly."""
 
     parse: Callable[[object], Any]
     number: str  # the JSON type of a plain number: "integer" or "number"
     minimum: float
     text: str
     description: str
+    exclusive: bool = False  # the minimum itself is refused (a duration: anything above 0)
 
     def schema(self) -> dict[str, object]:
         """The JSON Schema of a value of this unit, `unlimited` and null (no limit) included."""
-        return {"anyOf": [{"type": self.number, "minimum": self.minimum}, {"type": "string", "pattern": self.text},
+        bound = "exclusiveMinimum" if self.exclusive else "minimum"
+        return {"anyOf": [{"type": self.number, bound: self.minimum}, {"type": "string", "pattern": self.text},
                           {"const": UNLIMITED}, {"type": "null"}],
                 "description": self.description}
 
 
-DURATION = Unit(parse_duration, "number", 0, r"^\s*\d+(\.\d+)?\s*(ms|us|s|m|h)?\s*$",
-                "seconds, or a duration such as 2s, 500ms, 1.5m; unlimited or null for none")
-SIZE = Unit(parse_size, "integer", 0, r"^\s*\d+(\.\d+)?\s*([KMGTkmgt]?)([iI]?[bB])?\s*$",
-            "bytes, or a size such as 64M, 1.5G, 512KiB (binary units); unlimited or null for none")
-COUNT = Unit(parse_count, "integer", 1, r"^\s*[0-9]+\s*$", "a whole number of at least 1")
-CPUS = Unit(parse_cpus, "number", 0.01, r"^\s*\d+(\.\d+)?\s*$", "CPUs of quota (cgroup cpu.max), e.g. 0.5")
+# A number with a digit other than 0 (lookahead): a text rule that refuses 0, 0.0, 00M as the parsers do.
+_NOT_ZERO = r"(?=[0-9.]*[1-9])"
+_NO_LIMIT = "unlimited or null for none (0 is refused)"
+DURATION = Unit(parse_duration, "number", 0, rf"^\s*{_NOT_ZERO}\d+(\.\d+)?\s*(ms|us|s|m|h)?\s*$",
+                f"seconds, or a duration such as 2s, 500ms, 1.5m; {_NO_LIMIT}", exclusive=True)
+SIZE = Unit(parse_size, "integer", 1, rf"^\s*{_NOT_ZERO}\d+(\.\d+)?\s*([KMGTkmgt][iI]?)?[bB]?\s*$",
+            f"bytes, or a size such as 64M, 64MB, 64MiB, 64Mi, 1.5G (K, M, G, T in either case are binary: "
+            f"1024); {_NO_LIMIT}")
+COUNT = Unit(parse_count, "integer", 1, r"^\s*0*[1-9][0-9]*\s*$", f"a whole number of at least 1; {_NO_LIMIT}")
+CPUS = Unit(parse_cpus, "number", 0.01, rf"^\s*{_NOT_ZERO}\d+(\.\d+)?\s*$",
+            f"CPUs of quota (cgroup cpu.max), e.g. 0.5; {_NO_LIMIT}")
+ZERO_REFUSED = f"0 is no limit: write {UNLIMITED} for none"
+
+
+def _zero(value: object) -> bool:
+    """A 0 as written: 0, 0.0, "0", "0.00" (refused before a unit's parser words it otherwise)."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, (int, float)):
+        return value == 0
+    return isinstance(value, str) and re.fullmatch(r"\s*0+(\.0*)?\s*", value) is not None
 
 
 def _exactly(value: int) -> tuple[int, int]:
@@ -149,18 +170,26 @@ class Limit:
     cgroup: Optional[CgroupFile] = None
     cgroup_mechanism: Optional[Mechanism] = None
     root_mechanism: Optional[Mechanism] = None
+    default: Any = None  # the value of a profile that does not name it (profile.py); None: no limit
+    about: str = ""  # what it limits, for --help, where the name alone does not say
 
     @property
     def help(self) -> str:
         """The flag's line in `sandbox run --help`."""
-        return f"override the profile's {self.name} limit ('{UNLIMITED}' removes it)"
+        about = f", {self.about}" if self.about else ""
+        return f"override the profile's {self.name} limit{about} ('{UNLIMITED}' removes it)"
 
     def parse(self, value: object) -> Any:
         """A value as written (in a profile, a flag, an API keyword) -> the value, or None for no
         limit; raises UnitError."""
         if value is None or value == UNLIMITED:
             return None
-        return self.unit.parse(value)
+        if _zero(value):
+            raise UnitError(f"{ZERO_REFUSED}, got {value!r}")
+        parsed = self.unit.parse(value)
+        if parsed == 0:  # 0M, 0s, 0.0001K: written otherwise, still 0
+            raise UnitError(f"{ZERO_REFUSED}, got {value!r}")
+        return parsed
 
     def enforced_by(self, cgroup: bool, root: bool) -> Mechanism:
         """What enforces this limit in a box with (or without) a delegated cgroup, for a caller of
@@ -193,8 +222,11 @@ TABLE: tuple[Limit, ...] = (
     Limit("output", SIZE, "--output", Mechanism.SUPERVISOR_OUTPUT_CAP),
     Limit("file_size", SIZE, "--file-size", Mechanism.RLIMIT_FSIZE, rlimit=Rlimit("fsize")),
     Limit("open_files", COUNT, "--open-files", Mechanism.RLIMIT_NOFILE, rlimit=Rlimit("nofile")),
-    Limit("stack", SIZE, None, Mechanism.RLIMIT_STACK, rlimit=Rlimit("stack")),
-    Limit("tmp_size", SIZE, None, Mechanism.TMPFS_SIZE),
+    Limit("stack", SIZE, "--stack", Mechanism.RLIMIT_STACK, rlimit=Rlimit("stack"), about="each process's stack"),
+    Limit("tmp_size", SIZE, "--tmp-size", Mechanism.TMPFS_SIZE, about="the size of /tmp and of /work, each"),
+    # /dev/shm was a fixed 16 MiB before it was a limit: a profile that does not say keeps that
+    Limit("shm_size", SIZE, "--shm-size", Mechanism.TMPFS_SIZE, default=SHM_SIZE_DEFAULT,
+          about="the size of /dev/shm; 16M where the profile does not say"),
     Limit("cpus", CPUS, "--cpus", Mechanism.NOT_ENFORCED_NEEDS_CGROUP, cgroup=CgroupFile("cpu.max", _cpu_quota),
           cgroup_mechanism=Mechanism.CGROUP_CPU_MAX),
 )
@@ -215,6 +247,7 @@ class Limits:
     open_files: Optional[int] = None
     stack: Optional[int] = None
     tmp_size: Optional[int] = None
+    shm_size: Optional[int] = None
     cpus: Optional[float] = None
 
 

@@ -53,7 +53,6 @@ DEVICE_LINKS = (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout"
                 ("stderr", "/proc/self/fd/2"))
 _RO_ATTRS = sc.MOUNT_ATTR_RDONLY | sc.MOUNT_ATTR_NOSUID | sc.MOUNT_ATTR_NODEV
 INODE_BYTES = 4096  # one inode per page of a tmpfs's size
-SHM_SIZE = 16 << 20
 _TMPFS_FLAGS = sc.MS_NOSUID | sc.MS_NODEV
 _DIRECTORY = os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
@@ -64,7 +63,7 @@ class MountOp:
 
     kind: bind (source on the host -> target in the box), overlay (source on the host as the
     read-only lower layer, a throwaway tmpfs of `size` or the kept host directory `upper` as
-    the upper), symlink (source: the link's text), tmpfs, proc, dev.  A host source comes
+    the upper), symlink (source: the link's text), tmpfs, proc, dev (`size`: its /dev/shm's).  A host source comes
     with its identity (st_dev, st_ino) as the supervisor found it.
     """
 
@@ -206,7 +205,7 @@ def _apply(op: MountOp, host: int, root: int) -> None:
         sc.mount("proc", STAGE, "proc", sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC)
         _move_staged(root, op.target)
     elif op.kind == "dev":
-        _build_dev(STAGE)
+        _build_dev(STAGE, op.size)
         _move_staged(root, op.target)
     else:
         raise OSError(0, f"unknown mount operation {op.kind}")
@@ -299,10 +298,10 @@ def _real_directory(layer: int, name: str, shown: Optional[str]) -> int:
         raise
 
 
-def _build_dev(target: str) -> None:
+def _build_dev(target: str, shm_size: Optional[int]) -> None:
     """A minimal /dev (on the staging directory): the five harmless character devices bound from the
-    host's /dev (root's), a private /dev/shm; then /dev itself read-only, so the program cannot add
-    names to it."""
+    host's /dev (root's), a private /dev/shm (a tmpfs of shm_size, the limit; None: tmpfs's own
+    default, half the memory); then /dev itself read-only, so the program cannot add names to it."""
     sc.mount("tmpfs", target, "tmpfs", sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC, _tmpfs_options(64 << 10, 0o755))
     for node in DEVICE_NODES:
         path = f"{target}/{node}"
@@ -314,5 +313,5 @@ def _build_dev(target: str) -> None:
         os.symlink(link, f"{target}/{name}")
     os.mkdir(f"{target}/shm", 0o755)
     sc.mount("tmpfs", f"{target}/shm", "tmpfs", sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC,
-             _tmpfs_options(SHM_SIZE, 0o1777))
+             _tmpfs_options(shm_size, 0o1777))
     sc.mount_setattr(target, _RO_ATTRS | sc.MOUNT_ATTR_NOEXEC, recursive=False)

@@ -11,6 +11,7 @@ checks when it mounts it.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -28,6 +29,7 @@ from .transfer.packing import FileEntry, check_name, content_size
 WORK_DIR = "/work"
 SCRIPT_PLACEHOLDER = "{script}"
 DEFAULT_COLLECT_LIMIT = 16 << 20
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # POSIX's portable name: what a shell can export
 # What one box may take of the per-user counts it shares with its caller (SECURITY.md, "Per-user
 # resources").  Counted per user namespace (ucounts): the box's namespace gets these limits of its
 # own.  No namespace of any kind may be made in the box (its filters refuse that anyway), but cgroup
@@ -114,6 +116,8 @@ def make_plan(profile: Profile, request: Request, host: HostSide, caller_uid: in
     if rootfs:
         mounts = _rootfs_mounts(host, mounts) + mounts
     env = dict(profile.env)
+    for name, _ in request.env:
+        check_env_name(name, "env")
     env.update(request.env)
     return Plan(
         argv=argv,
@@ -140,6 +144,13 @@ class _HostBind:
     source: HostObject
     target: str
     writable: bool = False
+
+
+def check_env_name(name: str, what: str) -> None:
+    """A variable the caller sets must have a POSIX name: `BAD NAME` or `1X` would reach the program
+    as an entry no shell can read, and a name with '=' would set another variable."""
+    if not _ENV_NAME.fullmatch(name):
+        raise UsageError(f"{what} {name!r}: not a variable name (letters, digits and _, not starting with a digit)")
 
 
 def _check_files(request: Request, work_binds: list[_HostBind], overlay: bool, limits: Limits) -> None:
@@ -245,6 +256,8 @@ def _profile_mount(entry: MountEntry, limits: Limits, host: HostSide) -> tuple[M
     symlink (merged-/usr hosts look the same inside), an optional one that is missing is left out."""
     if entry.kind == "tmpfs":
         return (MountOp("tmpfs", entry.target, size=entry.size or limits.tmp_size, mode=0o1777),)
+    if entry.kind == "dev":  # its /dev/shm is a tmpfs of shm_size
+        return (MountOp("dev", entry.target, size=limits.shm_size),)
     if entry.kind != "bind":
         return (MountOp(entry.kind, entry.target),)
     assert entry.source is not None

@@ -13,7 +13,7 @@ from typing import Any, Callable, Optional
 
 from .errors import ProfileError
 from .hostpaths import PathError, resolve
-from .limits import BY_NAME, Limits
+from .limits import BY_NAME, TABLE, Limits
 
 try:  # CPython's own SHA-256: importing hashlib loads OpenSSL (~4 ms of every CLI run)
     from _sha256 import sha256
@@ -372,7 +372,8 @@ def _parse_limits(value: Any, problems: list[str]) -> Limits:
             parsed[key] = limit.parse(raw)
         except UnitError as e:
             problems.append(f"limits.{key}: {e}")
-    return Limits(**parsed)  # type: ignore[arg-type]
+    defaults = {limit.name: limit.default for limit in TABLE if limit.default is not None and limit.name not in value}
+    return Limits(**defaults, **parsed)  # type: ignore[arg-type]
 
 
 def _parse_env(value: Any, problems: list[str]) -> list[tuple[str, str]]:

@@ -113,6 +113,11 @@ class Result:
     case: Optional[str] = None  # the test case's name when run as one of a batch (cases.run_cases)
 
     @property
+    def signal_name(self) -> Optional[str]:
+        """The signal's name (SIGKILL), as the JSON document's `signal_name` has it; None if none."""
+        return signal_name(self.signal)
+
+    @property
     def cli_exit_code(self) -> int:
         """What `sandbox run` exits with: the program's code, or 128+N for signal N."""
         if self.signal is not None:
@@ -124,7 +129,7 @@ class Result:
     def to_dict(self) -> dict[str, object]:
         document = asdict(self)
         document["verdict"] = self.verdict.value
-        document["signal_name"] = signal_name(self.signal)
+        document["signal_name"] = self.signal_name
         for stream in ("stdout", "stderr"):
             data = document[stream]
             document[stream] = None if data is None else data.decode("utf-8", "replace")

@@ -1,16 +1,23 @@
 """Human units for limits: "256M" -> bytes, "1.5s" -> seconds.  Pure; no side.
 
 Sizes are binary (K = 1024) because that is how the kernel's memory.max,
-RLIMIT_AS and tmpfs size= count.  A bare number is bytes or seconds.
+RLIMIT_AS and tmpfs size= count.  A bare number is bytes or seconds.  One size
+grammar, as docker reads --memory: a number, then K, M, G or T in either case,
+then an optional i and an optional B: 64M = 64m = 64MB = 64MiB = 64Mi = 64 << 20.
+There are no decimal (1000) units: a user who writes 64MB means the same
+64 MiB a kernel limit counts in, and one meaning per spelling beats a guess.
 """
 from __future__ import annotations
 
 import math
 import re
 
-_SIZE_SUFFIXES = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+_SIZE_SUFFIXES = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 _TIME_SUFFIXES = {"": 1.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "m": 60.0, "h": 3600.0}
-_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?\s*$", re.IGNORECASE)
+# NUMBER [K|M|G|T [i]] [B]: an `i` only after a prefix ("64iB" is no size); limits.SIZE's schema
+# pattern is this rule for editors, and a unit test holds the two to the same samples.
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:([KMGT])I?)?B?\s*$", re.IGNORECASE)
+SIZE_EXAMPLES = "64M, 64MB, 64MiB, 64Mi, 1.5G or 4096 (bytes); K, M, G, T are binary (1024)"
 _TIME_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|us|s|m|h)?\s*$")
 
 
@@ -29,8 +36,8 @@ def parse_size(value: object) -> int:
     if isinstance(value, str):
         match = _SIZE_RE.match(value)
         if match:
-            return int(float(match.group(1)) * _SIZE_SUFFIXES[match.group(2).upper()])
-    raise UnitError(f"expected a size such as 64M, 1G or 4096, got {value!r}")
+            return int(float(match.group(1)) * _SIZE_SUFFIXES[(match.group(2) or "").upper()])
+    raise UnitError(f"expected a size such as {SIZE_EXAMPLES}, got {value!r}")
 
 
 def parse_duration(value: object) -> float:

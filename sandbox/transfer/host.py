@@ -94,6 +94,18 @@ def _blocking(found: Found) -> None:
         fcntl.fcntl(found.fd, fcntl.F_SETFL, fcntl.fcntl(found.fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
 
 
+def _umask() -> int:
+    """This process's umask, read without changing it (os.umask sets it to read it)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o022
+
+
 class ResultFile:
     """Where --result goes, found before the run and written after it.
 
@@ -199,7 +211,9 @@ class CollectDir:
             raise UsageError(f"--collect-dir {path}: not writable")
 
     def write(self, name: str, content: bytes) -> None:
-        write_beneath(self.fd, self.path, name, content)
+        """`name` beneath the directory; with the mode the file had in the box if it says
+        (packing.CollectedFile), else 0644; either way less the umask."""
+        write_beneath(self.fd, self.path, name, content, getattr(content, "mode", 0o644))
 
     def close(self) -> None:
         if self.fd >= 0:
@@ -207,9 +221,12 @@ class CollectDir:
             self.fd = -1
 
 
-def write_beneath(directory_fd: int, shown: str, name: str, content: bytes) -> None:
-    """Write name (mode 0644 less the umask) beneath the directory held by directory_fd, creating
-    its parent directories; a symlink anywhere on the way, or a name with '..', is refused."""
+def write_beneath(directory_fd: int, shown: str, name: str, content: bytes, mode: int = 0o644) -> None:
+    """Write name beneath the directory held by directory_fd, creating its parent directories; a
+    symlink anywhere on the way, or a name with '..', is refused.  Its mode is `mode`'s permission
+    bits less the umask, set on a file that was there too: a binary compiled in the box stays
+    executable, while setuid, setgid and sticky bits never reach the host, nor (by the umask) bits
+    for others that the caller does not give new files."""
     problem = check_name(name)
     if problem:
         raise UsageError(f"--collect {name!r}: {problem}")
@@ -226,8 +243,9 @@ def write_beneath(directory_fd: int, shown: str, name: str, content: bytes) -> N
                 inner = os.open(part, os.O_RDONLY | os.O_DIRECTORY | nofollow, dir_fd=fd)
                 os.close(fd)
                 fd = inner
-            # O_NONBLOCK: a FIFO in the way is an error (ENXIO), not a wait for a reader
-            out = os.open(last, os.O_WRONLY | os.O_CREAT | os.O_NONBLOCK | nofollow, 0o644, dir_fd=fd)
+            # O_NONBLOCK: a FIFO in the way is an error (ENXIO), not a wait for a reader; 0600 until
+            # written, then its own mode (a private file is never readable by others meanwhile)
+            out = os.open(last, os.O_WRONLY | os.O_CREAT | os.O_NONBLOCK | nofollow, 0o600, dir_fd=fd)
         finally:
             os.close(fd)
         with os.fdopen(out, "wb") as f:
@@ -238,6 +256,7 @@ def write_beneath(directory_fd: int, shown: str, name: str, content: bytes) -> N
                 raise OSError(errno.EPERM, "a file of another user's: not written to")
             f.truncate(0)
             f.write(content)
+            os.fchmod(out, mode & 0o777 & ~_umask())
     except OSError as e:
         reasons = {errno.ELOOP: "it is a symlink (not followed)",
                    errno.ENOTDIR: "a parent is a symlink (not followed) or not a directory"}

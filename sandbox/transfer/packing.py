@@ -26,6 +26,23 @@ class FileSource:
     size: int
 
 
+class CollectedFile(bytes):
+    """A file brought out of the box: its bytes, and `mode`, its permission bits there (no setuid,
+    setgid or sticky bit: transfer.box.read_out keeps 0o777 only).  It is bytes, so a Result's
+    `files` reads as before; the mode rides along so the CLI can write a compiled binary back as
+    executable (a judge compiles in one box and runs the binary from the host or the next box)."""
+
+    mode: int
+
+    def __new__(cls, content: bytes, mode: int) -> "CollectedFile":
+        made = super().__new__(cls, content)
+        made.mode = mode & 0o777
+        return made
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return CollectedFile, (bytes(self), self.mode)  # pickled whole: a Result crosses processes
+
+
 Content = Union[bytes, FileSource]
 FileEntry = tuple[str, int, Content]  # (relative path, mode, content)
 
@@ -84,8 +101,10 @@ def packed_files(fd: int) -> list[tuple[str, int, int, int]]:
 
 
 def unpack_files(fd: int) -> list[tuple[str, int, bytes]]:
-    """The files of pack_files with their contents (the collected files, each cut at its limit)."""
-    return [(name, mode, os.pread(fd, size, offset)) for name, mode, offset, size in packed_files(fd)]
+    """The files of pack_files with their contents (the collected files, each cut at its limit),
+    each content a CollectedFile that carries its mode."""
+    return [(name, mode, CollectedFile(os.pread(fd, size, offset), mode))
+            for name, mode, offset, size in packed_files(fd)]
 
 
 

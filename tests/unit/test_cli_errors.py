@@ -81,7 +81,18 @@ def bad_profile(tmp_path):
         (["run", "--collect", "out", "--collect-limit", "12Q", "--", "/bin/true"], ["--collect-limit", "12Q"]),
         (["run", "--collect", "../out", "--", "/bin/true"], ["'../out'"]),
         (["run", "--collect", "out", "--workdir", ".", "--", "/bin/true"], ["host directory bound read-only"]),
-        ([], []),
+        # a variable name is a POSIX name; 0 is no limit anywhere
+        (["run", "--env", "BAD NAME=1", "--", "/bin/true"], ["--env 'BAD NAME'", "not a variable name"]),
+        (["run", "--env", "1X=1", "--", "/bin/true"], ["--env '1X'", "not a variable name"]),
+        (["run", "--env", "A-B", "--", "/bin/true"], ["--env 'A-B'", "not a variable name"]),
+        (["run", "--memory", "0", "--", "/bin/true"], ["limit memory: 0 is no limit: write unlimited for none"]),
+        (["run", "--cpu-time", "0", "--", "/bin/true"], ["limit cpu_time: 0 is no limit"]),
+        (["run", "--wall-time", "0s", "--", "/bin/true"], ["limit wall_time: 0 is no limit"]),
+        (["run", "--pids", "0", "--", "/bin/true"], ["limit pids: 0 is no limit"]),
+        (["run", "--shm-size", "0M", "--", "/bin/true"], ["limit shm_size: 0 is no limit"]),
+        (["run", "--tmp-size", "0", "--", "/bin/true"], ["limit tmp_size: 0 is no limit"]),
+        (["run", "--stack", "0", "--", "/bin/true"], ["limit stack: 0 is no limit"]),
+        (["run", "--memory", "64iB", "--", "/bin/true"], ["limit memory", "64MiB", "binary"]),
     ],
     ids=lambda v: " ".join(v) if isinstance(v, list) else None,
 )
@@ -200,7 +211,6 @@ def test_profile_check_accepts_every_shipped_profile(run_cli, tmp_path, name):
     (["run", "--frobnicate", "--", "/bin/true"], ["--frobnicate"]),                   # argparse's own error
     (["run", "--profile", "typo.yaml", "--", "/bin/true"], ["typo.yaml", "limts"]),   # a ProfileError
     (["run", "missing_script.py"], ["missing_script.py"]),                            # a PathError, host side
-    ([], []),
 ], ids=lambda v: " ".join(v) if isinstance(v, list) else None)
 def test_a_user_error_ends_the_real_process_with_one_line_and_125(tmp_path, bad_profile, args, fragments):
     assert_user_error(run_process(*args, cwd=tmp_path), *fragments)

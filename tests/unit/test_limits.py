@@ -7,7 +7,7 @@ import pytest
 
 from sandbox import cli, rlimits, supervisor
 from sandbox.api import Sandbox
-from sandbox.errors import UsageError
+from sandbox.errors import ProfileError, UsageError
 from sandbox.hostside import HostSide
 from sandbox.limits import (
     BY_NAME, COUNT, CPUS, DURATION, SIZE, TABLE, Limit, Limits, Mechanism, each_set, overridden, parse_overrides,
@@ -16,6 +16,8 @@ from sandbox.plan import Plan, Request, make_plan
 from sandbox.profile import load_profile
 from sandbox.result import Usage
 from sandbox.units import UnitError
+
+from planning import plan_here
 
 M = 1 << 20
 # A value of each unit as written, and as parsed.
@@ -33,6 +35,7 @@ ALONE = {
     "open_files": "RLIMIT_NOFILE",
     "stack": "RLIMIT_STACK",
     "tmp_size": "tmpfs size",
+    "shm_size": "tmpfs size",
     "cpus": "not enforced: needs a delegated cgroup v2 subtree (cpu.max)",
 }
 AS_ROOT = {**ALONE, "pids": "not enforced: the kernel exempts uid 0 from RLIMIT_NPROC"}
@@ -154,7 +157,12 @@ def test_a_tiny_cpu_quota_is_the_least_the_kernel_takes():
 
 def test_the_flags_are_todays():
     assert [limit.flag for limit in TABLE if limit.flag] == [
-        "--cpu-time", "--wall-time", "--memory", "--pids", "--output", "--file-size", "--open-files", "--cpus"]
+        "--cpu-time", "--wall-time", "--memory", "--pids", "--output", "--file-size", "--open-files", "--stack",
+        "--tmp-size", "--shm-size", "--cpus"]
+
+
+def test_every_limit_has_a_flag():
+    assert [limit.name for limit in TABLE if not limit.flag] == []
 
 
 @pytest.mark.parametrize("limit", [limit for limit in TABLE if limit.flag], ids=by_name)
@@ -196,7 +204,51 @@ def test_each_limit_is_an_api_keyword_of_a_sandbox_and_of_a_run(limit):
 def test_each_limit_is_a_profile_key(limit, write_profile):
     written, parsed = SAMPLES[limit.unit]
     profile = load_profile(write_profile(f"limits: {{{limit.name}: '{written}'}}\nseccomp: {{allow: [read]}}\n"))
-    assert profile.limits == Limits(**{limit.name: parsed})
+    assert profile.limits == Limits(**{"shm_size": 16 * M, limit.name: parsed})
+
+
+def test_a_profile_that_does_not_name_shm_size_gets_16m_and_unlimited_removes_it(write_profile):
+    assert load_profile(write_profile("seccomp: {allow: [read]}\n")).limits == Limits(shm_size=16 * M)
+    written = write_profile("limits: {shm_size: unlimited}\nseccomp: {allow: [read]}\n", "none.yaml")
+    assert load_profile(written).limits == Limits()
+
+
+def test_the_dev_mount_carries_shm_size_to_the_box():
+    profile = load_profile("sh")
+    (dev,) = [op for op in plan_here(profile, Request(program=("/bin/true",))).mounts if op.kind == "dev"]
+    assert dev.size == 16 * M
+    (dev,) = [op for op in plan_here(dataclasses.replace(profile, limits=Limits()), Request(
+        program=("/bin/true",), limits={"shm_size": 1 * M})).mounts if op.kind == "dev"]
+    assert dev.size == 1 * M
+
+
+@pytest.mark.parametrize("limit", TABLE, ids=by_name)
+@pytest.mark.parametrize("zero", [0, 0.0, "0", "00", "0.0", " 0 "])
+def test_zero_is_refused_for_every_limit_with_a_hint_at_unlimited(limit, zero):
+    with pytest.raises(UnitError, match="^0 is no limit: write unlimited for none"):
+        limit.parse(zero)
+
+
+@pytest.mark.parametrize("limit, zero", [
+    (BY_NAME["memory"], "0M"), (BY_NAME["tmp_size"], "0KiB"), (BY_NAME["cpu_time"], "0s"),
+    (BY_NAME["wall_time"], "0ms"), (BY_NAME["memory"], "0.0001K"),
+])
+def test_a_zero_written_with_a_unit_is_refused_too(limit, zero):
+    with pytest.raises(UnitError, match="^0 is no limit"):
+        limit.parse(zero)
+
+
+@pytest.mark.parametrize("how", ["flag", "keyword", "profile"])
+def test_zero_is_refused_as_a_flag_a_keyword_and_a_profile_key(how, run_cli, write_profile):
+    if how == "flag":
+        ran = run_cli("run", "--profile", "sh", "--memory", "0", "--", "/bin/true")
+        assert ran.returncode == 125 and ran.stderr == "sandbox: limit memory: 0 is no limit: write unlimited for none, got '0'\n"
+    elif how == "keyword":
+        with pytest.raises(UsageError, match="limit cpu_time: 0 is no limit"):
+            Sandbox("sh", cpu_time=0)
+    else:
+        with pytest.raises(ProfileError, match="limits.cpu_time: 0 is no limit"):
+            load_profile(write_profile("limits: {cpu_time: 0}\nseccomp: {allow: [read]}\n"))
 
 
 def test_overrides_are_parsed_and_name_the_limit_they_refuse():

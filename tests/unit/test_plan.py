@@ -316,7 +316,7 @@ def test_core_dumps_are_off_and_per_user_counts_capped_even_without_limits(write
     plan = plan_for(profile, program=("/bin/true",))
     assert plan.rlimits == (RlimitSpec("core", 0, 0), RlimitSpec("sigpending", 1024, 1024),
                             RlimitSpec("msgqueue", 256 << 10, 256 << 10), RlimitSpec("memlock", 1 << 20, 1 << 20))
-    assert plan.enforced_by == ()
+    assert plan.enforced_by == (("shm_size", Mechanism.TMPFS_SIZE),)  # the one limit with a default (16M)
     counts = dict(plan.user_counts)
     assert counts["max_user_namespaces"] == 0 and counts["max_inotify_instances"] < 128
 
@@ -335,7 +335,7 @@ def test_enforced_by_names_a_mechanism_for_each_set_limit(profile):
 def test_enforced_by_only_lists_set_limits(write_profile):
     profile = load_profile(write_profile("limits: {memory: 8M}\nseccomp: {allow: [read]}\n"))
     enforced = dict(plan_for(profile, program=("/bin/true",)).enforced_by)
-    assert list(enforced) == ["memory"]
+    assert list(enforced) == ["memory", "shm_size"]  # shm_size: 16M where the profile does not say
 
 
 def test_pids_is_not_enforced_for_root(profile):

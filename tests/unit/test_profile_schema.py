@@ -83,3 +83,33 @@ def _top_level_blocks(text: str) -> list[str]:
         elif blocks:
             blocks[-1] += "\n" + line
     return blocks
+
+
+# Text each unit's parser takes or refuses; the schema's text rule (Unit.text) must say the same.
+TEXTS = {
+    "memory": ["64M", "64m", "64MB", "64mb", "64MiB", "64Mi", "64mi", "1.5G", "4096", "1B", " 8 M ", "0M", "0", "00",
+               "64iB", "64i", "M", "64 MB extra", "1e6", "-1M", "0.5K"],
+    "cpu_time": ["1.5s", "500ms", "2", "0", "0s", "0.0", "1 d", "2sec", "0.5"],
+    "pids": ["1", "64", "0", "00", "1.5", "-1", "007"],
+    "cpus": ["0.5", "2", "0", "0.0", "x"],
+}
+
+
+@pytest.mark.parametrize("name, text", [(name, text) for name, texts in TEXTS.items() for text in texts])
+def test_the_schemas_text_rule_takes_what_the_parser_takes(name, text):
+    import re
+
+    from sandbox.units import UnitError
+
+    limit = BY_NAME[name]
+    try:
+        taken = limit.parse(text) >= limit.unit.minimum
+    except UnitError:
+        taken = False
+    assert (re.search(limit.unit.text, text) is not None) == taken
+
+
+@pytest.mark.parametrize("value", [0, 0.0, "0", "0M"])
+def test_the_schema_refuses_zero_as_the_loader_does(validator, value):
+    assert list(validator.iter_errors({"limits": {"memory": value}}))
+    assert list(validator.iter_errors({"limits": {"cpu_time": value}}))

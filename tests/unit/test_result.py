@@ -219,3 +219,10 @@ def test_to_dict_with_a_realtime_signal():
     sig = signal.SIGRTMIN + 6
     document = make_result(exit_code=None, signal=sig, verdict=Verdict.RE).to_dict()
     assert document["signal"] == sig
+
+
+@pytest.mark.parametrize("sig, name", [(None, None), (signal.SIGKILL, "SIGKILL"), (signal.SIGABRT, "SIGABRT"), (40, "SIG40")])
+def test_the_api_result_has_the_signal_name_the_json_has(sig, name):
+    result = make_result(signal=sig)
+    assert result.signal_name == name
+    assert result.to_dict()["signal_name"] == name

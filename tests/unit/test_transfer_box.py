@@ -99,3 +99,18 @@ def test_read_out_takes_regular_files_cut_at_the_limit_and_nothing_through_symli
     assert found == [("small", os.stat(tmp_path / "small").st_mode & 0o777, b"abc"),
                      ("big", os.stat(tmp_path / "big").st_mode & 0o777, b"x" * 10)]
     assert cut == ["big"]
+
+
+def test_unpacked_files_carry_their_mode_and_keep_it_through_pickle(tmp_path):
+    import pickle
+
+    fd = _packed([("main", 0o755, b"\x7fELF"), ("notes", 0o600, b"n")])
+    try:
+        (_, _, binary), (_, _, notes) = packing.unpack_files(fd)
+    finally:
+        os.close(fd)
+    assert isinstance(binary, bytes) and binary == b"\x7fELF" and binary.mode == 0o755  # type: ignore[attr-defined]
+    assert notes.mode == 0o600  # type: ignore[attr-defined]
+    again = pickle.loads(pickle.dumps(binary))
+    assert (again, again.mode) == (b"\x7fELF", 0o755)
+    assert packing.CollectedFile(b"x", 0o6755).mode == 0o755  # never setuid, setgid or sticky

@@ -242,3 +242,30 @@ def test_the_callers_own_descriptor_keeps_its_flags(tmp_path):
     finally:
         os.close(read)
         os.close(write)
+
+
+@pytest.mark.parametrize("mode, umask, expected", [
+    (0o755, 0o022, 0o755),   # a compiled binary stays executable
+    (0o4755, 0o022, 0o755),  # no setuid (nor setgid, nor sticky) on the host
+    (0o7777, 0o022, 0o755),  # the umask still holds back what the caller gives no new file
+    (0o600, 0o022, 0o600),   # a private file stays private
+    (0o777, 0o077, 0o700),
+])
+def test_a_collected_file_keeps_the_mode_it_had_in_the_box(tmp_path, mode, umask, expected):
+    from sandbox.transfer.packing import CollectedFile
+
+    (tmp_path / "main").write_bytes(b"old")
+    os.chmod(tmp_path / "main", 0o644)  # a file already there gets the box's mode too
+    collect = CollectDir(str(tmp_path))
+    old = os.umask(umask)
+    try:
+        collect.write("main", CollectedFile(b"\x7fELF", mode))
+        collect.write("new/main", CollectedFile(b"\x7fELF", mode))
+        collect.write("plain", b"bytes with no mode")
+    finally:
+        os.umask(old)
+        collect.close()
+    for name in ("main", "new/main"):
+        assert stat.S_IMODE(os.stat(tmp_path / name).st_mode) == expected
+        assert (tmp_path / name).read_bytes() == b"\x7fELF"
+    assert stat.S_IMODE(os.stat(tmp_path / "plain").st_mode) == 0o644 & ~umask

@@ -29,6 +29,15 @@ K, M, G, T = 1 << 10, 1 << 20, 1 << 30, 1 << 40
         ("512KB", 512 * K),
         ("16MiB", 16 * M),
         (" 8 M ", 8 * M),
+        # one grammar, all binary: NUMBER [K|M|G|T [i]] [B], either case
+        ("64Mi", 64 * M),
+        ("64mi", 64 * M),
+        ("64MB", 64 * M),
+        ("64mb", 64 * M),
+        ("64mib", 64 * M),
+        ("2Gi", 2 * G),
+        ("1TiB", T),
+        ("1Ki", K),
     ],
 )
 def test_parse_size_accepts(value, expected):
@@ -39,7 +48,7 @@ def test_parse_size_accepts(value, expected):
 
 @pytest.mark.parametrize(
     "value",
-    ["12Q", "", "M", "-1", "-1M", "1.5.5M", "1e6", "64 MB extra", "ten", -1, True, False, None, 1.5, [64], {"M": 1}],
+    ["12Q", "", "M", "-1", "64iB", "64i", "64MiBB", "64BM", "1.5MiM", "-1M", "1.5.5M", "1e6", "64 MB extra", "ten", -1, True, False, None, 1.5, [64], {"M": 1}],
 )
 def test_parse_size_rejects(value):
     with pytest.raises(UnitError):
@@ -50,6 +59,7 @@ def test_parse_size_error_says_what_was_expected():
     with pytest.raises(UnitError, match=r"12Q") as info:
         parse_size("12Q")
     assert "64M" in str(info.value)  # the message shows an example of a valid size
+    assert "64MiB" in str(info.value) and "binary" in str(info.value)  # and says what the units mean
 
 
 def test_unit_error_is_a_value_error():
