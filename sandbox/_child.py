@@ -215,15 +215,25 @@ def _own_peak_memory() -> int:
 
 
 def _find_program(name: str, search_path: str) -> str:
+    """The program's path, found as execvp(3) finds it, so a shell's exit codes follow: a name that
+    exists but cannot be executed (a device such as /dev/null, a directory, a file without the
+    x bit) is PermissionError (126); only a name found nowhere is FileNotFoundError (127)."""
     if "/" in name:
         candidates = [name]
     else:
         candidates = [os.path.join(d or ".", name) for d in search_path.split(":")]
+    denied = None
     for candidate in candidates:
-        if os.path.isfile(candidate):
-            if os.access(candidate, os.X_OK):
-                return candidate
-            raise PermissionError(13, f"{name}: not executable")
+        if not os.path.exists(candidate):
+            continue
+        if os.path.isdir(candidate):
+            denied = denied or PermissionError(13, f"{name}: is a directory")
+        elif not os.path.isfile(candidate) or not os.access(candidate, os.X_OK):
+            denied = denied or PermissionError(13, f"{name}: not executable")
+        else:
+            return candidate
+    if denied:
+        raise denied
     raise FileNotFoundError(2, f"{name}: program not found in the box" + ("" if "/" in name else f" (PATH={search_path})"))
 
 

@@ -20,7 +20,7 @@ import stat
 from typing import Optional
 
 from .errors import UsageError
-from .hostpaths import LINK, Found, HostPaths, directory_beneath
+from .hostpaths import LINK, Found, HostPaths, PathError, directory_beneath
 from .hostside import HostObject, HostSide, within
 from .plan import Request, mount_points, runs_script
 from .profile import Profile
@@ -62,6 +62,10 @@ def _script(path: Optional[str], paths: HostPaths) -> HostObject:
     script = paths.find(path, "script")
     if not stat.S_ISREG(script.info.st_mode):
         raise UsageError(f"script {path}: not a regular file")
+    if not os.access(f"/proc/self/fd/{script.fd}", os.R_OK):
+        # The box's interpreter runs as the caller and could not read it either; said here, before
+        # the box starts, it is one line naming the file, not the interpreter's own words and exit.
+        raise PathError("script", path, "not readable by you (permission denied)", errno.EACCES)
     return _record(script)
 
 

@@ -352,4 +352,5 @@ def seccomp_spec(profile: Profile) -> SeccompSpec:
         policy.default,
         tuple(_seccomp_rule(r) for r in policy.allow),
         tuple(_seccomp_rule(r) for r in policy.kill),
+        tuple(_seccomp_rule(r) for r in policy.eagain),
     )

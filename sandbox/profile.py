@@ -30,6 +30,7 @@ NET_MODES = ("none", "loopback")
 # under a writable overlay layer that is thrown away with the box (the host never changes).
 WORKDIR_MODES = ("readonly", "overlay")
 SECCOMP_DEFAULTS = ("ENOSYS", "EPERM", "kill")
+SECCOMP_LISTS = ("allow", "kill", "eagain")  # each a list of rules: allowed, killed, failed with EAGAIN
 ARG_CONDITIONS = ("eq32", "masked_eq")
 MOUNT_KINDS = ("bind", "proc", "dev", "tmpfs")
 MOUNT_KEYS = {
@@ -70,6 +71,7 @@ class SeccompPolicy:
     default: str
     allow: tuple[SyscallRule, ...]
     kill: tuple[SyscallRule, ...]
+    eagain: tuple[SyscallRule, ...] = ()  # refused as a resource limit refuses: native's threads
 
 
 @dataclass(frozen=True)
@@ -432,18 +434,18 @@ def _parse_mounts(value: Any, problems: list[str]) -> list[MountEntry]:
 
 def _parse_seccomp(value: Any, groups: dict[str, tuple[SyscallRule, ...]], problems: list[str]) -> SeccompPolicy:
     if not isinstance(value, dict):
-        problems.append("seccomp: expected a mapping with default, allow and optionally kill")
+        problems.append("seccomp: expected a mapping with default, allow and optionally kill and eagain")
         return SeccompPolicy("ENOSYS", (), ())
-    for key in sorted(set(value) - {"default", "allow", "kill"}):
-        problems.append(f"seccomp.{key}: unknown key; expected default, allow, kill")
+    for key in sorted(set(value) - {"default", *SECCOMP_LISTS}):
+        problems.append(f"seccomp.{key}: unknown key; expected default, {', '.join(SECCOMP_LISTS)}")
     default = value.get("default", "ENOSYS")
     if default not in SECCOMP_DEFAULTS:
         problems.append(f"seccomp.default: expected one of {', '.join(SECCOMP_DEFAULTS)}, got {default!r}")
     rules = {}
-    for key in ("allow", "kill"):
+    for key in SECCOMP_LISTS:
         items = value.get(key, [])
         if not isinstance(items, list):
             problems.append(f"seccomp.{key}: expected a list of syscall names or @groups")
             items = []
         rules[key] = tuple(_parse_rules(items, f"seccomp.{key}", problems, groups))
-    return SeccompPolicy(default, rules["allow"], rules["kill"])
+    return SeccompPolicy(default, rules["allow"], rules["kill"], rules["eagain"])

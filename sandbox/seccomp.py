@@ -4,7 +4,10 @@ compile_filter() (parent) turns the policy into classic BPF with libseccomp
 (through pyseccomp); load() (child, the last step before execve) installs those
 bytes, so the child needs neither libseccomp nor the policy.  Calls not allowed
 get the default action: ERRNO(ENOSYS) so glibc falls back (clone3 -> clone) and a
-test can tell "filtered" from "refused by the kernel".  Calls of another
+test can tell "filtered" from "refused by the kernel".  A profile may also name calls
+that fail with EAGAIN, as a resource limit refuses them (native's threads: pthread_create
+fails as it does under a process limit, whether its stack fit under RLIMIT_AS or not, so
+the verdict does not depend on the memory limit).  Calls of another
 architecture (i386 `int 0x80`, x32) kill the process.  Man pages: seccomp(2),
 seccomp_rule_add(3), seccomp_export_bpf(3).
 """
@@ -38,6 +41,7 @@ class SeccompSpec:
     default: str  # "ENOSYS", "EPERM" or "kill"
     allow: tuple[SeccompRule, ...]
     kill: tuple[SeccompRule, ...]
+    eagain: tuple[SeccompRule, ...] = ()  # fail with EAGAIN, as a process limit would
 
 
 class UnknownSyscall(ValueError):
@@ -79,7 +83,9 @@ def compile_filter(spec: SeccompSpec) -> bytes:
     flt = pyseccomp.SyscallFilter(_action(spec.default))
     flt.set_attr(pyseccomp.Attr.ACT_BADARCH, pyseccomp.KILL_PROCESS)
     unknown = []
-    for action, rules in ((pyseccomp.KILL_PROCESS, spec.kill), (pyseccomp.ALLOW, spec.allow)):
+    actions = ((pyseccomp.KILL_PROCESS, spec.kill), (pyseccomp.ERRNO(errno.EAGAIN), spec.eagain),
+               (pyseccomp.ALLOW, spec.allow))
+    for action, rules in actions:
         for rule in rules:
             args: tuple[object, ...] = ()
             if rule.condition:

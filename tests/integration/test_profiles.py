@@ -136,12 +136,27 @@ def test_deep_recursion_gets_the_stack_native_promises():
 # --- what native stops ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("attempt", ["fork", "system", "thread", "socket", "write"])
-def test_native_kills_a_new_process_a_thread_a_socket_or_a_file_write(probe, attempt):
+@pytest.mark.parametrize("attempt", ["fork", "system", "socket", "write"])
+def test_native_kills_a_new_process_a_socket_or_a_file_write(probe, attempt):
     result = _run_native(probe, attempt, name="probe")
     assert (result.verdict.value, result.signal, result.exit_code) == ("SV", signal.SIGSYS, None)
     assert result.stdout == f"try {attempt}\n".encode()  # nothing after the attempt
     assert result.files == {}  # out.txt was never made
+
+
+def test_native_refuses_a_thread_with_eagain_and_the_program_goes_on(probe):
+    # As under a process limit (isolate --processes=1): pthread_create fails, nothing is killed.
+    result = _run_native(probe, "thread", name="probe")
+    assert (result.verdict.value, result.stdout) == ("OK", b"try thread\nthread 11\n")  # EAGAIN
+
+
+@pytest.mark.parametrize("memory", ["256M", "1G"])  # the thread's stack fits under RLIMIT_AS or not
+def test_std_thread_in_native_is_re_by_sigabrt_whatever_the_memory_limit(memory):
+    source = "#include <thread>\nint main() { std::thread([] {}).join(); }\n"
+    binary = _compile("cpp", "main.cpp", source, "-pthread")
+    result = _run_native(binary, memory=memory)
+    assert (result.verdict.value, result.signal, result.exit_code) == ("RE", signal.SIGABRT, None)
+    assert b"std::system_error" in result.stderr and b"Resource temporarily unavailable" in result.stderr
 
 
 def test_native_reads_files_read_only(probe):

@@ -77,6 +77,21 @@ def test_a_script_the_profile_does_not_run_is_not_looked_for(write_profile, tree
             make_plan(profile, request, host, 1000, 1000)
 
 
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads a file of mode 000")
+def test_a_script_the_caller_cannot_read_is_refused_naming_it(profile, tree):
+    script = tree / "work" / "sub" / "main.py"
+    script.chmod(0)
+    with HostPaths() as paths, pytest.raises(UsageError) as info:
+        resolve_host_paths(profile, Request(script=str(script)), paths)
+    assert str(info.value) == f"script {script}: not readable by you (permission denied)"
+    assert info.value.exit_code == 125
+
+
+def test_a_directory_as_the_script_is_refused_naming_it(profile, tree):
+    with HostPaths() as paths, pytest.raises(UsageError, match=f"^script {tree}/work: not a regular file$"):
+        resolve_host_paths(profile, Request(script=str(tree / "work")), paths)
+
+
 def test_with_an_image_of_its_own_the_profiles_binds_are_not_looked_for(write_profile, minimal_profile_text, tree):
     text = minimal_profile_text.replace("  - proc: /proc\n", f"  - bind: {tree}/gone\n  - proc: /proc\n")
     profile = load_profile(write_profile(text))

@@ -86,6 +86,13 @@ def test_minimal_profile_seccomp(minimal_profile_path):
     assert seccomp.allow[: len(base)] == base
     assert seccomp.allow[len(base):] == (SyscallRule("ioctl", 1, 0xFFFFFFFF, 0x5401),)
     assert seccomp.kill == (SyscallRule("ptrace"),)
+    assert seccomp.eagain == ()
+
+
+def test_eagain_rules_are_read_like_kill_rules(write_profile, minimal_profile_text):
+    path = write_profile(minimal_profile_text.replace(
+        "seccomp:\n", "seccomp:\n  eagain: [{clone: {arg: 0, masked_eq: [0x10000, 0x10000]}}]\n", 1))
+    assert load_profile(path).seccomp.eagain == (SyscallRule("clone", 0, 0x10000, 0x10000),)
 
 
 def test_profile_is_frozen(minimal_profile_path):
@@ -315,6 +322,8 @@ def test_profile_error_is_a_sandbox_error():
         ("seccomp: {allow: read}", "seccomp.allow", "list"),
         ("seccomp: {allow: ['@nope']}", "seccomp.allow[0]", "unknown syscall group '@nope'"),
         ("seccomp: {allow: [read], kill: ['@bogus']}", "seccomp.kill[0]", "unknown syscall group '@bogus'"),
+        ("seccomp: {allow: [read], eagain: clone}", "seccomp.eagain", "list"),
+        ("seccomp: {allow: [read], eagain: [{clone: {arg: 0, eq32: x}}]}", "seccomp.eagain[0].clone.eq32", "integer"),
         ("seccomp: {allow: [read, 7]}", "seccomp.allow[1]", "expected a syscall name"),
         ("seccomp: {allow: [{ioctl: {arg: 1, eq32: x}}]}", "seccomp.allow[0].ioctl.eq32", "integer"),
         ("seccomp: {allow: [{ioctl: {arg: 1, eq64: 3}}]}", "seccomp.allow[0].ioctl.eq64", "eq32, masked_eq"),

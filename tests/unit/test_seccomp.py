@@ -100,3 +100,17 @@ def test_pyseccomp_is_imported_with_absolute_path_entries_only(monkeypatch, tmp_
     seccomp._pyseccomp()
     assert seen == [f"{tmp_path}:/usr/bin"]
     assert os.environ["PATH"] == f":.:relative/bin:{tmp_path}:/usr/bin"
+
+
+def test_eagain_rules_fail_the_call_with_eagain():
+    import errno
+
+    from bpf import RET_ALLOW, errno_action, evaluate
+
+    thread = ArgCondition(0, 0x10000, 0x10000)
+    spec = SeccompSpec("ENOSYS", (SeccompRule("read"),), (SeccompRule("clone", ArgCondition(0, 0x10000, 0)),),
+                       (SeccompRule("clone", thread),))
+    bpf = compile_filter(spec)
+    assert evaluate(bpf, "clone", 0x10000) == errno_action(errno.EAGAIN)
+    assert evaluate(bpf, "clone", 0x11) != errno_action(errno.EAGAIN)
+    assert evaluate(bpf, "read") == RET_ALLOW

@@ -1,4 +1,4 @@
-"""The shipped judge profiles (c, cpp, native, node), asked of their compiled seccomp filters:
+"""The shipped profiles (the judge's c, cpp, native, node, and a signal rule for all), asked of their compiled seccomp filters:
 what each allows, refuses (ENOSYS) and kills.  The integration tier runs the same calls for real."""
 from __future__ import annotations
 
@@ -15,6 +15,9 @@ from sandbox.profile import list_shipped, load_profile
 from sandbox.seccomp import compile_filter
 
 ENOSYS = errno_action(errno.ENOSYS)
+EAGAIN = errno_action(errno.EAGAIN)
+SIGABRT = 6
+PROGRAM = 2                       # the program's pid in its box: the init's first child
 AT_FDCWD = -100 & 0xFFFFFFFF
 SIGCHLD = 17
 THREAD_FLAGS = 0x3D0F00           # glibc's pthread_create: CLONE_VM|FS|FILES|SIGHAND|THREAD|SYSVSEM|SETTLS|...
@@ -45,6 +48,25 @@ def test_no_shipped_profile_allows_clone3_whose_flags_the_filter_cannot_read(nam
     assert evaluate(_filter(name), "clone3") in (ENOSYS, RET_KILL_PROCESS)
 
 
+@pytest.mark.parametrize("name", list_shipped())
+def test_every_shipped_profile_lets_the_program_signal_itself(name):
+    # abort() is raise(SIGABRT): tgkill(getpid(), gettid(), SIGABRT).  Refused, glibc's abort()
+    # ends in a halt instruction and the program reads as a segfault.
+    assert evaluate(_filter(name), "tgkill", PROGRAM, PROGRAM, SIGABRT) == RET_ALLOW
+
+
+@pytest.mark.parametrize("name", ["native", "node"])
+@pytest.mark.parametrize("call, args", [
+    ("tgkill", (1, 1, SIGABRT)), ("tgkill", (3, 3, SIGABRT)), ("tgkill", (-1 & 0xFFFFFFFF, 2, SIGABRT)),
+    ("tgkill", ((1 << 32) | 3, 2, SIGABRT)),  # the kernel reads a pid as 32 bits: this is pid 3
+    ("tkill", (1, SIGABRT)), ("tkill", (2, SIGABRT)), ("kill", (1, SIGABRT)), ("kill", (0, SIGABRT)),
+    ("rt_sigqueueinfo", (1, SIGABRT, 0)), ("rt_tgsigqueueinfo", (2, 2, SIGABRT, 0)), ("pidfd_send_signal", ()),
+])
+def test_a_one_process_profile_signals_nobody_else(name, call, args):
+    # Its only process is PID 2 (node's threads are of it): tgkill with any other thread group is refused.
+    assert evaluate(_filter(name), call, *args) == ENOSYS
+
+
 # --- ci -------------------------------------------------------------------------------------------
 
 
@@ -71,8 +93,7 @@ def test_ci_refuses_kernel_surface_it_does_not_need(call, args):
 
 
 @pytest.mark.parametrize("call, args", [
-    ("fork", ()), ("vfork", ()), ("clone", (FORK_FLAGS,)), ("clone", (VFORK_FLAGS,)), ("clone", (THREAD_FLAGS,)),
-    ("clone3", ()),
+    ("fork", ()), ("vfork", ()), ("clone", (FORK_FLAGS,)), ("clone", (VFORK_FLAGS,)), ("clone", (0x100 | SIGCHLD,)),
     ("socket", (socket.AF_INET, socket.SOCK_STREAM, 0)), ("socket", (socket.AF_UNIX, socket.SOCK_STREAM, 0)),
     ("socketpair", (socket.AF_UNIX, socket.SOCK_STREAM, 0, 0)),
     ("creat", (0, 0o644)),
@@ -106,6 +127,17 @@ def test_native_allows_what_a_compiled_program_needs(call, args):
 ])
 def test_native_refuses_the_rest(call):
     assert evaluate(_filter("native"), call) == ENOSYS
+
+
+@pytest.mark.parametrize("flags", [THREAD_FLAGS, 0x10000, THREAD_FLAGS | CLONE_NEWUSER])
+def test_native_refuses_a_thread_as_a_process_limit_would(flags):
+    # EAGAIN, as pthread_create gets when its stack does not fit under RLIMIT_AS: the verdict
+    # of a program that starts a thread does not depend on its memory limit (README).
+    assert evaluate(_filter("native"), "clone", flags) == EAGAIN
+
+
+def test_native_gives_clone3_enosys_so_glibc_falls_back_to_clone():
+    assert evaluate(_filter("native"), "clone3") == ENOSYS
 
 
 def test_native_mounts_no_shell_and_gives_one_process():
