@@ -16,11 +16,13 @@ Two processes:
 """
 from __future__ import annotations
 
+import errno
 import gc
 import os
 import resource
 import socket
 import time
+from typing import Optional
 
 from . import _channel, cgroup, init, mountns, netns, privs, rlimits, seccomp, userns, utsns
 from .transfer import box as workdir_files
@@ -203,6 +205,9 @@ def confine_and_exec(argv: tuple[str, ...], env_pairs: tuple[tuple[str, str], ..
     try:
         os.execve(path, list(argv), env)                # 10
     except OSError as e:
+        if e.errno == errno.ENOENT:  # the program is there (found above): its #! interpreter is not, 126 as in a shell
+            _report_exec_failure(exec_error_fd, argv[0], e.errno, "cannot run it: its interpreter (#!) is not in the box",
+                                 exit_code=126)
         _report_exec_failure(exec_error_fd, argv[0], e.errno or 0, e.strerror or "")
 
 
@@ -237,9 +242,11 @@ def _find_program(name: str, search_path: str) -> str:
     raise FileNotFoundError(2, f"{name}: program not found in the box" + ("" if "/" in name else f" (PATH={search_path})"))
 
 
-def _report_exec_failure(fd: int, name: str, err: int, strerror: str) -> None:
+def _report_exec_failure(fd: int, name: str, err: int, strerror: str, exit_code: Optional[int] = None) -> None:
+    """exit_code: 127 for a program not found, 126 for one that cannot run (ExecError.from_record)."""
     message = strerror if strerror.startswith(name) else f"{name}: {strerror}"
-    _channel.send_record(fd, _channel.EXEC_FAILED, errno=err, message=message)
+    code = exit_code if exit_code is not None else 127 if err == errno.ENOENT else 126
+    _channel.send_record(fd, _channel.EXEC_FAILED, errno=err, message=message, exit_code=code)
     os._exit(127)
 
 

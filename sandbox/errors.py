@@ -75,3 +75,9 @@ class ExecError(SandboxError):
         super().__init__(message, exit_code=exit_code, errno=errno)
         self.exit_code = exit_code
         self.errno = errno
+
+    @classmethod
+    def from_record(cls, failure: dict) -> "ExecError":
+        """From the box's exec_failed record, which says its exit code (older records: by errno)."""
+        code = failure.get("exit_code") or (127 if failure.get("errno") == 2 else 126)
+        return cls(failure["message"], code, errno=failure.get("errno"))

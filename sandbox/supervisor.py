@@ -256,7 +256,7 @@ def _usage(watched: Watched, init: InitProcess, run_cgroup: Optional[cgroup.RunC
     if failure := watched.record(_channel.SETUP_FAILED):
         raise _setup_error(failure)
     if failure := watched.record(_channel.EXEC_FAILED):
-        raise ExecError(failure["message"], 127 if failure.get("errno") == 2 else 126, errno=failure.get("errno"))
+        raise ExecError.from_record(failure)
     if watched.killed_for == "setup":
         raise SetupError(f"the box was not ready within {SETUP_TIMEOUT:.0f}s")
     end = watched.record(_channel.EXITED)

@@ -98,7 +98,7 @@ def exec_in(box: LiveBox, argv: Sequence[str], env: dict[str, str]) -> Finished:
     failure = _failure(fail_read)
     if failure:
         if failure["kind"] == _channel.EXEC_FAILED:
-            raise ExecError(failure["message"], 127 if failure.get("errno") == 2 else 126, errno=failure.get("errno"))
+            raise ExecError.from_record(failure)
         raise SetupError(f"entering sandbox {box.name} failed at step '{failure.get('step')}': "
                          f"{failure.get('message')}", step=failure.get("step"), errno=failure.get("errno"))
     code = os.waitstatus_to_exitcode(status)

@@ -20,6 +20,17 @@ def test_a_program_that_exists_but_cannot_run_is_126(tmp_path: Path, program, me
     assert (completed.returncode, completed.stdout, completed.stderr) == (126, b"", f"sandbox: {message}\n".encode())
 
 
+def test_a_script_whose_interpreter_is_missing_is_126(tmp_path: Path):
+    """The program is there; the kernel cannot run it (its #! names nothing in the box): 126, as bash
+    says "bad interpreter", not 127 (execve's ENOENT is about the interpreter, not the program)."""
+    script = tmp_path / "run.sh"
+    script.write_text("#!/nonexistent/interpreter\necho ran\n")
+    script.chmod(0o755)
+    completed = sandbox("run", "--profile", "sh", "--bind", f"{script}:/tmp/run.sh", "--", "/tmp/run.sh")
+    assert completed.returncode == 126 and completed.stdout == b""
+    assert completed.stderr == b"sandbox: /tmp/run.sh: cannot run it: its interpreter (#!) is not in the box\n"
+
+
 def test_a_program_found_nowhere_is_127():
     completed = sandbox("run", "--profile", "sh", "--", "/tmp/missing")
     assert (completed.returncode, completed.stderr) == (127, b"sandbox: /tmp/missing: program not found in the box\n")
