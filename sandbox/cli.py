@@ -430,24 +430,27 @@ def _judge_cases(args: argparse.Namespace, prepared: "Prepared", outputs: _Outpu
     from ._forkserver import fork_here
     from .api import stdin_source
     from .cases import Case, cases_from_dir, overall_verdict, run_cases
+    from .interrupts import passed_on
     from .result import Verdict
 
     cases = cases_from_dir(args.cases)
     stderr = _sink(None, 2, args.json)
     hook = _named(args)
-
-    def run_one(case: Case) -> Result:
-        with stdin_source(case.stdin) as source:
-            return supervisor.run_prepared(prepared, supervisor.Stdio(source, supervisor.CAPTURE, stderr), fork_here,
-                                           hook)
-
     width = max(len(case.name) for case in cases)
     outputs.cases, results = [case.name for case in cases], outputs.results  # what an IE document reports
-    for result in run_cases(cases, run_one, compare=args.compare or "lines", fail_fast=args.fail_fast):
-        results.append(result)
-        _write_collected(args, result, outputs, f"{result.case}/")
-        if not args.json:
-            print(_case_line(result, width), flush=True)
+    with passed_on() as interrupts:  # Ctrl-C reaches the case running; the cases after it are skipped
+        def run_one(case: Case) -> Result:
+            with stdin_source(case.stdin) as source:
+                return supervisor.run_prepared(prepared, supervisor.Stdio(source, supervisor.CAPTURE, stderr),
+                                               fork_here, hook, interrupts)
+
+        for result in run_cases(cases, run_one, compare=args.compare or "lines", fail_fast=args.fail_fast):
+            results.append(result)
+            _write_collected(args, result, outputs, f"{result.case}/")
+            if not args.json:
+                print(_case_line(result, width), flush=True)
+            if interrupts.seen or interrupts.pending():
+                break
     skipped = [case.name for case in cases[len(results):]]
     if results:
         _note_root(results[0])  # once: every case's box had the same limits and mechanisms

@@ -12,6 +12,7 @@ Man pages: signal(7), sigaction(2).
 from __future__ import annotations
 
 import os
+import select
 import signal
 from contextlib import contextmanager
 from typing import Iterator
@@ -25,13 +26,20 @@ class Interrupts:
 
     def __init__(self, fd: int) -> None:
         self.fd = fd
+        self.seen = False  # a signal came: a batch of runs stops after the one it reached
 
     def taken(self) -> list[int]:
         """The signals that came since the last call (the pipe is non-blocking)."""
         try:
-            return list(os.read(self.fd, 64))
+            signals = list(os.read(self.fd, 64))
         except BlockingIOError:
             return []
+        self.seen = self.seen or bool(signals)
+        return signals
+
+    def pending(self) -> bool:
+        """A signal came that nobody has taken yet (between two runs of a batch)."""
+        return bool(select.select([self.fd], [], [], 0)[0])
 
 
 @contextmanager

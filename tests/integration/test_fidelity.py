@@ -162,3 +162,30 @@ def test_a_second_signal_ends_a_program_that_ignores_the_first(script):
     process.send_signal(signal.SIGINT)
     process.communicate(timeout=30)
     assert process.returncode == 128 + signal.SIGKILL
+
+
+def test_ctrl_c_in_a_batch_reaches_the_case_running_and_skips_the_rest(script, tmp_path):
+    from boxrun import SANDBOX
+    import json
+    import select
+
+    cases = tmp_path / "cases"
+    cases.mkdir()
+    for name in ("1", "2", "3"):
+        (cases / f"{name}.in").write_text("")
+        (cases / f"{name}.out").write_text("interrupted\n")
+    program = script("""
+        import signal, sys, time
+        signal.signal(signal.SIGINT, lambda signum, frame: (print("interrupted", flush=True), sys.exit(0)))
+        print("ready", file=sys.stderr, flush=True)
+        time.sleep(60)
+    """)
+    result = tmp_path / "result.json"
+    process = subprocess.Popen([*SANDBOX, "run", "--profile", "py3", "--wall-time", "60", "--result", str(result),
+                                "--cases", str(cases), program], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert select.select([process.stderr], [], [], 60)[0] and process.stderr.readline() == b"ready\n"
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    document = json.loads(result.read_text())
+    assert [(case["case"], case["verdict"]) for case in document["cases"]] == [("1", "OK")], err
+    assert document["skipped"] == ["2", "3"] and process.returncode == 1
