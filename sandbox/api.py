@@ -80,6 +80,7 @@ class Sandbox:
         name: Optional[str] = None,
         rootfs: Optional[str] = None,
         overlay: Union[None, str, tuple[str, Optional[str]]] = None,
+        at_host_path: bool = False,
         timeout: Union[None, float, str] = None,
         **limits: object,
     ) -> Result:
@@ -97,6 +98,8 @@ class Sandbox:
         rootfs: a root file system (a directory: an unpacked image) instead of the host's.
         overlay: a host directory shown at /work under a writable layer, thrown away after the
         run, or (lower, upper) to keep the layer in upper (as upper/upper and upper/work).
+        at_host_path: show the work dir (workdir, or overlay's lower) at its own host path, start
+        there, and make /work a symlink to it (an editable install's recorded path still holds).
         name: list the running box under this name for `sandbox ps`, `exec`, `freeze`, `kill`.
         timeout: the wall-time limit of this run (as subprocess.run's; a TLE verdict, not an
         exception); the other limits by name, e.g. cpu_time="1s", memory="64M".
@@ -105,7 +108,7 @@ class Sandbox:
             raise UsageError("stdout=STDOUT: only stderr can be merged into stdout")
         request = self._request(argv, script=script, args=args, env=env, binds=binds, workdir=workdir, net=net,
                                 files=files, collect=collect, collect_limit=collect_limit, rootfs=rootfs,
-                                overlay=overlay, timeout=timeout, **limits)
+                                overlay=overlay, at_host_path=at_host_path, timeout=timeout, **limits)
         hook = _named(name)
         with stdin_source(stdin) as source:
             return supervisor.run(self.profile, request, supervisor.Stdio(source, stdout, stderr), self._server.spawn,
@@ -116,7 +119,7 @@ class Sandbox:
                  net: Optional[str] = None, files: Optional[Mapping[str, FileContent]] = None,
                  collect: Sequence[str] = (), collect_limit: Union[None, int, str] = None,
                  rootfs: Optional[str] = None, overlay: Union[None, str, tuple[str, Optional[str]]] = None,
-                 timeout: Union[None, float, str] = None, **limits: object) -> Request:
+                 at_host_path: bool = False, timeout: Union[None, float, str] = None, **limits: object) -> Request:
         """run()'s arguments but the streams, as the Request the supervisor plans from."""
         if timeout is not None:
             if "wall_time" in limits:
@@ -128,7 +131,7 @@ class Sandbox:
             env=tuple((env or {}).items()), cgroup_root=self.cgroup_root,
             files=tuple(_file_entry(name, content) for name, content in (files or {}).items()),
             collect=tuple(collect), collect_limit=parse_size_option("collect_limit", collect_limit),
-            rootfs=rootfs, overlay=(overlay, None) if isinstance(overlay, str) else overlay,
+            rootfs=rootfs, overlay=(overlay, None) if isinstance(overlay, str) else overlay, at_host_path=at_host_path,
         )
 
     def run_cases(

@@ -79,6 +79,8 @@ def _parser() -> _Parser:
     run.add_argument("--workdir", metavar="DIR", help="host directory shown read-only at /work, where the program starts")
     run.add_argument("--overlay", metavar="LOWER[:UPPER]",
                      help="LOWER at /work under a writable layer: thrown away, or kept in UPPER (UPPER/upper)")
+    run.add_argument("--at-host-path", action="store_true",
+                     help="show the work dir at its own host path and start there (/work: a symlink to it)")
     run.add_argument("--rootfs", metavar="DIR", help="a root file system (an unpacked image) instead of the host's")
     run.add_argument("--stdin", metavar="FILE", help="the program reads this file instead of our stdin")
     run.add_argument("--stdout", metavar="FILE", help="write the program's stdout to FILE")
@@ -304,7 +306,8 @@ def _run(args: argparse.Namespace, tokens: list[str], script: Optional[str], res
             limits=limits, net=args.net,
             binds=tuple([_bind(b, False) for b in args.bind] + [_bind(b, True) for b in args.bind_rw]),
             workdir=args.workdir, env=tuple(_env(args.env).items()), cgroup_root=args.cgroup_root,
-            rootfs=args.rootfs, overlay=_overlay(args.overlay), files=_files(args.file, held),
+            rootfs=args.rootfs, overlay=_overlay(args.overlay), at_host_path=args.at_host_path,
+            files=_files(args.file, held),
             collect=tuple(args.collect), collect_limit=parse_size_option("--collect-limit", args.collect_limit),
         )
         if args.collect:

@@ -40,7 +40,7 @@ def resolve_host_paths(profile: Profile, request: Request, paths: HostPaths) -> 
     profile_binds = {} if rootfs else _profile_binds(profile, paths)  # an image of its own replaces them
     upper_path = request.overlay[1] if request.overlay else None
     upper = _upper_dir(upper_path, lower, paths) if upper_path and lower else None
-    image, image_dirs = _image(rootfs, mount_points(profile, request, binds, script), paths)
+    image, image_dirs = _image(rootfs, mount_points(profile, request, binds, script, workdir or lower), paths)
     return HostSide(workdir=workdir, overlay_lower=lower, overlay_upper=upper, binds=binds, script=script,
                     profile_binds=profile_binds, rootfs=_record(rootfs) if rootfs else None, image=image,
                     image_dirs=image_dirs)

@@ -72,6 +72,9 @@ class Request:
     collect_limit: Optional[int] = None  # bytes per collected file (default: the file_size limit, else 16M)
     rootfs: Optional[str] = None  # a root file system instead of the host's (overrides the profile's)
     overlay: Optional[tuple[str, Optional[str]]] = None  # (lower, upper or None): lower at /work, writable
+    # The work dir (--workdir or --overlay's lower) at its own host path, where the program starts,
+    # and /work a symlink to it: a venv's `pip install -e .` and other absolute paths still hold.
+    at_host_path: bool = False
 
 
 @dataclass(frozen=True)
@@ -103,16 +106,17 @@ def make_plan(profile: Profile, request: Request, host: HostSide, caller_uid: in
     pids and CPU are whole-box cgroup limits, otherwise per-process rlimits.
     """
     limits = overridden(profile.limits, request.limits)
-    work_binds = _work_binds(request, host)
+    work = _work_dir(request, host)
+    work_binds = _work_binds(request, host, work)
     overlay = request.overlay is not None or (request.workdir is not None and profile.workdir == "overlay")
-    _check_files(request, work_binds, overlay, limits)
+    _check_files(request, work_binds, overlay, limits, work)
     script = _script(profile, request, host)
-    argv = _argv(profile, request, work_binds, script)
+    argv = _argv(profile, request, work_binds, script, work)
     rootfs = _given(host.rootfs, "rootfs") if request.rootfs or profile.rootfs else None
     # With a root file system of its own, the profile's binds (host paths) are not used.
     mounts = tuple(op for entry in profile.mounts if not (rootfs and entry.kind == "bind")
                    for op in _profile_mount(entry, limits, host))
-    mounts += _work_mounts(request, work_binds, script, limits, overlay, host)
+    mounts += _work_mounts(request, work_binds, script, limits, overlay, host, work)
     if rootfs:
         mounts = _rootfs_mounts(host, mounts) + mounts
     env = dict(profile.env)
@@ -122,7 +126,7 @@ def make_plan(profile: Profile, request: Request, host: HostSide, caller_uid: in
     return Plan(
         argv=argv,
         env=tuple(env.items()),
-        cwd=WORK_DIR,
+        cwd=work,
         ids=IdMapSpec(profile.uid, profile.gid, caller_uid, caller_gid),
         mounts=mounts,
         hostname=profile.hostname,
@@ -153,12 +157,12 @@ def check_env_name(name: str, what: str) -> None:
         raise UsageError(f"{what} {name!r}: not a variable name (letters, digits and _, not starting with a digit)")
 
 
-def _check_files(request: Request, work_binds: list[_HostBind], overlay: bool, limits: Limits) -> None:
+def _check_files(request: Request, work_binds: list[_HostBind], overlay: bool, limits: Limits, work: str) -> None:
     """Files in and out live in the box's own work directory (its tmpfs, or a throwaway layer
     over a host work dir), never in a host directory bound there; and they must fit in it."""
-    if (request.files or request.collect) and not overlay and any(b.target == WORK_DIR for b in work_binds):
-        raise UsageError(f"files and collect need a work dir of the box's own; {WORK_DIR} is a host directory "
-                         f"bound {'read-write' if any(b.writable for b in work_binds if b.target == WORK_DIR) else 'read-only'}")
+    if (request.files or request.collect) and not overlay and any(b.target == work for b in work_binds):
+        raise UsageError(f"files and collect need a work dir of the box's own; {work} is a host directory "
+                         f"bound {'read-write' if any(b.writable for b in work_binds if b.target == work) else 'read-only'}")
     names = [entry[0] for entry in request.files]
     for name in names + list(request.collect):
         problem = check_name(name)
@@ -194,22 +198,42 @@ def runs_script(profile: Profile, request: Request) -> bool:
 
 
 def mount_points(profile: Profile, request: Request, binds: tuple[HostObject, ...],
-                 script: Optional[HostObject]) -> frozenset[str]:
+                 script: Optional[HostObject], work: Optional[HostObject] = None) -> frozenset[str]:
     """Every path in the box a plan of this request may mount something at (a superset): where
-    hostlookup checks a root file system for real directories (HostSide.image_dirs)."""
+    hostlookup checks a root file system for real directories (HostSide.image_dirs).  `work`:
+    the work dir found on the host, which --at-host-path mounts at its own path."""
     points = {entry.target for entry in profile.mounts} | {WORK_DIR}
+    if request.at_host_path and work is not None:
+        points.add(work.path)
     if script is not None:
         points.add(f"{WORK_DIR}/{os.path.basename(script.path)}")
     points.update(os.path.normpath(bind.target or source.path) for bind, source in zip(request.binds, binds))
     return frozenset(points)
 
 
-def _work_binds(request: Request, host: HostSide) -> list[_HostBind]:
+def _work_dir(request: Request, host: HostSide) -> str:
+    """Where the work dir is in the box and the program starts: /work, or with at_host_path the
+    work dir's own canonical host path (as bwrap --bind DIR DIR --chdir DIR, docker -v DIR:DIR -w DIR)."""
+    if not request.at_host_path:
+        return WORK_DIR
+    if request.workdir is not None:
+        found = _given(host.workdir, "--workdir")
+    elif request.overlay is not None:
+        found = _given(host.overlay_lower, "--overlay")
+    else:
+        raise UsageError("--at-host-path shows the work dir at its own path: give --workdir DIR or --overlay DIR")
+    if within(found.path, WORK_DIR) or within(WORK_DIR, found.path):  # "/" is above /work
+        raise UsageError(f"--at-host-path: the work dir {found.path} cannot be shown at its own path "
+                         f"(it would hide the box's root or {WORK_DIR})")
+    return found.path
+
+
+def _work_binds(request: Request, host: HostSide, work: str = WORK_DIR) -> list[_HostBind]:
     binds = []
     if request.workdir is not None:
-        binds.append(_HostBind(_given(host.workdir, "--workdir"), WORK_DIR))
+        binds.append(_HostBind(_given(host.workdir, "--workdir"), work))
     if request.overlay is not None:
-        binds.append(_HostBind(_given(host.overlay_lower, "--overlay"), WORK_DIR))
+        binds.append(_HostBind(_given(host.overlay_lower, "--overlay"), work))
     if len(host.binds) != len(request.binds):
         raise LookupError(f"{len(request.binds)} binds asked for, the host side has {len(host.binds)}")
     for bind, source in zip(request.binds, host.binds):
@@ -217,8 +241,10 @@ def _work_binds(request: Request, host: HostSide) -> list[_HostBind]:
         if not os.path.isabs(target):
             raise UsageError(f"--bind {bind.source}:{bind.target}: the target must be an absolute path")
         binds.append(_HostBind(source, os.path.normpath(target), bind.writable))
-    if [b.target for b in binds].count(WORK_DIR) > 1:
-        raise UsageError(f"{WORK_DIR} is given twice (--workdir, --overlay, or a --bind/--bind-rw to {WORK_DIR}); "
+    if work != WORK_DIR and any(b.target == WORK_DIR for b in binds):
+        raise UsageError(f"--at-host-path makes {WORK_DIR} a symlink to the work dir {work}; bind nothing to {WORK_DIR}")
+    if [b.target for b in binds].count(work) > 1:
+        raise UsageError(f"{work} is given twice (--workdir, --overlay, or a --bind/--bind-rw to {WORK_DIR}); "
                          f"give one")
     return binds
 
@@ -231,23 +257,23 @@ def _script(profile: Profile, request: Request, host: HostSide) -> Optional[Host
     return _given(host.script, "script")
 
 
-def _script_target(script: HostObject, work_binds: list[_HostBind]) -> tuple[str, bool]:
+def _script_target(script: HostObject, work_binds: list[_HostBind], work: str = WORK_DIR) -> tuple[str, bool]:
     """Where the script appears in the box, and whether it needs a bind of its own."""
-    workdir = next((b for b in work_binds if b.target == WORK_DIR), None)
+    workdir = next((b for b in work_binds if b.target == work), None)
     if workdir is None:
-        return f"{WORK_DIR}/{os.path.basename(script.path)}", True
+        return f"{work}/{os.path.basename(script.path)}", True
     if not within(script.path, workdir.source.path):
         raise UsageError(f"{script.path}: the script must be inside the work directory {workdir.source.path}")
-    return f"{WORK_DIR}/{os.path.relpath(script.path, workdir.source.path)}", False
+    return os.path.join(work, os.path.relpath(script.path, workdir.source.path)), False
 
 
 def _argv(profile: Profile, request: Request, work_binds: list[_HostBind],
-          script: Optional[HostObject]) -> tuple[str, ...]:
+          script: Optional[HostObject], work: str = WORK_DIR) -> tuple[str, ...]:
     if request.program:
         return request.program
     if script is None:
         raise UsageError("nothing to run: give a script, or -- PROGRAM [ARGS]")
-    target, _ = _script_target(script, work_binds)
+    target, _ = _script_target(script, work_binds, work)
     return tuple(target if part == SCRIPT_PLACEHOLDER else part for part in profile.command) + request.script_args
 
 
@@ -272,23 +298,26 @@ def _profile_mount(entry: MountEntry, limits: Limits, host: HostSide) -> tuple[M
 
 
 def _work_mounts(request: Request, work_binds: list[_HostBind], script: Optional[HostObject], limits: Limits,
-                 overlay: bool, host: HostSide) -> tuple[MountOp, ...]:
+                 overlay: bool, host: HostSide, work: str = WORK_DIR) -> tuple[MountOp, ...]:
     """/work (a private tmpfs unless a directory is bound there), the script, then the caller's binds.
 
     With `overlay`, the host work dir is the read-only lower layer of an overlay whose writable
-    layer is a tmpfs of the box's own (size: tmp_size), gone with the box."""
+    layer is a tmpfs of the box's own (size: tmp_size), gone with the box.  With the work dir
+    at its host path (`work`), /work is a symlink to it, so `cd /work` still finds the project."""
     ops = []
-    if not any(b.target == WORK_DIR for b in work_binds):
+    if work != WORK_DIR:
+        ops.append(MountOp("symlink", WORK_DIR, work))
+    elif not any(b.target == WORK_DIR for b in work_binds):
         ops.append(MountOp("tmpfs", WORK_DIR, size=limits.tmp_size, mode=0o755))
     if script is not None:
-        target, needs_bind = _script_target(script, work_binds)
+        target, needs_bind = _script_target(script, work_binds, work)
         if needs_bind:
             ops.append(MountOp("bind", target, script.path, readonly=True, identity=script.identity))
     for bind in work_binds:
         source = bind.source
-        if overlay and bind.target == WORK_DIR:
+        if overlay and bind.target == work:
             upper = _given(host.overlay_upper, "--overlay upper") if request.overlay and request.overlay[1] else None
-            ops.append(MountOp("overlay", WORK_DIR, source.path, readonly=False, size=limits.tmp_size,
+            ops.append(MountOp("overlay", work, source.path, readonly=False, size=limits.tmp_size,
                                identity=source.identity, upper=upper.path if upper else None,
                                upper_identity=upper.identity if upper else None))
         else:

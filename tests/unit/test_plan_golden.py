@@ -116,6 +116,13 @@ CASES: dict[str, Case] = {
     "ci-workdir-overlay": Case("ci", Request(script="/home/judge/project/ci.sh", workdir="/home/judge/project"),
                                {"workdir": directory("/home/judge/project"),
                                 "script": file("/home/judge/project/ci.sh")}),
+    "ci-at-host-path": Case("ci", Request(script="/home/judge/project/ci.sh", workdir="/home/judge/project",
+                                          at_host_path=True),
+                            {"workdir": directory("/home/judge/project"), "script": file("/home/judge/project/ci.sh")}),
+    "sh-overlay-kept-at-host-path": Case("sh", Request(program=("make",), at_host_path=True,
+                                                       overlay=("/home/judge/project", "/home/judge/layer")),
+                                         {"overlay_lower": directory("/home/judge/project"),
+                                          "overlay_upper": directory("/home/judge/layer")}),
     "sh-overlay-kept": Case("sh", Request(program=("make",), overlay=("/home/judge/project", "/home/judge/layer")),
                             {"overlay_lower": directory("/home/judge/project"),
                              "overlay_upper": directory("/home/judge/layer")}),
@@ -224,7 +231,8 @@ def test_an_image_is_asked_about_every_mount_point_of_a_plan(name):
     profile = profile_of(case)
     host = dataclasses.replace(host_of(case, profile), image=())  # the plan's own mounts only
     plan = make_plan(profile, case.request, host, UID, GID, cgroup=case.cgroup)
-    assert {op.target for op in plan.mounts} <= mount_points(profile, case.request, host.binds, host.script)
+    work = host.workdir or host.overlay_lower
+    assert {op.target for op in plan.mounts} <= mount_points(profile, case.request, host.binds, host.script, work)
 
 
 # --- errors: the same words, found without looking at the host -----------------------------------
@@ -246,6 +254,17 @@ ERRORS = {
         Case("sh", Request(program=("true",), workdir="/home/judge/project", binds=(Bind("/srv/data", "/work"),)),
              {"workdir": directory("/home/judge/project"), "binds": (directory("/srv/data"),)}),
         "/work is given twice (--workdir, --overlay, or a --bind/--bind-rw to /work); give one"),
+    "at its host path without a work dir": (
+        Case("sh", Request(program=("true",), at_host_path=True)),
+        "--at-host-path shows the work dir at its own path: give --workdir DIR or --overlay DIR"),
+    "at its host path above /work": (
+        Case("sh", Request(program=("true",), workdir="/", at_host_path=True), {"workdir": directory("/")}),
+        "--at-host-path: the work dir / cannot be shown at its own path (it would hide the box's root or /work)"),
+    "at its host path, and a bind to /work": (
+        Case("sh", Request(program=("true",), workdir="/home/judge/project", at_host_path=True,
+                           binds=(Bind("/srv/data", "/work"),)),
+             {"workdir": directory("/home/judge/project"), "binds": (directory("/srv/data"),)}),
+        "--at-host-path makes /work a symlink to the work dir /home/judge/project; bind nothing to /work"),
     "nothing to run": (Case("sh", Request()), "nothing to run: give a script, or -- PROGRAM [ARGS]"),
 }
 
