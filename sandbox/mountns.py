@@ -52,6 +52,7 @@ DEVICE_NODES = ("null", "zero", "full", "random", "urandom")
 DEVICE_LINKS = (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
                 ("stderr", "/proc/self/fd/2"))
 _RO_ATTRS = sc.MOUNT_ATTR_RDONLY | sc.MOUNT_ATTR_NOSUID | sc.MOUNT_ATTR_NODEV
+PTYS_MAX = 256  # a box's own devpts: its share of kernel.pty.max (the host keeps kernel.pty.reserve)
 INODE_BYTES = 4096  # one inode per page of a tmpfs's size
 _TMPFS_FLAGS = sc.MS_NOSUID | sc.MS_NODEV
 _DIRECTORY = os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -338,6 +339,6 @@ def _build_dev(target: str, shm_size: Optional[int], pts: bool = False) -> None:
     if pts:
         os.mkdir(f"{target}/pts", 0o755)
         sc.mount("devpts", f"{target}/pts", "devpts", sc.MS_NOSUID | sc.MS_NOEXEC,
-                 "newinstance,ptmxmode=0666,mode=0620")
+                 f"newinstance,ptmxmode=0666,mode=0620,max={PTYS_MAX}")
         os.symlink("pts/ptmx", f"{target}/ptmx")
     sc.mount_setattr(target, _RO_ATTRS | sc.MOUNT_ATTR_NOEXEC, recursive=False)

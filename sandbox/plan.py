@@ -204,7 +204,8 @@ def mount_points(profile: Profile, request: Request, binds: tuple[HostObject, ..
                  script: Optional[HostObject]) -> frozenset[str]:
     """Every path in the box a plan of this request may mount something at (a superset): where
     hostlookup checks a root file system for real directories (HostSide.image_dirs)."""
-    points = {entry.target for entry in profile.mounts} | {WORK_DIR} | {op.target for op in generated_files(profile, "", "")}
+    points = {entry.target for entry in profile.mounts} | {WORK_DIR}
+    points.update(op.target for op in generated_files(profile, "", ""))
     if script is not None:
         points.add(f"{WORK_DIR}/{os.path.basename(script.path)}")
     points.update(os.path.normpath(bind.target or source.path) for bind, source in zip(request.binds, binds))
