@@ -120,3 +120,21 @@ def test_the_default_tls_context_loads_the_hosts_ca_certificates():
         print(ssl.create_default_context().cert_store_stats()["x509_ca"])
     """)
     assert int(output) > 0
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn", "forkserver"])
+def test_multiprocessing_pools_and_locks_work_with_each_start_method(method, tmp_path):
+    probe = tmp_path / "probe.py"  # a file: spawn and forkserver import __main__ again in each worker
+    probe.write_text(textwrap.dedent(f"""
+        import multiprocessing
+        def square(n):
+            return n * n
+        if __name__ == "__main__":
+            context = multiprocessing.get_context("{method}")
+            lock = context.Lock()  # a POSIX semaphore in /dev/shm
+            with lock, context.Pool(4) as pool:
+                print(sum(pool.map(square, range(100))))
+    """))
+    completed = sandbox("run", "--profile", "ci", "--bind", f"{probe}:/work/probe.py", "--", "python3", "/work/probe.py",
+                        timeout=120)
+    assert (completed.returncode, completed.stdout.split()) == (0, [b"328350"]), completed.stderr.decode()
