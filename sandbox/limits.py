@@ -53,6 +53,9 @@ class Mechanism(enum.Enum):
     TMPFS_SIZE = "tmpfs size"
     CGROUP_CPU_MAX = "cgroup cpu.max"
     NOT_ENFORCED_NEEDS_CGROUP = "not enforced: needs a delegated cgroup v2 subtree (cpu.max)"
+    # A profile's `cgroup_only` limit in a box without a cgroup: no rlimit stands in (ci: RLIMIT_AS
+    # would cap a thousand threads' stacks, which bare allows).
+    NOT_ENFORCED_CGROUP_ONLY = "not enforced: the profile enforces it only by a delegated cgroup v2 subtree"
 
     @property
     def failure_note(self) -> Optional[str]:
@@ -191,19 +194,24 @@ class Limit:
             raise UnitError(f"{ZERO_REFUSED}, got {value!r}")
         return parsed
 
-    def enforced_by(self, cgroup: bool, root: bool) -> Mechanism:
+    def enforced_by(self, cgroup: bool, root: bool, cgroup_only: bool = False) -> Mechanism:
         """What enforces this limit in a box with (or without) a delegated cgroup, for a caller of
-        uid 0 (or not)."""
+        uid 0 (or not); `cgroup_only`: the profile wants no rlimit in a cgroup's stead."""
         if cgroup:
             return self.cgroup_mechanism or self.mechanism
+        if cgroup_only:
+            return Mechanism.NOT_ENFORCED_CGROUP_ONLY
         return (root and self.root_mechanism) or self.mechanism
 
-    def applied_rlimit(self, cgroup: bool) -> Optional[Rlimit]:
+    def applied_rlimit(self, cgroup: bool, cgroup_only: bool = False) -> Optional[Rlimit]:
         """The rlimit this limit sets on each of the program's processes, in a box with (or without)
         a delegated cgroup.  Where the box's cgroup holds the limit its rlimit is left off: RLIMIT_AS
         breaks JITs and counts address space, not memory, and RLIMIT_NPROC counts per process.  An
-        rlimit with no cgroup file in its row (RLIMIT_CPU) stays, as a per-process backstop."""
-        return None if cgroup and self.cgroup is not None else self.rlimit
+        rlimit with no cgroup file in its row (RLIMIT_CPU) stays, as a per-process backstop.
+        `cgroup_only` (a profile's choice, for a limit with a cgroup file): no rlimit at all."""
+        if self.cgroup is not None and (cgroup or cgroup_only):
+            return None
+        return self.rlimit
 
 
 TABLE: tuple[Limit, ...] = (

@@ -52,6 +52,7 @@ DEVICE_NODES = ("null", "zero", "full", "random", "urandom")
 DEVICE_LINKS = (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
                 ("stderr", "/proc/self/fd/2"))
 _RO_ATTRS = sc.MOUNT_ATTR_RDONLY | sc.MOUNT_ATTR_NOSUID | sc.MOUNT_ATTR_NODEV
+PTYS_MAX = 256  # a box's own devpts: its share of kernel.pty.max (the host keeps kernel.pty.reserve)
 INODE_BYTES = 4096  # one inode per page of a tmpfs's size
 _TMPFS_FLAGS = sc.MS_NOSUID | sc.MS_NODEV
 _DIRECTORY = os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -63,8 +64,9 @@ class MountOp:
 
     kind: bind (source on the host -> target in the box), overlay (source on the host as the
     read-only lower layer, a throwaway tmpfs of `size` or the kept host directory `upper` as
-    the upper), symlink (source: the link's text), tmpfs, proc, dev (`size`: its /dev/shm's).  A host source comes
-    with its identity (st_dev, st_ino) as the supervisor found it.
+    the upper), symlink (source: the link's text), tmpfs, proc, dev (`size`: its /dev/shm's; `pts`: a devpts of
+    its own), file (`content`, a small generated file written into the root's tmpfs: /etc/passwd).  A host
+    source comes with its identity (st_dev, st_ino) as the supervisor found it.
     """
 
     kind: str
@@ -77,6 +79,8 @@ class MountOp:
     upper: Optional[str] = None  # overlay: a host directory keeping the layer (UPPER/upper, UPPER/work)
     identity: Optional[tuple[int, int]] = None  # the source's (st_dev, st_ino) on the host
     upper_identity: Optional[tuple[int, int]] = None
+    content: Optional[str] = None  # file: its text
+    pts: bool = False  # dev: a devpts instance of the box's own, /dev/ptmx its ptmx
 
 
 class MountError(OSError):
@@ -205,10 +209,26 @@ def _apply(op: MountOp, host: int, root: int) -> None:
         sc.mount("proc", STAGE, "proc", sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC)
         _move_staged(root, op.target)
     elif op.kind == "dev":
-        _build_dev(STAGE, op.size)
+        _build_dev(STAGE, op.size, op.pts)
         _move_staged(root, op.target)
+    elif op.kind == "file":
+        _write_file(root, op.target, op.content or "", op.mode)
     else:
         raise OSError(0, f"unknown mount operation {op.kind}")
+
+
+def _write_file(root: int, target: str, content: str, mode: int) -> None:
+    """A new file in the root's own tmpfs (made read-only with the root), never through a symlink
+    and never over anything already there: a directory bound or made there first is refused
+    (EEXIST), and a parent that is a read-only bind fails (EROFS): the run stops, nothing is hidden."""
+    parent, name = os.path.split(target)
+    directory = mount_point(root, parent, is_dir=True)
+    try:
+        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode, dir_fd=directory)
+    finally:
+        os.close(directory)
+    with os.fdopen(fd, "wb") as f:
+        f.write(content.encode())
 
 
 def _move_staged(root: int, target: str) -> None:
@@ -298,10 +318,12 @@ def _real_directory(layer: int, name: str, shown: Optional[str]) -> int:
         raise
 
 
-def _build_dev(target: str, shm_size: Optional[int]) -> None:
+def _build_dev(target: str, shm_size: Optional[int], pts: bool = False) -> None:
     """A minimal /dev (on the staging directory): the five harmless character devices bound from the
     host's /dev (root's), a private /dev/shm (a tmpfs of shm_size, the limit; None: tmpfs's own
-    default, half the memory); then /dev itself read-only, so the program cannot add names to it."""
+    default, half the memory), with `pts` a devpts instance of the box's own (newinstance: none of
+    the host's terminals is in it; mounted in the box's user namespace, its ptys belong to the box)
+    and /dev/ptmx a link to its ptmx; then /dev itself read-only, so the program cannot add names."""
     sc.mount("tmpfs", target, "tmpfs", sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC, _tmpfs_options(64 << 10, 0o755))
     for node in DEVICE_NODES:
         path = f"{target}/{node}"
@@ -314,4 +336,9 @@ def _build_dev(target: str, shm_size: Optional[int]) -> None:
     os.mkdir(f"{target}/shm", 0o755)
     sc.mount("tmpfs", f"{target}/shm", "tmpfs", sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC,
              _tmpfs_options(shm_size, 0o1777))
+    if pts:
+        os.mkdir(f"{target}/pts", 0o755)
+        sc.mount("devpts", f"{target}/pts", "devpts", sc.MS_NOSUID | sc.MS_NOEXEC,
+                 f"newinstance,ptmxmode=0666,mode=0620,max={PTYS_MAX}")
+        os.symlink("pts/ptmx", f"{target}/ptmx")
     sc.mount_setattr(target, _RO_ATTRS | sc.MOUNT_ATTR_NOEXEC, recursive=False)

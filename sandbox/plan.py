@@ -47,6 +47,10 @@ PER_USER_RLIMITS = (RlimitSpec("sigpending", 1024, 1024), RlimitSpec("msgqueue",
                     RlimitSpec("memlock", 1 << 20, 1 << 20))
 
 
+FALLBACK_NAME = "sandbox"  # the box's user's name where the caller's cannot be written in /etc/passwd
+_UNSAFE_NAME = re.compile(r"[:\n\r\x00]|^$|^[+-]")  # a field separator, a line break, an NIS "+" or "-" entry
+
+
 @dataclass(frozen=True)
 class Bind:
     source: str
@@ -97,13 +101,14 @@ class Plan:
 
 
 def make_plan(profile: Profile, request: Request, host: HostSide, caller_uid: int, caller_gid: int,
-              cgroup: bool = False) -> Plan:
+              cgroup: bool = False, caller_name: str = FALLBACK_NAME) -> Plan:
     """Combine a validated profile with one request and what its host paths were found to be
     (`host`, from hostlookup.resolve_host_paths); raises UsageError for bad requests.  Pure:
     the same arguments give the same plan, on any machine (tests/unit/test_plan_golden.py).
 
     `cgroup` says whether a delegated cgroup v2 subtree will hold the box: then memory,
-    pids and CPU are whole-box cgroup limits, otherwise per-process rlimits.
+    pids and CPU are whole-box cgroup limits, otherwise per-process rlimits.  `caller_name` is
+    the caller's user name, the name of the box's user in a generated /etc/passwd.
     """
     limits = overridden(profile.limits, request.limits)
     work = _work_dir(request, host)
@@ -120,6 +125,8 @@ def make_plan(profile: Profile, request: Request, host: HostSide, caller_uid: in
     if rootfs:
         mounts = _rootfs_mounts(host, mounts) + mounts
     env = dict(profile.env)
+    if not rootfs:  # an image has an /etc of its own, read-only
+        mounts = generated_files(profile, caller_name, env.get("HOME", "/")) + mounts
     for name, _ in request.env:
         check_env_name(name, "env")
     env.update(request.env)
@@ -131,10 +138,10 @@ def make_plan(profile: Profile, request: Request, host: HostSide, caller_uid: in
         mounts=mounts,
         hostname=profile.hostname,
         net=request.net or profile.net,
-        rlimits=_rlimits(limits, cgroup),
+        rlimits=_rlimits(limits, cgroup, profile.cgroup_only),
         seccomp=seccomp_spec(profile),
         limits=limits,
-        enforced_by=_enforced_by(limits, caller_uid, cgroup),
+        enforced_by=_enforced_by(limits, caller_uid, cgroup, profile.cgroup_only),
         cgroup=_cgroup_limits(limits) if cgroup else None,
         collect=request.collect,
         collect_limit=request.collect_limit if request.collect_limit is not None else limits.file_size or DEFAULT_COLLECT_LIMIT,
@@ -205,6 +212,7 @@ def mount_points(profile: Profile, request: Request, binds: tuple[HostObject, ..
     points = {entry.target for entry in profile.mounts} | {WORK_DIR}
     if request.at_host_path and work is not None:
         points.add(work.path)
+    points.update(op.target for op in generated_files(profile, "", ""))
     if script is not None:
         points.add(f"{WORK_DIR}/{os.path.basename(script.path)}")
     points.update(os.path.normpath(bind.target or source.path) for bind, source in zip(request.binds, binds))
@@ -283,7 +291,7 @@ def _profile_mount(entry: MountEntry, limits: Limits, host: HostSide) -> tuple[M
     if entry.kind == "tmpfs":
         return (MountOp("tmpfs", entry.target, size=entry.size or limits.tmp_size, mode=0o1777),)
     if entry.kind == "dev":  # its /dev/shm is a tmpfs of shm_size
-        return (MountOp("dev", entry.target, size=limits.shm_size),)
+        return (MountOp("dev", entry.target, size=limits.shm_size, pts=entry.pts),)
     if entry.kind != "bind":
         return (MountOp(entry.kind, entry.target),)
     assert entry.source is not None
@@ -348,12 +356,32 @@ def _rootfs_mounts(host: HostSide, later: tuple[MountOp, ...]) -> tuple[MountOp,
     return tuple(ops)
 
 
-def _rlimits(limits: Limits, cgroup: bool) -> tuple[RlimitSpec, ...]:
+def generated_files(profile: Profile, caller_name: str, home: str) -> tuple[MountOp, ...]:
+    """The profile's generated files (profile.GENERATED_FILES) as `file` operations: the box's own
+    uid and gid under the caller's name (a name that would break a line of /etc/passwd is replaced
+    by FALLBACK_NAME), localhost and the box's hostname on loopback, lookups in these files only.
+    Nothing of the host's user database: the box knows one user, its own."""
+    name = FALLBACK_NAME if _UNSAFE_NAME.search(caller_name) else caller_name
+    home = home if not _UNSAFE_NAME.search(home) else "/"
+    host = profile.hostname
+    texts = {
+        "passwd": f"{name}:x:{profile.uid}:{profile.gid}:{name}:{home}:/bin/sh\n",
+        "group": f"{name}:x:{profile.gid}:\n",
+        "hosts": f"127.0.0.1\tlocalhost {host}\n::1\tlocalhost ip6-localhost ip6-loopback {host}\n",
+        "nsswitch": "".join(f"{db}: files\n" for db in ("passwd", "group", "shadow", "hosts", "networks",
+                                                          "protocols", "services", "ethers", "rpc", "netgroup")),
+    }
+    paths = {"passwd": "/etc/passwd", "group": "/etc/group", "hosts": "/etc/hosts", "nsswitch": "/etc/nsswitch.conf"}
+    return tuple(MountOp("file", paths[kind], mode=0o644, content=texts[kind]) for kind in profile.generated)
+
+
+def _rlimits(limits: Limits, cgroup: bool, cgroup_only: tuple[str, ...] = ()) -> tuple[RlimitSpec, ...]:
     """Per-process limits: core dumps off and the per-user counts always, then each set limit's
-    rlimit, unless the box's cgroup holds that limit (limits.Limit.applied_rlimit)."""
+    rlimit, unless the box's cgroup holds that limit or the profile wants only a cgroup to
+    (limits.Limit.applied_rlimit)."""
     specs = [RlimitSpec("core", 0, 0), *PER_USER_RLIMITS]
     for limit, value in each_set(limits):
-        rlimit = limit.applied_rlimit(cgroup)
+        rlimit = limit.applied_rlimit(cgroup, limit.name in cgroup_only)
         if rlimit is not None:
             specs.append(RlimitSpec(rlimit.resource, *rlimit.bounds(value)))
     return tuple(specs)
@@ -365,9 +393,11 @@ def _cgroup_limits(limits: Limits) -> CgroupLimits:
                               for write in limit.cgroup.writes(value)))
 
 
-def _enforced_by(limits: Limits, caller_uid: int, cgroup: bool) -> tuple[tuple[str, Mechanism], ...]:
+def _enforced_by(limits: Limits, caller_uid: int, cgroup: bool,
+                 cgroup_only: tuple[str, ...] = ()) -> tuple[tuple[str, Mechanism], ...]:
     """Which mechanism enforces each limit that is set, stated honestly."""
-    return tuple((limit.name, limit.enforced_by(cgroup, caller_uid == 0)) for limit, _ in each_set(limits))
+    return tuple((limit.name, limit.enforced_by(cgroup, caller_uid == 0, limit.name in cgroup_only))
+                 for limit, _ in each_set(limits))
 
 
 def _seccomp_rule(rule: SyscallRule) -> SeccompRule:

@@ -36,12 +36,15 @@ MOUNT_KINDS = ("bind", "proc", "dev", "tmpfs")
 MOUNT_KEYS = {
     "bind": {"bind", "to", "rw", "optional"},
     "proc": {"proc"},
-    "dev": {"dev"},
+    "dev": {"dev", "pts"},
     "tmpfs": {"tmpfs", "size"},
 }
 MERGED_KEYS = ("limits", "env")  # under extends: merged key by key; every other key is replaced
 TOP_KEYS = {"description", "command", "limits", "net", "env", "mounts", "seccomp", "uid", "gid", "hostname", "require",
-            "workdir", "rootfs"}
+            "workdir", "rootfs", "cgroup_only", "generated"}
+# Small files the box's root may be given, made from the plan (plan.generated_files): the box's own
+# user and group (the caller's name), localhost and the box's hostname, name lookups in files only.
+GENERATED_FILES = ("passwd", "group", "hosts", "nsswitch")
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,7 @@ class MountEntry:
     writable: bool = False
     optional: bool = False
     size: Optional[int] = None
+    pts: bool = False  # dev: a devpts of the box's own at /dev/pts, /dev/ptmx its ptmx
 
 
 @dataclass(frozen=True)
@@ -91,6 +95,9 @@ class Profile:
     require: tuple[str, ...] = ()
     workdir: str = "readonly"  # one of WORKDIR_MODES
     rootfs: Optional[str] = None  # a root file system (a directory) instead of the host's: its binds are unused
+    # Limits enforced only by a delegated cgroup: without one no rlimit stands in (ci: no RLIMIT_AS).
+    cgroup_only: tuple[str, ...] = ()
+    generated: tuple[str, ...] = ()  # of GENERATED_FILES: written into the box's root (not with rootfs)
     # Every file read to build it (the extends chain, the syscall groups), with the SHA-256 of
     # the bytes parsed.
     sources: tuple[tuple[str, str], ...] = ()
@@ -271,6 +278,8 @@ def load_profile(name_or_path: str, parse: Optional[Parse] = None) -> Profile:
         require=tuple(_parse_require(data.get("require", []), problems)),
         workdir=_parse_choice(data, "workdir", WORKDIR_MODES, "readonly", problems),
         rootfs=_parse_rootfs(data.get("rootfs"), problems),
+        cgroup_only=tuple(_parse_cgroup_only(data.get("cgroup_only", []), problems)),
+        generated=tuple(_parse_generated(data.get("generated", []), problems)),
         sources=tuple(read) + (groups_source,),
     )
     if problems:
@@ -331,6 +340,24 @@ def _parse_require(value: Any, problems: list[str]) -> list[str]:
     for item in items:
         if item not in REQUIREMENTS:
             problems.append(f"require: unknown requirement {item!r}; expected one of {', '.join(REQUIREMENTS)}")
+    return items
+
+
+def _parse_cgroup_only(value: Any, problems: list[str]) -> list[str]:
+    """Limits the profile enforces by a cgroup or not at all: each must have a cgroup file."""
+    items = _string_list(value, "cgroup_only", problems)
+    for item in items:
+        if item not in BY_NAME or BY_NAME[item].cgroup is None:
+            known = ", ".join(limit.name for limit in TABLE if limit.cgroup is not None)
+            problems.append(f"cgroup_only: {item!r} is not a limit a cgroup enforces; expected some of {known}")
+    return items
+
+
+def _parse_generated(value: Any, problems: list[str]) -> list[str]:
+    items = _string_list(value, "generated", problems)
+    for item in items:
+        if item not in GENERATED_FILES:
+            problems.append(f"generated: unknown file {item!r}; expected some of {', '.join(GENERATED_FILES)}")
     return items
 
 
@@ -427,6 +454,11 @@ def _parse_mounts(value: Any, problems: list[str]) -> list[MountEntry]:
                 problems.append(f"{where}.size: {e}")
                 continue
             entries.append(MountEntry("tmpfs", path, size=size))
+        elif kind == "dev":
+            if not isinstance(item.get("pts", False), bool):
+                problems.append(f"{where}.pts: expected true or false")
+                continue
+            entries.append(MountEntry("dev", path, pts=item.get("pts", False)))
         else:
             entries.append(MountEntry(kind, path))
     return entries

@@ -30,7 +30,7 @@ from .hostcheck import NO_CGROUP_REMEDY, userns_refusal_reason
 from .hostlookup import resolve_host_paths
 from .hostpaths import HostPaths
 from .interrupts import Interrupts
-from .plan import Plan, Request, make_plan
+from .plan import FALLBACK_NAME, Plan, Request, make_plan
 from .profile import Profile
 from .result import Result, Usage, decide_verdict, signal_name
 from .transfer import packing
@@ -111,6 +111,17 @@ class Prepared:
         self.close()
 
 
+def caller_name() -> str:
+    """The caller's user name as getpass finds it (LOGNAME, USER, ..., then the user database), for
+    the box's generated /etc/passwd; the plan's fallback where there is none."""
+    import getpass  # here: only a run plans, and the CLI's start stays lean
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return FALLBACK_NAME
+
+
 def prepare(profile: Profile, request: Request) -> Prepared:
     """Steps 1-4 of a run, for one run or for many alike."""
     subtree = cgroup_subtree(request.cgroup_root, profile)                 # 1. host: a delegated cgroup v2 subtree?
@@ -118,7 +129,7 @@ def prepare(profile: Profile, request: Request) -> Prepared:
     try:
         host = resolve_host_paths(profile, request, paths)                 # 2. host: every path it names, found once
         plan = make_plan(profile, request, host, os.getuid(), os.getgid(), # 3. the whole run as data (pure)
-                         cgroup=subtree is not None)
+                         cgroup=subtree is not None, caller_name=caller_name())
         bpf = compile_seccomp(plan.seccomp, profile.source)                # 4. its filter, once per policy
     except BaseException:
         paths.close()

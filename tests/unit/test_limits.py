@@ -105,7 +105,8 @@ def test_a_plan_states_the_tables_mechanisms(cgroup, root, expected):
 
 
 def test_every_mechanism_is_some_limits_and_has_a_text_of_its_own():
-    used = {limit.enforced_by(cgroup, root) for limit in TABLE for cgroup in (False, True) for root in (False, True)}
+    used = {limit.enforced_by(cgroup, root, only) for limit in TABLE for cgroup in (False, True) for root in (False, True)
+            for only in (False, True)}
     assert used == set(Mechanism)
     assert len(Mechanism.__members__) == len(Mechanism)  # no two members share a text (an alias)
 

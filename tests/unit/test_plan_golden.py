@@ -71,6 +71,9 @@ HOST_BINDS: dict[str, Optional[HostObject]] = {
     "/etc/alternatives": directory("/etc/alternatives"),
     "/etc/ld.so.cache": file("/etc/ld.so.cache"),
     "/etc/localtime": symlink("/etc/localtime", "/usr/share/zoneinfo/Etc/UTC"),
+    "/etc/ssl/certs": directory("/etc/ssl/certs"),
+    "/etc/ca-certificates.conf": file("/etc/ca-certificates.conf"),
+    "/etc/ssl/openssl.cnf": None,
 }
 IMAGE = "/srv/images/alpine"
 
