@@ -26,6 +26,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tarfile
@@ -191,14 +192,15 @@ def parse_counts(output: str) -> dict[str, int]:
 
 def _execute(argv: list[str], cwd: Path, env: dict[str, str]) -> Outcome:
     start = time.monotonic()
-    try:
-        proc = subprocess.run(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True, errors="replace", timeout=TIMEOUT,
-                              start_new_session=True)
-        rc, output = proc.returncode, proc.stdout
-    except subprocess.TimeoutExpired as e:
-        rc, output = -1, (e.stdout or b"").decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or "")
-        output += f"\n[projects: killed after {TIMEOUT} s]\n"
+    with subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, errors="replace", start_new_session=True) as proc:
+        try:
+            output, _ = proc.communicate(timeout=TIMEOUT)
+            rc = proc.returncode
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)  # the suite's own children too (its session)
+            output, _ = proc.communicate()
+            rc, output = -1, output + f"\n[projects: killed after {TIMEOUT} s]\n"
     seconds = time.monotonic() - start
     return Outcome(rc, seconds, parse_counts(output), output)
 
