@@ -97,8 +97,8 @@ KNOWN_GAPS = {
 COMMON_ARGS = ("-q", "-p", "no:cacheprovider", "-rfE", "--tb=line", "--color=no")
 TB_LINE = re.compile(r"^\S+\.py:\d+: (.+)$")
 BOX_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1"}  # the ci profile's
-# As a CI service sets it: pytest then keeps a failure's whole reason in its short summary (and a test's own
-# code, e.g. one clearing os.environ, cannot make it trim them to 80 columns).
+# As a CI service sets it, in both runs: pytest then keeps a failure's whole reason in its -rfE summary (unless
+# a test takes CI out of os.environ, as httplib2's do: --tb=line has the reasons whole anyway).
 WIDE = {"CI": "true"}
 
 
