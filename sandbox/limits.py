@@ -39,6 +39,7 @@ class Mechanism(enum.Enum):
     it, so it never changes; code tests the member, never the text."""
 
     SUPERVISOR_CPU_WATCH = "supervisor watch of the box's CPU time (/proc; RLIMIT_CPU a second later as a backstop)"
+    SUPERVISOR_CPU_WATCH_ALONE = "supervisor watch of the box's CPU time (/proc)"
     CGROUP_CPU_STAT = "cgroup cpu.stat (whole box, watched by the supervisor)"
     SUPERVISOR_TIMER = "supervisor timer"
     RLIMIT_AS = "RLIMIT_AS (per process address space)"
@@ -175,6 +176,7 @@ class Limit:
     root_mechanism: Optional[Mechanism] = None
     default: Any = None  # the value of a profile that does not name it (profile.py); None: no limit
     about: str = ""  # what it limits, for --help, where the name alone does not say
+    backstop: Optional[Mechanism] = None  # its rlimit is only a backstop: what enforces it without one
 
     @property
     def help(self) -> str:
@@ -194,28 +196,37 @@ class Limit:
             raise UnitError(f"{ZERO_REFUSED}, got {value!r}")
         return parsed
 
-    def enforced_by(self, cgroup: bool, root: bool, cgroup_only: bool = False) -> Mechanism:
+    def enforced_by(self, cgroup: bool, root: bool, cgroup_only: bool = False, backstops: bool = True) -> Mechanism:
         """What enforces this limit in a box with (or without) a delegated cgroup, for a caller of
-        uid 0 (or not); `cgroup_only`: the profile wants no rlimit in a cgroup's stead."""
+        uid 0 (or not); `cgroup_only`: the profile wants no rlimit in a cgroup's stead; `backstops`:
+        the profile keeps the rlimits that only back the supervisor up (profile.rlimit_backstops)."""
         if cgroup:
             return self.cgroup_mechanism or self.mechanism
         if cgroup_only:
             return Mechanism.NOT_ENFORCED_CGROUP_ONLY
+        if not backstops and self.backstop is not None:
+            return self.backstop
         return (root and self.root_mechanism) or self.mechanism
 
-    def applied_rlimit(self, cgroup: bool, cgroup_only: bool = False) -> Optional[Rlimit]:
+    def applied_rlimit(self, cgroup: bool, cgroup_only: bool = False, backstops: bool = True) -> Optional[Rlimit]:
         """The rlimit this limit sets on each of the program's processes, in a box with (or without)
         a delegated cgroup.  Where the box's cgroup holds the limit its rlimit is left off: RLIMIT_AS
         breaks JITs and counts address space, not memory, and RLIMIT_NPROC counts per process.  An
         rlimit with no cgroup file in its row (RLIMIT_CPU) stays, as a per-process backstop.
-        `cgroup_only` (a profile's choice, for a limit with a cgroup file): no rlimit at all."""
+        `cgroup_only` (a profile's choice, for a limit with a cgroup file): no rlimit at all.
+        Without `backstops` (a profile's choice) a backstop rlimit is left off: RLIMIT_CPU arms the
+        kernel's process CPU timer, after which CLOCK_PROCESS_CPUTIME_ID (time.process_time())
+        advances only at scheduler ticks, not as bare."""
         if self.cgroup is not None and (cgroup or cgroup_only):
+            return None
+        if not backstops and self.backstop is not None:
             return None
         return self.rlimit
 
 
 TABLE: tuple[Limit, ...] = (
     Limit("cpu_time", DURATION, "--cpu-time", Mechanism.SUPERVISOR_CPU_WATCH, rlimit=Rlimit("cpu", _backstop_after),
+          backstop=Mechanism.SUPERVISOR_CPU_WATCH_ALONE,
           cgroup_mechanism=Mechanism.CGROUP_CPU_STAT),
     Limit("wall_time", DURATION, "--wall-time", Mechanism.SUPERVISOR_TIMER),
     Limit("memory", SIZE, "--memory", Mechanism.RLIMIT_AS, rlimit=Rlimit("as"),

@@ -138,10 +138,10 @@ def make_plan(profile: Profile, request: Request, host: HostSide, caller_uid: in
         mounts=mounts,
         hostname=profile.hostname,
         net=request.net or profile.net,
-        rlimits=_rlimits(limits, cgroup, profile.cgroup_only),
+        rlimits=_rlimits(limits, cgroup, profile.cgroup_only, profile.rlimit_backstops),
         seccomp=seccomp_spec(profile),
         limits=limits,
-        enforced_by=_enforced_by(limits, caller_uid, cgroup, profile.cgroup_only),
+        enforced_by=_enforced_by(limits, caller_uid, cgroup, profile.cgroup_only, profile.rlimit_backstops),
         cgroup=_cgroup_limits(limits) if cgroup else None,
         collect=request.collect,
         collect_limit=request.collect_limit if request.collect_limit is not None else limits.file_size or DEFAULT_COLLECT_LIMIT,
@@ -375,13 +375,14 @@ def generated_files(profile: Profile, caller_name: str, home: str) -> tuple[Moun
     return tuple(MountOp("file", paths[kind], mode=0o644, content=texts[kind]) for kind in profile.generated)
 
 
-def _rlimits(limits: Limits, cgroup: bool, cgroup_only: tuple[str, ...] = ()) -> tuple[RlimitSpec, ...]:
+def _rlimits(limits: Limits, cgroup: bool, cgroup_only: tuple[str, ...] = (),
+             backstops: bool = True) -> tuple[RlimitSpec, ...]:
     """Per-process limits: core dumps off and the per-user counts always, then each set limit's
     rlimit, unless the box's cgroup holds that limit or the profile wants only a cgroup to
     (limits.Limit.applied_rlimit)."""
     specs = [RlimitSpec("core", 0, 0), *PER_USER_RLIMITS]
     for limit, value in each_set(limits):
-        rlimit = limit.applied_rlimit(cgroup, limit.name in cgroup_only)
+        rlimit = limit.applied_rlimit(cgroup, limit.name in cgroup_only, backstops)
         if rlimit is not None:
             specs.append(RlimitSpec(rlimit.resource, *rlimit.bounds(value)))
     return tuple(specs)
@@ -393,10 +394,10 @@ def _cgroup_limits(limits: Limits) -> CgroupLimits:
                               for write in limit.cgroup.writes(value)))
 
 
-def _enforced_by(limits: Limits, caller_uid: int, cgroup: bool,
-                 cgroup_only: tuple[str, ...] = ()) -> tuple[tuple[str, Mechanism], ...]:
+def _enforced_by(limits: Limits, caller_uid: int, cgroup: bool, cgroup_only: tuple[str, ...] = (),
+                 backstops: bool = True) -> tuple[tuple[str, Mechanism], ...]:
     """Which mechanism enforces each limit that is set, stated honestly."""
-    return tuple((limit.name, limit.enforced_by(cgroup, caller_uid == 0, limit.name in cgroup_only))
+    return tuple((limit.name, limit.enforced_by(cgroup, caller_uid == 0, limit.name in cgroup_only, backstops))
                  for limit, _ in each_set(limits))
 
 

@@ -41,7 +41,7 @@ MOUNT_KEYS = {
 }
 MERGED_KEYS = ("limits", "env")  # under extends: merged key by key; every other key is replaced
 TOP_KEYS = {"description", "command", "limits", "net", "env", "mounts", "seccomp", "uid", "gid", "hostname", "require",
-            "workdir", "rootfs", "cgroup_only", "generated"}
+            "workdir", "rootfs", "cgroup_only", "generated", "rlimit_backstops"}
 # Small files the box's root may be given, made from the plan (plan.generated_files): the box's own
 # user and group (the caller's name), localhost and the box's hostname, name lookups in files only.
 GENERATED_FILES = ("passwd", "group", "hosts", "nsswitch")
@@ -97,6 +97,7 @@ class Profile:
     rootfs: Optional[str] = None  # a root file system (a directory) instead of the host's: its binds are unused
     # Limits enforced only by a delegated cgroup: without one no rlimit stands in (ci: no RLIMIT_AS).
     cgroup_only: tuple[str, ...] = ()
+    rlimit_backstops: bool = True  # the rlimits that only back the supervisor up (RLIMIT_CPU): ci leaves them off
     generated: tuple[str, ...] = ()  # of GENERATED_FILES: written into the box's root (not with rootfs)
     # Every file read to build it (the extends chain, the syscall groups), with the SHA-256 of
     # the bytes parsed.
@@ -279,6 +280,7 @@ def load_profile(name_or_path: str, parse: Optional[Parse] = None) -> Profile:
         workdir=_parse_choice(data, "workdir", WORKDIR_MODES, "readonly", problems),
         rootfs=_parse_rootfs(data.get("rootfs"), problems),
         cgroup_only=tuple(_parse_cgroup_only(data.get("cgroup_only", []), problems)),
+        rlimit_backstops=_parse_backstops(data.get("rlimit_backstops", True), problems),
         generated=tuple(_parse_generated(data.get("generated", []), problems)),
         sources=tuple(read) + (groups_source,),
     )
@@ -341,6 +343,13 @@ def _parse_require(value: Any, problems: list[str]) -> list[str]:
         if item not in REQUIREMENTS:
             problems.append(f"require: unknown requirement {item!r}; expected one of {', '.join(REQUIREMENTS)}")
     return items
+
+
+def _parse_backstops(value: Any, problems: list[str]) -> bool:
+    if not isinstance(value, bool):
+        problems.append(f"rlimit_backstops: expected true or false, got {value!r}")
+        return True
+    return value
 
 
 def _parse_cgroup_only(value: Any, problems: list[str]) -> list[str]:

@@ -99,3 +99,16 @@ def test_subprocesses_with_pipes_and_a_shell(probe):
 def test_signals_between_the_suite_s_own_processes(probe):
     script = probe(SIGNALS)
     assert boxed(script) == bare(script) == "child ended by SIGTERM\nown signal handled True\nalarm raised\n"
+
+
+def test_process_time_advances_over_short_spans_as_bare(probe):
+    """A suite that times a little work with time.process_time() (httplib2's does, and divides by it):
+    RLIMIT_CPU would arm the kernel's process CPU timer, after which the clock moves only at ticks
+    (0.0 for a few hundred microseconds of work); ci sets none (rlimit_backstops: false)."""
+    script = probe("""
+        import time
+        start = time.process_time()
+        total = sum(range(20000))
+        print(time.process_time() > start)
+    """)
+    assert boxed(script) == bare(script) == "True\n"

@@ -105,8 +105,8 @@ def test_a_plan_states_the_tables_mechanisms(cgroup, root, expected):
 
 
 def test_every_mechanism_is_some_limits_and_has_a_text_of_its_own():
-    used = {limit.enforced_by(cgroup, root, only) for limit in TABLE for cgroup in (False, True) for root in (False, True)
-            for only in (False, True)}
+    used = {limit.enforced_by(cgroup, root, only, backstops) for limit in TABLE for cgroup in (False, True)
+            for root in (False, True) for only in (False, True) for backstops in (False, True)}
     assert used == set(Mechanism)
     assert len(Mechanism.__members__) == len(Mechanism)  # no two members share a text (an alias)
 
@@ -298,3 +298,15 @@ def test_an_error_of_the_program_s_own_gets_no_memory_note():
     assert message("RE", None, False, b"ZeroDivisionError: division by zero\n", exit_code=1) == "exited with 1"
     assert message("RE", None, False, exit_code=1, memory_peak=None) == "exited with 1"
     assert message("RE", None, False, exit_code=None, signal=15) == "killed by SIGTERM"
+
+
+def test_a_profile_without_backstops_sets_no_rlimit_cpu_and_says_the_watch_alone_enforces():
+    """ci keeps no RLIMIT_CPU (it makes time.process_time() tick-coarse); cpu_time is still enforced,
+    by the supervisor's watch, and enforced_by says so without naming a backstop."""
+    cpu = BY_NAME["cpu_time"]
+    assert cpu.applied_rlimit(cgroup=False, backstops=False) is None
+    assert cpu.applied_rlimit(cgroup=True, backstops=False) is None
+    assert cpu.applied_rlimit(cgroup=False) is cpu.rlimit
+    assert cpu.enforced_by(cgroup=False, root=False, backstops=False) is Mechanism.SUPERVISOR_CPU_WATCH_ALONE
+    assert cpu.enforced_by(cgroup=True, root=False, backstops=False) is Mechanism.CGROUP_CPU_STAT
+    assert BY_NAME["memory"].applied_rlimit(cgroup=False, backstops=False) is BY_NAME["memory"].rlimit  # not one
