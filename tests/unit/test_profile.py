@@ -464,3 +464,10 @@ def test_the_cache_rereads_what_a_profile_extends(write_profile, minimal_profile
     with open(parent, "w") as f:
         f.write(minimal_profile_text.replace("memory: 64M", "memory: 48M"))
     assert _cache.load_profile(child).limits.memory == 48 << 20
+
+
+def test_rlimit_backstops_is_true_unless_a_profile_says_false(profile_with, minimal_profile_path):
+    assert load_profile(minimal_profile_path).rlimit_backstops is True
+    assert load_profile(profile_with("rlimit_backstops: false")).rlimit_backstops is False
+    assert _problems(profile_with("rlimit_backstops: sometimes")) == [
+        "rlimit_backstops: expected true or false, got 'sometimes'"]
