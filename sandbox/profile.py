@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import stat
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Sequence
 
 from .errors import ProfileError
 from .hostpaths import PathError, resolve
@@ -336,13 +336,18 @@ def _string_list(value: Any, where: str, problems: list[str]) -> list[str]:
     return value
 
 
+def _choices(value: Any, where: str, what: str, known: Sequence[str], problems: list[str]) -> list[str]:
+    """A list of names each of which must be one of `known`."""
+    items = _string_list(value, where, problems)
+    for item in items:
+        if item not in known:
+            problems.append(f"{where}: unknown {what} {item!r}; expected some of {', '.join(known)}")
+    return items
+
+
 def _parse_require(value: Any, problems: list[str]) -> list[str]:
     """Protections the profile refuses to run without (fail closed instead of a weaker box)."""
-    items = _string_list(value, "require", problems)
-    for item in items:
-        if item not in REQUIREMENTS:
-            problems.append(f"require: unknown requirement {item!r}; expected one of {', '.join(REQUIREMENTS)}")
-    return items
+    return _choices(value, "require", "requirement", REQUIREMENTS, problems)
 
 
 def _parse_backstops(value: Any, problems: list[str]) -> bool:
@@ -363,11 +368,7 @@ def _parse_cgroup_only(value: Any, problems: list[str]) -> list[str]:
 
 
 def _parse_generated(value: Any, problems: list[str]) -> list[str]:
-    items = _string_list(value, "generated", problems)
-    for item in items:
-        if item not in GENERATED_FILES:
-            problems.append(f"generated: unknown file {item!r}; expected some of {', '.join(GENERATED_FILES)}")
-    return items
+    return _choices(value, "generated", "file", GENERATED_FILES, problems)
 
 
 def _parse_rootfs(value: Any, problems: list[str]) -> Optional[str]:

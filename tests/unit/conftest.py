@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
+import yaml
 
 # A minimal profile that loads cleanly; tests append or replace keys to break it.
 MINIMAL_PROFILE = """\
@@ -111,3 +112,15 @@ def run_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.Capt
         return Ran(ended.value.code, out, err)
 
     return run
+
+
+@pytest.fixture
+def profile_with(write_profile, minimal_profile_text):
+    """profile_with(extra) -> path of the minimal profile with `extra` YAML replacing top-level keys."""
+
+    def write(extra: str) -> str:
+        base = yaml.safe_load(minimal_profile_text)
+        base.update(yaml.safe_load(extra))
+        return write_profile(yaml.safe_dump(base))
+
+    return write

@@ -7,7 +7,6 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-import yaml
 
 from sandbox.errors import ProfileError
 from sandbox.hostside import HostObject, HostSide
@@ -70,18 +69,6 @@ def test_ci_has_a_devpts_of_its_own_loopback_and_64_mib_of_shm():
     assert plan.net == "loopback"
     sh = load_profile("sh")
     assert not any(entry.pts for entry in sh.mounts)  # a judged program gets no terminal to open
-
-
-@pytest.fixture
-def profile_with(write_profile, minimal_profile_text):
-    """profile_with(extra) -> path of the minimal profile with `extra` YAML replacing top-level keys."""
-
-    def write(extra: str) -> str:
-        base = yaml.safe_load(minimal_profile_text)
-        base.update(yaml.safe_load(extra))
-        return write_profile(yaml.safe_dump(base))
-
-    return write
 
 
 @pytest.mark.parametrize("extra, problem", [

@@ -33,18 +33,6 @@ def _problems(path: str) -> list[str]:
     return error.problems
 
 
-@pytest.fixture
-def profile_with(write_profile, minimal_profile_text):
-    """profile_with(extra) -> path of the minimal profile with `extra` YAML replacing top-level keys."""
-
-    def write(extra: str) -> str:
-        base = yaml.safe_load(minimal_profile_text)
-        base.update(yaml.safe_load(extra))
-        return write_profile(yaml.safe_dump(base))
-
-    return write
-
-
 # --- a valid profile ----------------------------------------------------------------------------
 
 
