@@ -26,7 +26,7 @@ import select
 import signal
 import socket
 import threading
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 from . import _channel
 from ._channel import InitFds
@@ -143,11 +143,21 @@ def _lifeline() -> int:
 class ForkServer:
     """The client end: starts the server on first use, restarts it if it died, thread-safe."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_start: Optional[Callable[[int], None]] = None) -> None:
+        """on_start(pid): called with each server's pid as it starts, before any request, to place it
+        (Sandbox puts it into a scope of the user's systemd manager): it clones no init before its
+        first request, so its inits are born where it was placed."""
         self._lock = threading.Lock()
         self._sock: Optional[socket.socket] = None
         self._server: Optional["subprocess.Popen[bytes]"] = None
         self._owner = 0  # the pid that started the server; a forked caller starts its own
+        self._on_start = on_start
+
+    def start(self) -> None:
+        """Start the server now, if none of ours runs (spawn starts one when needed anyway)."""
+        with self._lock:
+            if self._sock is None or self._owner != os.getpid():
+                self._start()
 
     def spawn(self, fds: InitFds) -> InitProcess:
         with self._lock:
@@ -186,6 +196,12 @@ class ForkServer:
         finally:
             theirs.close()
         self._sock, self._owner = ours, os.getpid()
+        if self._on_start is not None:
+            try:
+                self._on_start(self._server.pid)
+            except BaseException:
+                self._stop()
+                raise
 
     def _stop(self) -> None:
         if self._sock is not None and self._owner == os.getpid():
@@ -250,6 +266,7 @@ class _Server:
         self.lifeline = _lifeline()
         self.live: dict[int, InitProcess] = {}  # pid -> init, to kill what is left when the caller goes
         self.spare: Optional[tuple[InitProcess, socket.socket]] = None
+        self.answered = 0  # requests answered so far
 
     def reap(self, *_: object) -> None:
         while True:
@@ -282,8 +299,10 @@ class _Server:
         return init, handover
 
     def next_request(self) -> Optional[_channel.InitFds]:
-        """Clone the spare, then wait (reaping) for a request."""
-        if self.spare is None:
+        """Clone the spare, then wait (reaping) for a request.  Not before the first request: until
+        then the caller may still be moving this server into another cgroup (ForkServer's on_start),
+        and an init cloned earlier would stay behind in the old one."""
+        if self.spare is None and self.answered:
             try:
                 self.spare = self.clone()
             except OSError:
@@ -306,6 +325,7 @@ class _Server:
         finally:
             for fd in request.as_list():
                 os.close(fd)
+        self.answered += 1
         try:
             socket.send_fds(self.sock, [reply], passed)
         except OSError:

@@ -9,12 +9,13 @@ start; close() (or the end of a `with` block, or of the process) stops it.
 from __future__ import annotations
 
 import os
+import warnings
 import weakref
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import Any, Iterator, Mapping, Optional, Sequence, Union
+from typing import Any, Callable, Iterator, Mapping, Optional, Sequence, Union
 
-from . import supervisor
+from . import supervisor, systemd
 from ._cache import load_profile
 from ._forkserver import ForkServer
 from .cases import Case, CaseFile, run_cases
@@ -38,18 +39,42 @@ class Sandbox:
     """A profile plus limit overrides, checked once; call run() as often as needed."""
 
     def __init__(self, profile: Union[str, Profile] = "py3", *, cgroup_root: Optional[str] = None,
-                 **limits: object) -> None:
+                 systemd_scope: Optional[bool] = None, **limits: object) -> None:
         """cgroup_root: a delegated cgroup v2 subtree for the boxes (default: $SANDBOX_CGROUP_ROOT,
-        else this process's own cgroup if it is delegated, else rlimits only).  limits: the
-        profile's, overridden by name for every run (memory="64M"; the names are sandbox.limits'
-        table); a run's own keywords override them in turn, the same way."""
+        else this process's own cgroup if it is delegated, else a transient delegated scope of the
+        user's systemd manager holding this Sandbox's fork server, else rlimits only).
+        systemd_scope: True insists on that scope, False never asks for one (default:
+        $SANDBOX_SYSTEMD_SCOPE, else automatic).  limits: the profile's, overridden by name for
+        every run (memory="64M"; the names are sandbox.limits' table); a run's own keywords
+        override them in turn, the same way."""
         base = profile if isinstance(profile, Profile) else load_profile(profile)
         self.profile = replace(base, limits=overridden(base.limits, parse_overrides(limits)))
         self.cgroup_root = cgroup_root
         supervisor.compile_seccomp(seccomp_spec(self.profile), self.profile.source)
-        supervisor.cgroup_subtree(cgroup_root, self.profile)  # a host refusal surfaces here, once
-        self._server = ForkServer()
+        self._systemd_scope = systemd_scope
+        self._scoped = systemd.wanted(systemd_scope, cgroup_root)
+        self._server = ForkServer(on_start=_weakly(self._into_scope) if self._scoped else None)
         weakref.finalize(self, self._server.close)
+        if self._scoped:
+            self._server.start()  # now: its scope, or the host's refusal, comes before the first run
+        else:
+            supervisor.cgroup_subtree(cgroup_root, self.profile)  # a host refusal surfaces here, once
+
+    def _into_scope(self, server: int) -> None:
+        """Put a starting fork server into a new delegated scope of the user's systemd manager, and
+        make that scope this Sandbox's cgroup root: the caller stays where it is, the server moves
+        into a leaf of the scope, and each box gets a cgroup beside it.  Where the scope was only
+        our default and cannot be had, runs go on with what the caller's own cgroup gives."""
+        try:
+            scope = systemd.start_scope([server], f"fork server of pid {os.getpid()}")
+            supervisor.cgroup_subtree(scope, self.profile, residents=(server,))
+        except systemd.ScopeRefused as e:
+            if systemd.setting(self._systemd_scope):
+                raise
+            warnings.warn(f"{e.message}; limits are rlimits (systemd_scope=False says not to ask)", stacklevel=3)
+            supervisor.cgroup_subtree(self.cgroup_root, self.profile)
+            return
+        self.cgroup_root = scope
 
     def close(self) -> None:
         """Stop this Sandbox's fork server; a later run() starts a new one."""
@@ -128,11 +153,18 @@ class Sandbox:
         return Request(
             program=tuple(argv), script=script, script_args=tuple(args),
             limits=parse_overrides(limits), net=net, binds=tuple(binds), workdir=workdir,
-            env=tuple((env or {}).items()), cgroup_root=self.cgroup_root,
+            env=tuple((env or {}).items()), cgroup_root=self._run_cgroup_root(),
             files=tuple(_file_entry(name, content) for name, content in (files or {}).items()),
             collect=tuple(collect), collect_limit=parse_size_option("collect_limit", collect_limit),
             rootfs=rootfs, overlay=(overlay, None) if isinstance(overlay, str) else overlay, at_host_path=at_host_path,
         )
+
+    def _run_cgroup_root(self) -> Optional[str]:
+        """The cgroup root for a run starting now.  With a scope, the fork server is started first
+        (after close(), or in a forked caller, a new one in a new scope), so it is that scope's."""
+        if self._scoped:
+            self._server.start()
+        return self.cgroup_root
 
     def run_cases(
         self,
@@ -169,6 +201,18 @@ class Sandbox:
                                                    self._server.spawn, hook)
 
             return list(run_cases(cases, run_one, compare=compare, fail_fast=fail_fast))
+
+
+def _weakly(method: Callable[[int], None]) -> Callable[[int], None]:
+    """A bound method the fork server can hold without keeping its Sandbox alive (weakref.finalize
+    closes the server when the Sandbox goes; a strong reference back would delay that to the gc)."""
+    ref = weakref.WeakMethod(method)
+
+    def call(pid: int) -> None:
+        bound = ref()
+        if bound is not None:
+            bound(pid)
+    return call
 
 
 @contextmanager

@@ -19,9 +19,10 @@ import itertools
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Optional, Sequence
 
 REQUIRED_CONTROLLERS = ("memory", "pids", "cpu")
+ROOT_ENV = "SANDBOX_CGROUP_ROOT"  # names a delegated subtree, as --cgroup-root does
 RUN_PREFIX = "sandbox-run-"
 LEAF_PREFIX = "sandbox-supervisor-"
 
@@ -88,8 +89,9 @@ def own_cgroup_path(mount: str) -> Optional[str]:
     return None
 
 
-def inspect(path: str, source: str) -> Delegation:
-    """Read-only: can this process create box cgroups under `path`?  Problems carry the fix."""
+def inspect(path: str, source: str, residents: Sequence[int] = ()) -> Delegation:
+    """Read-only: can this process create box cgroups under `path`?  Problems carry the fix.
+    `residents` are processes of ours sitting in `path` (default: this one), which Subtree moves."""
     try:
         controllers = tuple(_read(os.path.join(path, "cgroup.controllers")).split())
     except OSError as e:
@@ -106,7 +108,7 @@ def inspect(path: str, source: str) -> Delegation:
                               f"fix: run under `systemd-run --user --scope -p Delegate=yes`, or chown the subtree "
                               f"(directory, cgroup.procs, cgroup.subtree_control, cgroup.threads) to this user")
     enabled = _read(os.path.join(path, "cgroup.subtree_control")).split()
-    others = set(_read(os.path.join(path, "cgroup.procs")).split()) - {str(os.getpid())}
+    others = set(_read(os.path.join(path, "cgroup.procs")).split()) - {str(pid) for pid in residents or [os.getpid()]}
     if not all(c in enabled for c in REQUIRED_CONTROLLERS) and others:
         return Delegation(path, controllers, source,
                           f"{path} holds other processes ({' '.join(sorted(others)[:5])}), so the no-internal-process "
@@ -115,7 +117,22 @@ def inspect(path: str, source: str) -> Delegation:
     return Delegation(path, controllers, source)
 
 
-def find_delegation(explicit: Optional[str]) -> Optional[Delegation]:
+def named_root(explicit: Optional[str]) -> Optional[str]:
+    """The subtree the caller named: the flag or keyword, else $SANDBOX_CGROUP_ROOT, else None."""
+    return explicit or os.environ.get(ROOT_ENV) or None
+
+
+def controllers_offered(mount: str) -> tuple[str, ...]:
+    """Which of the controllers we use the cgroup v2 hierarchy has at all (none on a hybrid host,
+    whose controllers sit on cgroup v1): without them no delegation can give a box its limits."""
+    try:
+        offered = _read(os.path.join(mount, "cgroup.controllers")).split()
+    except OSError:
+        return ()
+    return tuple(c for c in REQUIRED_CONTROLLERS if c in offered)
+
+
+def find_delegation(explicit: Optional[str], residents: Sequence[int] = ()) -> Optional[Delegation]:
     """The subtree to use: an explicit one, else our own cgroup if it is delegated to us.
 
     Root never adopts its own cgroup automatically: every cgroup is writable by root,
@@ -125,7 +142,7 @@ def find_delegation(explicit: Optional[str]) -> Optional[Delegation]:
     if explicit:
         if mount is None:
             return Delegation(explicit, (), "explicit", "no cgroup v2 hierarchy is mounted")
-        return inspect(os.path.normpath(explicit), "explicit")
+        return inspect(os.path.normpath(explicit), "explicit", residents)
     if mount is None or os.geteuid() == 0:
         return None
     own = own_cgroup_path(mount)
@@ -169,23 +186,26 @@ class CgroupNow:
 class Subtree:
     """A prepared delegated subtree: controllers enabled, stale boxes swept.  One per process."""
 
-    def __init__(self, delegation: Delegation) -> None:
+    def __init__(self, delegation: Delegation, residents: Sequence[int] = ()) -> None:
+        """residents: our processes sitting in the subtree's root (default: this one), moved into
+        a leaf of ours (the API's fork server sits in the scope made for it, not its caller)."""
         self.path = delegation.path
         self._counter = itertools.count()
         self._tag = _owner_tag()
-        self._enable_controllers()
+        self._enable_controllers(residents)
         self.sweep_stale()
 
-    def _enable_controllers(self) -> None:
+    def _enable_controllers(self, residents: Sequence[int]) -> None:
         """Enable +memory +pids +cpu for children.  The no-internal-process rule forbids that
-        while processes sit in this cgroup, so first move ourselves into a leaf of our own."""
+        while processes sit in this cgroup, so first move ours into a leaf of our own."""
         control = os.path.join(self.path, "cgroup.subtree_control")
         if all(c in _read(control).split() for c in REQUIRED_CONTROLLERS):
             return
         if _read(os.path.join(self.path, "cgroup.procs")).split():
             leaf = os.path.join(self.path, LEAF_PREFIX + self._tag)
             os.makedirs(leaf, exist_ok=True)
-            _write(os.path.join(leaf, "cgroup.procs"), "0")
+            for pid in residents or [0]:  # 0: the writer
+                _write(os.path.join(leaf, "cgroup.procs"), str(pid))
         try:
             _write(control, " ".join("+" + c for c in REQUIRED_CONTROLLERS))
         except OSError as e:

@@ -28,7 +28,6 @@ if TYPE_CHECKING:  # imported when used, to keep the CLI's start fast
     from .supervisor import Prepared
 
 EXIT_SANDBOX_ERROR = 125
-IN_SCOPE_ENV = "SANDBOX_IN_SYSTEMD_SCOPE"
 NOTEWORTHY = ("TLE", "MLE", "OLE", "SV", "IE")
 
 
@@ -91,8 +90,10 @@ def _parser() -> _Parser:
     run.add_argument("--cgroup-root", metavar="DIR",
                      help="a cgroup v2 directory delegated to you, for whole-box limits (or $SANDBOX_CGROUP_ROOT)")
     run.add_argument("--name", metavar="NAME", help="list the running box under NAME for sandbox ps/exec/freeze/kill")
-    run.add_argument("--systemd-scope", action="store_true",
-                     help="re-run inside `systemd-run --user --scope -p Delegate=yes` to get a delegated cgroup")
+    run.add_argument("--systemd-scope", action=argparse.BooleanOptionalAction, default=None,
+                     help="run in a transient delegated scope of your systemd user manager, for whole-box cgroup "
+                          "limits (default: automatically where your own cgroup is not delegated and a manager "
+                          "runs; or $SANDBOX_SYSTEMD_SCOPE=1/0)")
     _add_case_and_file_options(run)
     commands.add_parser("profiles", help="list the shipped profiles (as `profile list`)")
     profile = commands.add_parser("profile", help="list, show or check profiles")
@@ -291,8 +292,7 @@ def _run(args: argparse.Namespace, tokens: list[str], script: Optional[str], res
     from .transfer.host import CollectDir
     from ._cache import load_profile
 
-    if args.systemd_scope and not os.environ.get(IN_SCOPE_ENV):
-        _reexec_in_systemd_scope(tokens)
+    _enter_systemd_scope(args.systemd_scope, args.cgroup_root)
     program = tuple(rest) if script is None else ()
     if script is None and not program:
         raise UsageError("sandbox run: nothing to run; give SCRIPT [ARGS] or -- PROGRAM [ARGS]")
@@ -567,20 +567,20 @@ def _cmd_control(verb: str, name: str) -> None:
         control.freeze(box, verb == "freeze")
 
 
-def _reexec_in_systemd_scope(tokens: list[str]) -> NoReturn:
-    """Become a process alone in a delegated scope of the user's systemd manager: this same CLI, run
-    again by an isolated Python (never `python -m sandbox`, which would import the cwd's `sandbox/`)."""
-    from .hostcheck import systemd_user_manager
-    from .selfexec import find_program, python_command
+def _enter_systemd_scope(flag: Optional[bool], cgroup_root: Optional[str]) -> None:
+    """Move this process into a delegated scope of the user's systemd manager where that gives the
+    boxes a cgroup (sandbox/systemd.py).  Where it was only our default and the manager refuses,
+    the run goes on with rlimits, saying so in one line; where it was asked for, that is an error."""
+    from . import systemd
 
-    systemd_run = find_program("systemd-run")
-    if systemd_run is None or not systemd_user_manager():
-        raise HostError("--systemd-scope: no systemd user manager is running for this user; fix: log in through a "
-                        "systemd session or run `loginctl enable-linger $USER`, or pass --cgroup-root")
-    again = python_command("from sandbox.cli import main; main()")
-    os.environ[IN_SCOPE_ENV] = "1"
-    os.execv(systemd_run, [systemd_run, "--user", "--scope", "--quiet", "--collect", "-p", "Delegate=yes", "--",
-                           *again, "run", *tokens])
+    if not systemd.wanted(flag, cgroup_root):
+        return
+    try:
+        systemd.start_scope([os.getpid()], "sandbox run")
+    except systemd.ScopeRefused as e:
+        if systemd.setting(flag):
+            raise
+        print(f"sandbox: note: {e.message}; limits are rlimits (--no-systemd-scope says not to ask)", file=sys.stderr)
 
 
 def _cmd_doctor(cgroup_root: Optional[str]) -> int:

@@ -18,7 +18,7 @@ import signal
 import threading
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
-from typing import Callable, Iterator, Optional
+from typing import Callable, Iterator, Optional, Sequence
 
 from . import _cache, _channel, cgroup, seccomp
 from ._channel import InitFds
@@ -39,7 +39,6 @@ from .watch import SETUP_TIMEOUT, Watch, Watched
 __all__ = ["CAPTURE", "PASS", "STDOUT", "TERMINAL", "Sink", "Source", "Stdio", "Prepared", "prepare", "run",
            "run_prepared", "compile_seccomp", "cgroup_subtree"]
 
-CGROUP_ROOT_ENV = "SANDBOX_CGROUP_ROOT"
 PEAK_SLACK = 1 << 20  # bytes the target may touch after reporting its peak, before the exec
 Launcher = Callable[[InitFds], InitProcess]  # clones the box's init with these descriptors
 
@@ -62,21 +61,22 @@ _subtrees: dict[Optional[str], tuple[Optional[cgroup.Subtree], str]] = {}
 _subtrees_lock = threading.Lock()
 
 
-def cgroup_subtree(explicit: Optional[str], profile: Profile) -> Optional[cgroup.Subtree]:
+def cgroup_subtree(explicit: Optional[str], profile: Profile, residents: Sequence[int] = ()) -> Optional[cgroup.Subtree]:
     """The delegated cgroup v2 subtree boxes go in (prepared and swept once per process), or None.
 
     An explicit root that cannot be used is an error; a profile that requires cgroups
-    refuses to run without one (fail closed) rather than get a weaker box.
+    refuses to run without one (fail closed) rather than get a weaker box.  `residents`:
+    our processes sitting in it when it is first prepared (default: this one).
     """
-    explicit = explicit or os.environ.get(CGROUP_ROOT_ENV) or None
+    explicit = cgroup.named_root(explicit)
     with _subtrees_lock:
         if explicit not in _subtrees:
-            delegation = cgroup.find_delegation(explicit)
+            delegation = cgroup.find_delegation(explicit, residents)
             problem = delegation.problem if delegation else NO_CGROUP_REMEDY
             subtree = None
             if delegation and delegation.usable:
                 try:
-                    subtree = cgroup.Subtree(delegation)
+                    subtree = cgroup.Subtree(delegation, residents)
                 except OSError as e:
                     problem = f"preparing {delegation.path} failed: {e.strerror or e}"
             if explicit and subtree is None:

@@ -1,0 +1,64 @@
+"""How the systemd tier acts on its VM: as the lingering user in a login session, or as root."""
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import time
+from pathlib import Path
+from typing import Callable
+
+USER = os.environ.get("SANDBOX_VM_USER", "sandbox-user")
+PREFIX = os.environ.get("SANDBOX_PREFIX", "/opt/sandbox")
+CGROUP = Path("/sys/fs/cgroup")
+TIMEOUT = 600  # one command under TCG on a loaded machine: a Python start alone can take seconds
+
+
+def as_user(command: str, timeout: float = TIMEOUT, env: str = "") -> subprocess.CompletedProcess:
+    """COMMAND (a shell line) in a fresh login session of the user: `su -l`, as the contract says."""
+    line = f"{env} {command}" if env else command
+    return subprocess.run(["su", "-l", USER, "-c", line], capture_output=True, text=True, timeout=timeout)
+
+
+def sandbox_json(*args: str, env: str = "") -> dict:
+    """`sandbox run ARGS --json` as the user, in a login session, with no other flag; the result."""
+    completed = as_user(shlex.join(["sandbox", "run", "--json", *args]), env=env)
+    assert completed.stdout.strip(), completed.stderr
+    try:
+        return json.loads(completed.stdout)
+    except ValueError:
+        raise AssertionError(f"not JSON: {completed.stdout!r} {completed.stderr!r}") from None
+
+
+def root(*argv: str, timeout: float = TIMEOUT) -> subprocess.CompletedProcess:
+    completed = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout)
+    assert completed.returncode == 0, (argv, completed.stdout, completed.stderr)
+    return completed
+
+
+def sandbox_cgroups() -> list[Path]:
+    """Every cgroup of ours anywhere on the machine: scopes, supervisor leaves, boxes."""
+    return sorted(p for p in CGROUP.rglob("sandbox-*") if p.is_dir())
+
+
+def user_processes() -> list[str]:
+    """The user's processes but its manager's (systemd --user and its (sd-pam) helper)."""
+    out = subprocess.run(["ps", "-u", USER, "-o", "pid=,args="], capture_output=True, text=True).stdout
+    return [line.strip() for line in out.splitlines()
+            if line.strip() and "systemd --user" not in line and "(sd-pam)" not in line]
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 60.0) -> bool:
+    """systemd collects an empty scope asynchronously: give it time, under TCG a lot of it."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
+def nothing_left() -> tuple[list[Path], list[str]]:
+    wait_until(lambda: not sandbox_cgroups() and not user_processes())
+    return sandbox_cgroups(), user_processes()
