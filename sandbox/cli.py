@@ -592,6 +592,8 @@ def _cmd_doctor(cgroup_root: Optional[str]) -> int:
         print(f"{status:<5}{check.name}: {check.detail}")
         if not check.ok and check.fix:
             print(f"     {check.fix}")
+            for line in check.more:
+                print(f"         {line}")
     essential_failed = [c.name for c in checks if c.essential and not c.ok]
     print("the sandbox cannot run here: " + ", ".join(essential_failed) if essential_failed
           else "the sandbox can run here" + ("" if all(c.ok for c in checks) else " (see the warnings above)"))

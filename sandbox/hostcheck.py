@@ -9,13 +9,21 @@ kernel.apparmor_restrict_unprivileged_userns sysctls.
 """
 from __future__ import annotations
 
+import glob
 import os
+import pwd
 import sys
 from dataclasses import dataclass
 from typing import Optional
 
 from . import _syscalls as sc
 from . import cgroup
+
+
+PROC_SYS = "/proc/sys"
+APPARMOR_SYSCTL = "kernel.apparmor_restrict_unprivileged_userns"
+APPARMOR_PROFILE_NAME = "sandbox-python"
+APPARMOR_PROFILE_FILE = f"/etc/apparmor.d/{APPARMOR_PROFILE_NAME}"
 
 
 def _read_sysctl(path: str) -> Optional[str]:
@@ -26,20 +34,45 @@ def _read_sysctl(path: str) -> Optional[str]:
         return None
 
 
-def userns_refusal_reason() -> str:
-    """Why unprivileged user namespaces are refused here, and the fix."""
-    if _read_sysctl("/proc/sys/kernel/unprivileged_userns_clone") == "0":
-        return ("unprivileged user namespaces are disabled (kernel.unprivileged_userns_clone=0); "
-                "fix: sysctl -w kernel.unprivileged_userns_clone=1")
-    if _read_sysctl("/proc/sys/user/max_user_namespaces") == "0":
-        return ("user namespaces are disabled (user.max_user_namespaces=0); "
-                "fix: sysctl -w user.max_user_namespaces=15000")
-    if _read_sysctl("/proc/sys/kernel/apparmor_restrict_unprivileged_userns") == "1":
-        return ("AppArmor restricts unprivileged user namespaces (kernel.apparmor_restrict_unprivileged_userns=1); "
-                "fix: install an AppArmor profile granting 'userns' to this Python interpreter, "
-                "or sysctl -w kernel.apparmor_restrict_unprivileged_userns=0")
-    return ("the kernel refused to create a user namespace (seccomp or a container runtime may forbid it); "
-            "fix: run on a host that allows unprivileged user namespaces")
+def _sysctl(proc_sys: str, name: str) -> Optional[str]:
+    """A sysctl by its dotted name, read under `proc_sys`: tests pass a fake /proc/sys tree."""
+    return _read_sysctl(os.path.join(proc_sys, *name.split(".")))
+
+
+def interpreter() -> str:
+    """The binary AppArmor attaches a profile to: sys.executable with its links resolved (a venv's
+    python is a link to /usr/bin/python3.X, and AppArmor only ever sees the file that was exec'd)."""
+    return os.path.realpath(sys.executable)
+
+
+def _userns_refusal(proc_sys: str) -> tuple[str, str]:
+    """(cause, fix) for a refused user namespace, from the sysctls that refuse them, most specific first."""
+    if _sysctl(proc_sys, "kernel.unprivileged_userns_clone") == "0":
+        return ("unprivileged user namespaces are disabled (kernel.unprivileged_userns_clone=0)",
+                "sysctl -w kernel.unprivileged_userns_clone=1")
+    if _sysctl(proc_sys, "user.max_user_namespaces") == "0":
+        return ("user namespaces are disabled (user.max_user_namespaces=0)", "sysctl -w user.max_user_namespaces=15000")
+    if _sysctl(proc_sys, APPARMOR_SYSCTL) not in (None, "0"):
+        return (f"AppArmor restricts unprivileged user namespaces ({APPARMOR_SYSCTL}=1)",
+                f"load an AppArmor profile that lets {interpreter()} create user namespaces (`sandbox doctor` "
+                f"prints it and the commands), or, for every program at once, sysctl -w {APPARMOR_SYSCTL}=0")
+    return ("the kernel refused to create a user namespace (seccomp or a container runtime may forbid it)",
+            "run on a host that allows unprivileged user namespaces")
+
+
+def userns_refusal_reason(proc_sys: str = PROC_SYS) -> str:
+    """Why unprivileged user namespaces are refused here, and the fix: one line for a failed run."""
+    cause, fix = _userns_refusal(proc_sys)
+    return f"{cause}; fix: {fix}"
+
+
+def apparmor_profile(executable: str) -> list[str]:
+    """The profile that lets `executable`, and only it, create user namespaces: the shape of Ubuntu's own
+    profiles for bwrap and the like (abi 4.0, unconfined, a `userns` rule, a local/ include for additions)."""
+    path = f'"{executable}"' if any(c.isspace() for c in executable) else executable
+    return ["abi <abi/4.0>,", "include <tunables/global>",
+            f"profile {APPARMOR_PROFILE_NAME} {path} flags=(unconfined) {{",
+            "  userns,", f"  include if exists <local/{APPARMOR_PROFILE_NAME}>", "}"]
 
 
 NO_CGROUP_REMEDY = (
@@ -51,13 +84,15 @@ NO_CGROUP_REMEDY = (
 
 @dataclass(frozen=True)
 class Check:
-    """One fact about the host.  essential: the sandbox cannot run without it."""
+    """One fact about the host.  essential: the sandbox cannot run without it.  more: the lines of a file the
+    fix says to write (an AppArmor profile, a systemd drop-in), printed verbatim under it."""
 
     name: str
     ok: bool
     detail: str
     fix: str = ""
     essential: bool = False
+    more: tuple[str, ...] = ()
 
 
 def userns_works() -> bool:
@@ -90,26 +125,43 @@ def _kernel_check() -> Check:
                  "" if ok else "fix: run on Linux 5.12 or newer", essential=True)
 
 
-def _userns_check() -> Check:
-    if userns_works():
+def userns_checks(proc_sys: str = PROC_SYS, works: Optional[bool] = None) -> list[Check]:
+    """The user namespace check, and AppArmor's restriction of it where the kernel has one (Ubuntu 23.10 and
+    later).  works: whether a user namespace could be created (tested here when None)."""
+    works = userns_works() if works is None else works
+    checks = [_userns_check(proc_sys, works)]
+    apparmor = _apparmor_check(proc_sys, works)
+    return checks + ([apparmor] if apparmor else [])
+
+
+def _userns_check(proc_sys: str, works: bool) -> Check:
+    if works:
         return Check("user namespaces", True, "an unprivileged user namespace can be created", essential=True)
-    return Check("user namespaces", False, "creating a user namespace was refused",
-                 "fix: " + userns_refusal_reason().split("fix: ", 1)[-1], essential=True)
+    cause, fix = _userns_refusal(proc_sys)
+    if APPARMOR_SYSCTL in cause:
+        fix = "load the AppArmor profile printed under `AppArmor userns restriction` below"
+    return Check("user namespaces", False, f"creating a user namespace was refused: {cause}", f"fix: {fix}",
+                 essential=True)
 
 
-def _apparmor_check() -> Optional[Check]:
-    value = _read_sysctl("/proc/sys/kernel/apparmor_restrict_unprivileged_userns")
+def _apparmor_check(proc_sys: str, works: bool) -> Optional[Check]:
+    """Absent where the kernel has no such sysctl.  On, yet user namespaces work: a profile already allows this
+    interpreter (or the caller is root, whom the restriction spares).  On and refused: the profile to load."""
+    value = _sysctl(proc_sys, APPARMOR_SYSCTL)
     if value is None:
         return None
+    name, setting, executable = "AppArmor userns restriction", f"{APPARMOR_SYSCTL}={value}", interpreter()
     if value == "0":
-        return Check("AppArmor userns restriction", True, "kernel.apparmor_restrict_unprivileged_userns=0")
+        return Check(name, True, f"off ({setting})")
+    if works:
+        why = "root is not restricted" if os.geteuid() == 0 else "an AppArmor profile already allows it"
+        return Check(name, True, f"on ({setting}), but {executable} may create user namespaces: {why}")
     return Check(
-        "AppArmor userns restriction", userns_works(), "kernel.apparmor_restrict_unprivileged_userns=1",
-        f"fix: allow user namespaces for this interpreter with an AppArmor profile, e.g. "
-        f"/etc/apparmor.d/sandbox-python: `abi <abi/4.0>, include <tunables/global> "
-        f"profile sandbox-python {os.path.realpath(sys.executable)} flags=(unconfined) {{ userns, }}` "
-        f"then `apparmor_parser -r /etc/apparmor.d/sandbox-python`",
-    )
+        name, False, f"on ({setting}), and no AppArmor profile lets {executable} create user namespaces",
+        f"fix: as root, write {APPARMOR_PROFILE_FILE} with the lines below (it lets {executable}, and only that "
+        f"interpreter, create user namespaces) and load it: `apparmor_parser -r {APPARMOR_PROFILE_FILE}`; or, "
+        f"broader (every program on the host), sysctl -w {APPARMOR_SYSCTL}=0",
+        essential=True, more=tuple(apparmor_profile(executable)))
 
 
 def _seccomp_check() -> Check:
@@ -147,12 +199,82 @@ def _cgroup_checks(explicit: Optional[str]) -> list[Check]:
                             "memory.peak, cgroup.kill, memory.swap.max present" if not missing else
                             f"missing: {' '.join(missing)}",
                             "" if not missing[:3] else "fix: Linux 5.19 or newer (memory.peak), 5.14 (cgroup.kill)"))
-    systemd = systemd_user_manager()
-    checks.append(Check("systemd user manager", systemd,
-                        "running: `sandbox run --systemd-scope` gets a delegated scope" if systemd else "not running",
-                        "" if systemd else "fix: log in through a systemd session or `loginctl enable-linger $USER` "
-                                           "(only needed for --systemd-scope)"))
+    checks.append(user_manager_check(mount))
     return checks
+
+
+MANAGER_CONTROLLERS = ("cpu", "memory", "pids")
+DELEGATE_DROP_IN = "/etc/systemd/system/user@.service.d/delegate.conf"
+DELEGATE_LINES = ("[Service]", "Delegate=cpu cpuset io memory pids")
+_FALLBACK = {
+    "memory": "memory falls back to RLIMIT_AS per process",
+    "pids": "pids to RLIMIT_NPROC",
+    "cpu": "`cpus` (cpu.max) is not enforced (CPU time is still measured from cpu.stat)",
+}
+
+
+def user_manager_check(mount: str, uid: Optional[int] = None, runtime_dir: Optional[str] = None,
+                       systemd_dir: str = "/run/systemd/system") -> Check:
+    """The caller's systemd user manager and the controllers delegated to it: runs get a scope of it, and
+    a scope can only have the controllers its manager was given.  Reads files only."""
+    uid = os.getuid() if uid is None else uid
+    runtime = runtime_dir or os.environ.get("XDG_RUNTIME_DIR") or f"/run/user/{uid}"
+    if not os.path.exists(os.path.join(runtime, "systemd", "private")):
+        return _no_user_manager(uid, runtime, systemd_dir)
+    unit = f"user@{uid}.service"
+    group = _user_manager_cgroup(mount, uid)
+    if group is None:
+        return Check("systemd user manager", False, f"running ({unit}), but its cgroup is not under {mount}, so "
+                     "its delegated controllers are unknown",
+                     f"fix: ask systemd: `systemctl show {unit} -p Delegate -p DelegateControllers`")
+    delegated = (_read_sysctl(os.path.join(group, "cgroup.controllers")) or "").split()
+    head = f"running ({unit}); delegated controllers: {' '.join(delegated) or 'none'}"
+    missing = [c for c in MANAGER_CONTROLLERS if c not in delegated]
+    if not missing:
+        return Check("systemd user manager", True, f"{head}; runs get a delegated scope from the user manager "
+                                                   "automatically")
+    top = (_read_sysctl(os.path.join(mount, "cgroup.controllers")) or "").split()
+    fixes = []
+    if any(c not in top for c in missing):
+        fixes.append("boot with systemd.unified_cgroup_hierarchy=1 (cgroup v2 itself lacks "
+                     f"{' '.join(c for c in missing if c not in top)}: see the cgroup v2 line)")
+    if any(c in top for c in missing):
+        fixes.append(f"as root, write {DELEGATE_DROP_IN} with the lines below, run `systemctl daemon-reload`, "
+                     f"then log out and in again (or `systemctl restart {unit}`)")
+    return Check("systemd user manager", False,
+                 f"{head}; without {' '.join(missing)}: " + "; ".join(_FALLBACK[c] for c in missing),
+                 "fix: " + "; then ".join(fixes), more=DELEGATE_LINES if any(c in top for c in missing) else ())
+
+
+def _user_manager_cgroup(mount: str, uid: int) -> Optional[str]:
+    """logind puts user@UID.service in user.slice/user-UID.slice; a host that nests it elsewhere is searched."""
+    unit = f"user@{uid}.service"
+    standard = os.path.join(mount, "user.slice", f"user-{uid}.slice", unit)
+    if os.path.isdir(standard):
+        return standard
+    for depth in range(1, 4):
+        found = sorted(glob.glob(os.path.join(glob.escape(mount), *["*"] * depth, unit)))
+        if found:
+            return found[0]
+    return None
+
+
+def _no_user_manager(uid: int, runtime: str, systemd_dir: str) -> Check:
+    """Why no user manager runs, in words a user can act on: no systemd at all, or no session and no linger."""
+    fallback = "until then limits are rlimits unless --cgroup-root / SANDBOX_CGROUP_ROOT names a delegated subtree"
+    if not os.path.isdir(systemd_dir):
+        return Check("systemd user manager", False, f"none: this host does not run systemd (no {systemd_dir}), "
+                     "so limits are rlimits", "fix: for cgroup limits, pass --cgroup-root DIR (or SANDBOX_CGROUP_ROOT) "
+                     "naming a cgroup v2 subtree delegated to you")
+    try:
+        user = pwd.getpwuid(uid).pw_name
+    except KeyError:
+        user = str(uid)
+    return Check("systemd user manager", False,
+                 f"not running for {user} (no {runtime}/systemd/private): not logged in through a systemd session "
+                 "(pam_systemd; su and sudo do not start one), and no linger",
+                 f"fix: log in through a systemd session (console or ssh), or for a service user, as root, "
+                 f"`loginctl enable-linger {user}`; {fallback}")
 
 
 def _feature_present(path: str, name: str) -> bool:
@@ -163,12 +285,9 @@ def _feature_present(path: str, name: str) -> bool:
     return False
 
 
-def report(cgroup_root: Optional[str] = None) -> list[Check]:
+def report(cgroup_root: Optional[str] = None, proc_sys: str = PROC_SYS) -> list[Check]:
     """Every check `sandbox doctor` prints, in order."""
-    checks = [_kernel_check(), _userns_check()]
-    apparmor = _apparmor_check()
-    if apparmor:
-        checks.append(apparmor)
+    checks = [_kernel_check(), *userns_checks(proc_sys)]
     checks.append(_seccomp_check())
     checks.extend(_cgroup_checks(cgroup_root))
     return checks
