@@ -76,9 +76,9 @@ def apparmor_profile(executable: str) -> list[str]:
 
 
 NO_CGROUP_REMEDY = (
-    "no delegated cgroup v2 subtree is available; fix: run under `systemd-run --user --scope -p Delegate=yes` "
-    "(or `sandbox run --systemd-scope`), or pass --cgroup-root / SANDBOX_CGROUP_ROOT naming a cgroup v2 "
-    "directory delegated to this user"
+    "no delegated cgroup v2 subtree is available; fix: log in through a systemd session (a run then gets a "
+    "delegated scope of your systemd user manager by itself), or pass --cgroup-root / SANDBOX_CGROUP_ROOT naming "
+    "a cgroup v2 directory delegated to this user"
 )
 
 
@@ -106,12 +106,6 @@ def userns_works() -> bool:
             os._exit(1)
     _, status = os.waitpid(pid, 0)
     return os.waitstatus_to_exitcode(status) == 0
-
-
-def systemd_user_manager() -> bool:
-    """A systemd user manager listens on $XDG_RUNTIME_DIR/systemd/private."""
-    runtime = os.environ.get("XDG_RUNTIME_DIR") or f"/run/user/{os.getuid()}"
-    return os.path.exists(os.path.join(runtime, "systemd", "private"))
 
 
 def _kernel_check() -> Check:
