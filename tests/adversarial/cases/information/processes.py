@@ -25,7 +25,9 @@ print("SAFE" if init["NSpid"].split() == ["1"] and init["PPid"] == "0" else "HOL
       init["NSpid"], init["PPid"])
 with open("/proc/locks") as f:  # "1: POSIX ADVISORY WRITE <pid> ..." (blocked waiters have "->" after the number)
     rows = [line.replace(" -> ", " ").split() for line in f]
-foreign = [row for row in rows if len(row) > 4 and row[4] not in ("0", "1", str(me))]
+# An open file description lock (OFDLCK, e.g. dpkg's while apt runs on the host) belongs to no process:
+# the kernel shows -1 for its pid (proc(5), /proc/locks).
+foreign = [row for row in rows if len(row) > 4 and row[4] not in ("-1", "0", "1", str(me))]
 print(f"HOLE pids of other processes in /proc/locks: {foreign}" if foreign else "SAFE no foreign pid in /proc/locks")
 with open("/proc/self/cgroup") as f:
     paths = {line.rstrip("\n").split(":", 2)[2] for line in f}
