@@ -528,11 +528,28 @@ def _cmd_exec(parser: argparse.ArgumentParser, tokens: list[str]) -> int:
         raise UsageError("sandbox exec: expected NAME -- PROGRAM [ARGS]")
     split = tokens.index("--")
     args = parser.parse_args(["exec", *tokens[:split]])
-    finished = exec_in(registry.find(args.name), tokens[split + 1:], _env(args.env))
+    box = registry.find(args.name)
+    if box.cgroup:
+        _enter_scope_to_join(box.cgroup)
+    finished = exec_in(box, tokens[split + 1:], _env(args.env))
     if finished.output_limit is not None:
         print(f"sandbox: OLE: output limit exceeded (the box's {finished.output_limit} bytes; the command was killed)",
               file=sys.stderr)
     return finished.exit_code
+
+
+def _enter_scope_to_join(box_cgroup: str) -> None:
+    """Joining a box's cgroup needs write access to the cgroup.procs of the lowest cgroup above both ours
+    and the box's.  A box in a scope of the user's systemd manager is joined from a login session's scope
+    only through user-UID.slice, which is root's; from a scope of that manager too, through the manager's
+    own.  So exec goes into a scope of its own first, where `sandbox run` would have."""
+    from . import systemd
+
+    try:
+        if systemd.wanted(None, None):
+            systemd.start_scope([os.getpid()], f"sandbox exec into {os.path.basename(box_cgroup)}")
+    except systemd.ScopeRefused:
+        pass  # the join says what was refused, in its own words
 
 
 def _cmd_ps(as_json: bool) -> None:

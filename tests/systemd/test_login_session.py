@@ -54,6 +54,15 @@ def test_the_run_goes_into_a_scope_of_the_user_manager_and_the_shell_stays_in_it
     assert lines[-1] == lines[0], shown  # the shell's own cgroup is untouched
 
 
+def test_exec_and_kill_reach_a_box_in_a_scope_from_the_shells_session():
+    shown = as_user("sandbox run --name probe --profile sh -- /bin/sleep 300 >/dev/null 2>&1 & "
+                    "until sandbox ps 2>/dev/null | grep -q probe; do sleep 0.2; done; "
+                    "sandbox exec probe -- /bin/sh -c 'echo inside; cat /proc/self/cgroup'; echo exec=$?; "
+                    "sandbox kill probe; wait; echo run=$?")
+    assert "inside\n0::/\nexec=0" in shown.stdout, shown  # in the box's cgroup (its namespace's root)
+    assert "run=137" in shown.stdout, shown
+
+
 @pytest.mark.parametrize("opt_out", ["--no-systemd-scope", "SANDBOX_SYSTEMD_SCOPE=0"])
 def test_opting_out_keeps_rlimits(opt_out):
     flag, env = (opt_out, "") if opt_out.startswith("--") else ("", opt_out)
