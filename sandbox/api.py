@@ -47,7 +47,8 @@ class Sandbox:
         self.profile = replace(base, limits=overridden(base.limits, parse_overrides(limits)))
         self.cgroup_root = cgroup_root
         supervisor.compile_seccomp(seccomp_spec(self.profile), self.profile.source)
-        supervisor.cgroup_subtree(cgroup_root, self.profile)  # a host refusal surfaces here, once
+        # A host refusal (no subtree, or one without the controllers the profile requires) surfaces here, once.
+        supervisor.box_controllers(self.profile, supervisor.cgroup_subtree(cgroup_root, self.profile))
         self._server = ForkServer()
         weakref.finalize(self, self._server.close)
 
