@@ -128,7 +128,7 @@ def inspect(path: str, source: str) -> Delegation:
     missing = tuple(c for c in CONTROLLERS if c not in controllers)
     if len(missing) == len(CONTROLLERS):  # no limit of the box's would be the cgroup's: not worth it
         return Delegation(path, controllers, source,
-                          f"{path} has none of the {' '.join(CONTROLLERS)} controllers; fix: "
+                          f"{path} lacks the {' '.join(missing)} controller(s), every one a box uses; fix: "
                           f"{MISSING_CONTROLLERS_FIX}", missing)
     for name in (".", "cgroup.procs", "cgroup.subtree_control"):
         if not os.access(os.path.join(path, name), os.W_OK):

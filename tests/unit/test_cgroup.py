@@ -43,7 +43,7 @@ def test_a_subtree_without_some_controllers_is_usable_and_says_which_are_missing
 def test_a_subtree_without_any_of_the_controllers_is_refused_with_the_fix(tmp_path):
     delegation = cgroup.inspect(str(fake_cgroup(tmp_path / "d", controllers="cpuset io")), "explicit")
     assert not delegation.usable and delegation.missing == ("memory", "pids", "cpu")
-    assert "none of the memory pids cpu controllers" in delegation.problem
+    assert "lacks the memory pids cpu controller(s)" in delegation.problem
     assert "Delegate=cpu cpuset io memory pids" in delegation.problem
 
 
@@ -166,3 +166,19 @@ def test_plan_with_a_cgroup_moves_memory_and_pids_off_rlimits():
     assert enforced["memory"] is Mechanism.CGROUP_MEMORY_MAX and enforced["pids"] is Mechanism.CGROUP_PIDS_MAX
     without = dict(plan_here(profile, Request(program=("true",)), 1000, 1000).enforced_by)
     assert "cgroup" not in " ".join(m.value for m in without.values()) and without["memory"] is Mechanism.RLIMIT_AS
+
+
+def test_sandbox_ps_counts_from_proc_what_a_partial_cgroup_does_not(tmp_path):
+    """A box's cgroup without the memory and pids controllers has no memory.current or pids.current:
+    `sandbox ps` takes those from /proc (its members), the CPU time still from cpu.stat."""
+    from sandbox.live import control, registry
+    from sandbox.rlimits import RlimitSpec
+
+    (tmp_path / "cpu.stat").write_text("usage_usec 1500000\nuser_usec 1000000\nsystem_usec 500000\n")
+    (tmp_path / "cgroup.events").write_text("populated 1\nfrozen 0\n")
+    box = registry.LiveBox(name="b", id="1", pid=os.getpid(), start="", profile="sh", command=("/bin/sh",),
+                           started=1.0, cgroup=str(tmp_path),
+                           confinement=registry.Confinement("/work", (), (RlimitSpec("nofile", 64, 64),), b""))
+    now = control.usage(box)
+    assert now.cpu_time == 1.5 and now.measured_by == "cgroup"
+    assert now.pids >= 1 and now.memory is not None and now.memory > 0
