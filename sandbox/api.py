@@ -57,8 +57,8 @@ class Sandbox:
         weakref.finalize(self, self._server.close)
         if self._scoped:
             self._server.start()  # now: its scope, or the host's refusal, comes before the first run
-        else:
-            supervisor.cgroup_subtree(cgroup_root, self.profile)  # a host refusal surfaces here, once
+        else:  # a host refusal (no subtree, or one without the controllers the profile requires) surfaces here, once
+            supervisor.box_controllers(self.profile, supervisor.cgroup_subtree(cgroup_root, self.profile))
 
     def _into_scope(self, server: int) -> None:
         """Put a starting fork server into a new delegated scope of the user's systemd manager, and
@@ -67,12 +67,12 @@ class Sandbox:
         our default and cannot be had, runs go on with what the caller's own cgroup gives."""
         try:
             scope = systemd.start_scope([server], f"fork server of pid {os.getpid()}")
-            supervisor.cgroup_subtree(scope, self.profile, residents=(server,))
+            supervisor.box_controllers(self.profile, supervisor.cgroup_subtree(scope, self.profile, residents=(server,)))
         except systemd.ScopeRefused as e:
             if systemd.setting(self._systemd_scope):
                 raise
             warnings.warn(f"{e.message}; limits are rlimits (systemd_scope=False says not to ask)", stacklevel=3)
-            supervisor.cgroup_subtree(self.cgroup_root, self.profile)
+            supervisor.box_controllers(self.profile, supervisor.cgroup_subtree(self.cgroup_root, self.profile))
             return
         self.cgroup_root = scope
 

@@ -15,13 +15,25 @@ Man pages: cgroups(7), cgroup_namespaces(7); the kernel's cgroup-v2.rst
 from __future__ import annotations
 
 import errno
+import functools
 import itertools
 import os
 import time
 from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
-REQUIRED_CONTROLLERS = ("memory", "pids", "cpu")
+# The controllers a box's limits use (limits.py's rows name theirs).  A subtree is usable with any
+# of them delegated: each limit whose controller is missing falls back to its no-cgroup mechanism
+# (issue 16).  The box's CPU time never needs one: cpu.stat with usage_usec, user_usec and
+# system_usec is a core file of every non-root cgroup v2 ("This file exists whether the controller
+# is enabled or not", the kernel's cgroup-v2.rst, since Linux 4.15: commit d41bf8c9deae "cgroup,
+# sched: Move basic cpu stats from cgroup.stat to cpu.stat"), as are cgroup.kill, cgroup.freeze
+# and cgroup.events.
+CONTROLLERS = ("memory", "pids", "cpu")
+REQUIRED_CONTROLLERS = CONTROLLERS  # what a cgroup v2 hierarchy should hold all of (hostcheck's "cgroup v2")
+# What a profile's `require: [cgroup]` needs at least: whole-box memory and process limits.  cpu
+# (cpu.max) is a quota, not a safety limit; without it `cpus` is reported not enforced.
+REQUIRED_BY_PROFILES = ("memory", "pids")
 ROOT_ENV = "SANDBOX_CGROUP_ROOT"  # names a delegated subtree, as --cgroup-root does
 RUN_PREFIX = "sandbox-run-"
 LEAF_PREFIX = "sandbox-supervisor-"
@@ -52,10 +64,29 @@ class Delegation:
     controllers: tuple[str, ...]
     source: str  # "explicit" or "own cgroup"
     problem: Optional[str] = None  # set when the subtree cannot be used, with the fix
+    # Of CONTROLLERS, those not delegated: the subtree is still usable, and the limits they would
+    # hold fall back to their no-cgroup mechanisms (limits.Limit.enforced_by).
+    missing: tuple[str, ...] = ()
 
     @property
     def usable(self) -> bool:
         return self.problem is None
+
+    @property
+    def delegated(self) -> frozenset[str]:
+        """The controllers of CONTROLLERS a box's cgroup here gets (make_plan's `cgroup`)."""
+        return frozenset(c for c in CONTROLLERS if c in self.controllers)
+
+
+MISSING_CONTROLLERS_FIX = ("systemd: the drop-in /etc/systemd/system/user@.service.d/delegate.conf with "
+                           "`[Service]` `Delegate=cpu cpuset io memory pids`, then `systemctl daemon-reload` and "
+                           "a new login; by hand: enable them in the parent's cgroup.subtree_control")
+
+
+def delegated_controllers(path: str) -> tuple[str, ...]:
+    """Which of CONTROLLERS the parent hands down to `path` (its cgroup.controllers), in order."""
+    available = _read(os.path.join(path, "cgroup.controllers")).split()
+    return tuple(c for c in CONTROLLERS if c in available)
 
 
 def _read(path: str) -> str:
@@ -96,11 +127,11 @@ def inspect(path: str, source: str, residents: Sequence[int] = ()) -> Delegation
         controllers = tuple(_read(os.path.join(path, "cgroup.controllers")).split())
     except OSError as e:
         return Delegation(path, (), source, f"{path} is not a cgroup v2 directory ({e.strerror})")
-    missing = [c for c in REQUIRED_CONTROLLERS if c not in controllers]
-    if missing:
+    missing = tuple(c for c in CONTROLLERS if c not in controllers)
+    if len(missing) == len(CONTROLLERS):  # no limit of the box's would be the cgroup's: not worth it
         return Delegation(path, controllers, source,
-                          f"{path} lacks the {' '.join(missing)} controller(s); enable them in its parent's "
-                          f"cgroup.subtree_control (systemd: Delegate=yes)")
+                          f"{path} lacks the {' '.join(missing)} controller(s), every one a box uses; fix: "
+                          f"{MISSING_CONTROLLERS_FIX}", missing)
     for name in (".", "cgroup.procs", "cgroup.subtree_control"):
         if not os.access(os.path.join(path, name), os.W_OK):
             return Delegation(path, controllers, source,
@@ -109,12 +140,12 @@ def inspect(path: str, source: str, residents: Sequence[int] = ()) -> Delegation
                               f"(directory, cgroup.procs, cgroup.subtree_control, cgroup.threads) to this user")
     enabled = _read(os.path.join(path, "cgroup.subtree_control")).split()
     others = set(_read(os.path.join(path, "cgroup.procs")).split()) - {str(pid) for pid in residents or [os.getpid()]}
-    if not all(c in enabled for c in REQUIRED_CONTROLLERS) and others:
+    if not all(c in enabled for c in CONTROLLERS if c not in missing) and others:
         return Delegation(path, controllers, source,
                           f"{path} holds other processes ({' '.join(sorted(others)[:5])}), so the no-internal-process "
                           f"rule forbids enabling controllers below it; fix: run under `systemd-run --user --scope "
-                          f"-p Delegate=yes`, or give --cgroup-root a subtree of its own")
-    return Delegation(path, controllers, source)
+                          f"-p Delegate=yes`, or give --cgroup-root a subtree of its own", missing)
+    return Delegation(path, controllers, source, missing=missing)
 
 
 def named_root(explicit: Optional[str]) -> Optional[str]:
@@ -195,11 +226,18 @@ class Subtree:
         self._enable_controllers(residents)
         self.sweep_stale()
 
+    @functools.cached_property
+    def controllers(self) -> frozenset[str]:
+        """The controllers of CONTROLLERS the box cgroups here get: those delegated, which
+        _enable_controllers enabled for children (make_plan's `cgroup`)."""
+        return frozenset(delegated_controllers(self.path))
+
     def _enable_controllers(self, residents: Sequence[int]) -> None:
-        """Enable +memory +pids +cpu for children.  The no-internal-process rule forbids that
-        while processes sit in this cgroup, so first move ours into a leaf of our own."""
+        """Enable for children those of +memory +pids +cpu that are delegated here.  The no-internal-process
+        rule forbids that while processes sit in this cgroup, so first move ours into a leaf of our own."""
         control = os.path.join(self.path, "cgroup.subtree_control")
-        if all(c in _read(control).split() for c in REQUIRED_CONTROLLERS):
+        wanted = delegated_controllers(self.path)
+        if all(c in _read(control).split() for c in wanted):
             return
         if _read(os.path.join(self.path, "cgroup.procs")).split():
             leaf = os.path.join(self.path, LEAF_PREFIX + self._tag)
@@ -207,7 +245,7 @@ class Subtree:
             for pid in residents or [0]:  # 0: the writer
                 _write(os.path.join(leaf, "cgroup.procs"), str(pid))
         try:
-            _write(control, " ".join("+" + c for c in REQUIRED_CONTROLLERS))
+            _write(control, " ".join("+" + c for c in wanted))
         except OSError as e:
             if e.errno == errno.EBUSY:
                 raise OSError(e.errno, f"{self.path} still holds other processes; move them into a leaf cgroup "

@@ -18,6 +18,7 @@ from typing import Optional
 
 from . import _syscalls as sc
 from . import cgroup
+from .limits import TABLE
 
 
 PROC_SYS = "/proc/sys"
@@ -185,10 +186,9 @@ def _cgroup_checks(explicit: Optional[str]) -> list[Check]:
         checks.append(Check("delegated subtree", False, f"{delegation.source}: {detail}",
                             f"fix: {fix}" if fix else "fix: " + NO_CGROUP_REMEDY.split("fix: ", 1)[-1]))
     else:
-        checks.append(Check("delegated subtree", True, f"{delegation.path} ({delegation.source}); controllers: "
-                            f"{' '.join(delegation.controllers)}"))
-        missing = [f for f in ("memory.peak", "cgroup.kill", "memory.swap.max", "pids.peak")
-                   if not _feature_present(delegation.path, f)]
+        checks.append(_delegated_check(delegation))
+        missing = [f for f in ("memory.peak", "cgroup.kill", "memory.swap.max", "pids.peak")  # of the controllers there
+                   if f.split(".")[0] not in delegation.missing and not _feature_present(delegation.path, f)]
         checks.append(Check("cgroup features", not missing[:3],
                             "memory.peak, cgroup.kill, memory.swap.max present" if not missing else
                             f"missing: {' '.join(missing)}",
@@ -269,6 +269,20 @@ def _no_user_manager(uid: int, runtime: str, systemd_dir: str) -> Check:
                  "(pam_systemd; su and sudo do not start one), and no linger",
                  f"fix: log in through a systemd session (console or ssh), or for a service user, as root, "
                  f"`loginctl enable-linger {user}`; {fallback}")
+
+
+def _delegated_check(delegation: cgroup.Delegation) -> Check:
+    """A usable subtree; a warning where it lacks some controllers (systemd's Delegate= without cpu,
+    say): boxes still use it, and the limits of the missing ones fall back, each named with what
+    enforces it instead (limits.Limit.enforced_by), with the fix."""
+    detail = f"{delegation.path} ({delegation.source}); controllers: {' '.join(delegation.controllers)}"
+    if not delegation.missing:
+        return Check("delegated subtree", True, detail)
+    fallbacks = "; ".join(f"{limit.name}: {limit.enforced_by(delegation.delegated, os.geteuid() == 0).value}"
+                          for limit in TABLE if limit.cgroup is not None and limit.cgroup.controller in delegation.missing)
+    return Check("delegated subtree", False,
+                 f"{detail}; no {' '.join(delegation.missing)} controller, so these limits fall back: {fallbacks}",
+                 f"fix: {cgroup.MISSING_CONTROLLERS_FIX}")
 
 
 def _feature_present(path: str, name: str) -> bool:

@@ -7,7 +7,7 @@ in (a Unit: the parser from units.py and the JSON Schema editors check profiles
 with), the `sandbox run` flag that overrides it (if any), and how it is
 enforced: an rlimit on each of the program's processes, a file of the box's own
 cgroup, or the supervisor or a tmpfs.  What enforces it depends on the host (a
-delegated cgroup v2 subtree or not, a caller of uid 0 or not), so the row names
+delegated cgroup v2 subtree or not, and which of memory, pids, cpu it has; a caller of uid 0 or not), so the row names
 a Mechanism for each case; plan.py picks one per run, the result shows its text,
 and the supervisor's message tests the Mechanism, never the text.
 
@@ -28,6 +28,9 @@ from typing import Any, Callable, Iterator, Mapping, Optional
 from .errors import UsageError
 from .units import UnitError, parse_count, parse_cpus, parse_duration, parse_size
 
+# make_plan's `cgroup`: the controllers a box's cgroup has ("memory", "pids", "cpu"); none: no delegated
+# cgroup, every limit as without one.
+NO_CGROUP: frozenset[str] = frozenset()
 UNLIMITED = "unlimited"  # the value (as None is) that removes a limit
 HELPER_PROCESSES = 1     # the box's init counts against the program's RLIMIT_NPROC (it is not in the cgroup)
 CPU_PERIOD_USEC = 100_000
@@ -57,6 +60,11 @@ class Mechanism(enum.Enum):
     # A profile's `cgroup_only` limit in a box without a cgroup: no rlimit stands in (ci: RLIMIT_AS
     # would cap a thousand threads' stacks, which bare allows).
     NOT_ENFORCED_CGROUP_ONLY = "not enforced: the profile enforces it only by a delegated cgroup v2 subtree"
+    # A delegated subtree without the limit's controller (systemd's Delegate= names which, issue 16):
+    # cpus has no stand-in; a `cgroup_only` limit (memory, pids) gets none either.
+    NOT_ENFORCED_CPU_NOT_DELEGATED = "not enforced: the cpu controller is not delegated to the cgroup v2 subtree (cpu.max)"
+    NOT_ENFORCED_CONTROLLER_NOT_DELEGATED = ("not enforced: the profile enforces it only by a cgroup controller "
+                                             "that is not delegated to the cgroup v2 subtree")
 
     @property
     def failure_note(self) -> Optional[str]:
@@ -159,12 +167,20 @@ class CgroupFile:
     def writes(self, value: Any) -> tuple[tuple[str, str], ...]:
         return ((self.name, self.content(value)),) + self.alongside
 
+    @property
+    def controller(self) -> str:
+        """The controller the file (and those alongside) belong to: the kernel prefixes every
+        controller's interface file with the controller's name (cgroup-v2.rst, "Conventions")."""
+        return self.name.split(".", 1)[0]
+
 
 @dataclass(frozen=True)
 class Limit:
     """One row of the table.  `mechanism` enforces it without a delegated cgroup; with one,
     `cgroup_mechanism` does if given (a limit with a cgroup file then drops its rlimit: the cgroup
-    holds the whole box); for a caller of uid 0 without one, `root_mechanism` if given."""
+    holds the whole box), provided the subtree has the file's controller; in a subtree without it,
+    `undelegated` if given, else the limit is enforced as without a cgroup; for a caller of uid 0
+    without the cgroup's help, `root_mechanism` if given."""
 
     name: str
     unit: Unit
@@ -177,6 +193,7 @@ class Limit:
     default: Any = None  # the value of a profile that does not name it (profile.py); None: no limit
     about: str = ""  # what it limits, for --help, where the name alone does not say
     backstop: Optional[Mechanism] = None  # its rlimit is only a backstop: what enforces it without one
+    undelegated: Optional[Mechanism] = None  # what enforces it in a cgroup without its file's controller
 
     @property
     def help(self) -> str:
@@ -196,28 +213,39 @@ class Limit:
             raise UnitError(f"{ZERO_REFUSED}, got {value!r}")
         return parsed
 
-    def enforced_by(self, cgroup: bool, root: bool, cgroup_only: bool = False, backstops: bool = True) -> Mechanism:
-        """What enforces this limit in a box with (or without) a delegated cgroup, for a caller of
-        uid 0 (or not); `cgroup_only`: the profile wants no rlimit in a cgroup's stead; `backstops`:
-        the profile keeps the rlimits that only back the supervisor up (profile.rlimit_backstops)."""
-        if cgroup:
+    def held_by(self, cgroup: frozenset[str]) -> bool:
+        """Does a box's cgroup with these controllers hold this limit in a file of its own?"""
+        return self.cgroup is not None and self.cgroup.controller in cgroup
+
+    def enforced_by(self, cgroup: frozenset[str], root: bool, cgroup_only: bool = False,
+                    backstops: bool = True) -> Mechanism:
+        """What enforces this limit in a box whose cgroup has the controllers `cgroup` (empty: no
+        delegated cgroup), for a caller of uid 0 (or not); `cgroup_only`: the profile wants no rlimit
+        in a cgroup's stead; `backstops`: the profile keeps the rlimits that only back the supervisor
+        up (profile.rlimit_backstops).  A limit whose controller the subtree lacks is told as
+        without a cgroup (RLIMIT_AS, RLIMIT_NPROC), unless its row says otherwise (`undelegated`)."""
+        if cgroup and (self.cgroup is None or self.held_by(cgroup)):
             return self.cgroup_mechanism or self.mechanism
+        if cgroup and self.undelegated is not None:
+            return self.undelegated
         if cgroup_only:
-            return Mechanism.NOT_ENFORCED_CGROUP_ONLY
+            return Mechanism.NOT_ENFORCED_CONTROLLER_NOT_DELEGATED if cgroup else Mechanism.NOT_ENFORCED_CGROUP_ONLY
         if not backstops and self.backstop is not None:
             return self.backstop
         return (root and self.root_mechanism) or self.mechanism
 
-    def applied_rlimit(self, cgroup: bool, cgroup_only: bool = False, backstops: bool = True) -> Optional[Rlimit]:
-        """The rlimit this limit sets on each of the program's processes, in a box with (or without)
-        a delegated cgroup.  Where the box's cgroup holds the limit its rlimit is left off: RLIMIT_AS
-        breaks JITs and counts address space, not memory, and RLIMIT_NPROC counts per process.  An
-        rlimit with no cgroup file in its row (RLIMIT_CPU) stays, as a per-process backstop.
+    def applied_rlimit(self, cgroup: frozenset[str], cgroup_only: bool = False,
+                       backstops: bool = True) -> Optional[Rlimit]:
+        """The rlimit this limit sets on each of the program's processes, in a box whose cgroup has
+        the controllers `cgroup` (empty: none).  Where the box's cgroup holds the limit its rlimit is
+        left off: RLIMIT_AS breaks JITs and counts address space, not memory, and RLIMIT_NPROC counts
+        per process; where the subtree lacks the limit's controller, the rlimit stays, as without a
+        cgroup.  An rlimit with no cgroup file in its row (RLIMIT_CPU) stays, as a per-process backstop.
         `cgroup_only` (a profile's choice, for a limit with a cgroup file): no rlimit at all.
         Without `backstops` (a profile's choice) a backstop rlimit is left off: RLIMIT_CPU arms the
         kernel's process CPU timer, after which CLOCK_PROCESS_CPUTIME_ID (time.process_time())
         advances only at scheduler ticks, not as bare."""
-        if self.cgroup is not None and (cgroup or cgroup_only):
+        if self.cgroup is not None and (self.held_by(cgroup) or cgroup_only):
             return None
         if not backstops and self.backstop is not None:
             return None
@@ -247,7 +275,7 @@ TABLE: tuple[Limit, ...] = (
     Limit("shm_size", SIZE, "--shm-size", Mechanism.TMPFS_SIZE, default=SHM_SIZE_DEFAULT,
           about="the size of /dev/shm; 16M where the profile does not say"),
     Limit("cpus", CPUS, "--cpus", Mechanism.NOT_ENFORCED_NEEDS_CGROUP, cgroup=CgroupFile("cpu.max", _cpu_quota),
-          cgroup_mechanism=Mechanism.CGROUP_CPU_MAX),
+          cgroup_mechanism=Mechanism.CGROUP_CPU_MAX, undelegated=Mechanism.NOT_ENFORCED_CPU_NOT_DELEGATED),
 )
 BY_NAME: dict[str, Limit] = {limit.name: limit for limit in TABLE}
 

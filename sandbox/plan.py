@@ -18,7 +18,7 @@ from typing import Any, Optional
 from .cgroup import CgroupLimits
 from .errors import UsageError
 from .hostside import HostObject, HostSide, within
-from .limits import Limits, Mechanism, each_set, overridden
+from .limits import NO_CGROUP, Limits, Mechanism, each_set, overridden
 from .mountns import MountOp
 from .profile import MountEntry, Profile, SyscallRule
 from .rlimits import RlimitSpec
@@ -95,19 +95,23 @@ class Plan:
     limits: Limits
     enforced_by: tuple[tuple[str, Mechanism], ...]  # each limit that is set -> what enforces it
     cgroup: Optional[CgroupLimits]  # the box's cgroup files; None: no delegated cgroup, rlimits only
+    # (a cgroup without some controllers has only the others' files; its limits are rlimits)
     user_counts: tuple[tuple[str, int], ...] = USER_COUNTS  # the box's user namespace's own limits
     collect: tuple[str, ...] = ()  # files the init brings out of the work dir after the run
     collect_limit: int = 0
 
 
 def make_plan(profile: Profile, request: Request, host: HostSide, caller_uid: int, caller_gid: int,
-              cgroup: bool = False, caller_name: str = FALLBACK_NAME) -> Plan:
+              cgroup: frozenset[str] = NO_CGROUP, caller_name: str = FALLBACK_NAME) -> Plan:
     """Combine a validated profile with one request and what its host paths were found to be
     (`host`, from hostlookup.resolve_host_paths); raises UsageError for bad requests.  Pure:
     the same arguments give the same plan, on any machine (tests/unit/test_plan_golden.py).
 
-    `cgroup` says whether a delegated cgroup v2 subtree will hold the box: then memory,
-    pids and CPU are whole-box cgroup limits, otherwise per-process rlimits.  `caller_name` is
+    `cgroup` is the set of controllers (of memory, pids, cpu) of the delegated cgroup v2 subtree
+    that will hold the box, empty for none: each of memory, pids and cpus is a whole-box cgroup
+    limit where its controller is there, otherwise what it is without a cgroup (a per-process
+    rlimit, or not enforced); CPU time is the cgroup's with any (cpu.stat is a core file).  A
+    subtree with only some controllers is what systemd's Delegate= often gives.  `caller_name` is
     the caller's user name, the name of the box's user in a generated /etc/passwd.
     """
     limits = overridden(profile.limits, request.limits)
@@ -142,7 +146,7 @@ def make_plan(profile: Profile, request: Request, host: HostSide, caller_uid: in
         seccomp=seccomp_spec(profile),
         limits=limits,
         enforced_by=_enforced_by(limits, caller_uid, cgroup, profile.cgroup_only, profile.rlimit_backstops),
-        cgroup=_cgroup_limits(limits) if cgroup else None,
+        cgroup=_cgroup_limits(limits, cgroup) if cgroup else None,
         collect=request.collect,
         collect_limit=request.collect_limit if request.collect_limit is not None else limits.file_size or DEFAULT_COLLECT_LIMIT,
     )
@@ -375,7 +379,7 @@ def generated_files(profile: Profile, caller_name: str, home: str) -> tuple[Moun
     return tuple(MountOp("file", paths[kind], mode=0o644, content=texts[kind]) for kind in profile.generated)
 
 
-def _rlimits(limits: Limits, cgroup: bool, cgroup_only: tuple[str, ...] = (),
+def _rlimits(limits: Limits, cgroup: frozenset[str], cgroup_only: tuple[str, ...] = (),
              backstops: bool = True) -> tuple[RlimitSpec, ...]:
     """Per-process limits: core dumps off and the per-user counts always, then each set limit's
     rlimit, unless the box's cgroup holds that limit or the profile wants only a cgroup to
@@ -388,13 +392,15 @@ def _rlimits(limits: Limits, cgroup: bool, cgroup_only: tuple[str, ...] = (),
     return tuple(specs)
 
 
-def _cgroup_limits(limits: Limits) -> CgroupLimits:
-    """The files the box's cgroup gets, in table order, for each set limit that has one."""
-    return CgroupLimits(tuple(write for limit, value in each_set(limits) if limit.cgroup is not None
+def _cgroup_limits(limits: Limits, cgroup: frozenset[str]) -> CgroupLimits:
+    """The files the box's cgroup gets, in table order, for each set limit that has one of a
+    controller the cgroup has (a file of another would not exist there: the write would fail)."""
+    return CgroupLimits(tuple(write for limit, value in each_set(limits)
+                              if limit.cgroup is not None and limit.cgroup.controller in cgroup
                               for write in limit.cgroup.writes(value)))
 
 
-def _enforced_by(limits: Limits, caller_uid: int, cgroup: bool, cgroup_only: tuple[str, ...] = (),
+def _enforced_by(limits: Limits, caller_uid: int, cgroup: frozenset[str], cgroup_only: tuple[str, ...] = (),
                  backstops: bool = True) -> tuple[tuple[str, Mechanism], ...]:
     """Which mechanism enforces each limit that is set, stated honestly."""
     return tuple((limit.name, limit.enforced_by(cgroup, caller_uid == 0, limit.name in cgroup_only, backstops))

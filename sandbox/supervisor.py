@@ -30,6 +30,7 @@ from .hostcheck import NO_CGROUP_REMEDY, userns_refusal_reason
 from .hostlookup import resolve_host_paths
 from .hostpaths import HostPaths
 from .interrupts import Interrupts
+from .limits import NO_CGROUP
 from .plan import FALLBACK_NAME, Plan, Request, make_plan
 from .profile import Profile
 from .result import Result, Usage, decide_verdict, signal_name
@@ -37,7 +38,7 @@ from .transfer import packing
 from .watch import SETUP_TIMEOUT, Watch, Watched
 
 __all__ = ["CAPTURE", "PASS", "STDOUT", "TERMINAL", "Sink", "Source", "Stdio", "Prepared", "prepare", "run",
-           "run_prepared", "compile_seccomp", "cgroup_subtree"]
+           "run_prepared", "compile_seccomp", "cgroup_subtree", "box_controllers"]
 
 PEAK_SLACK = 1 << 20  # bytes the target may touch after reporting its peak, before the exec
 Launcher = Callable[[InitFds], InitProcess]  # clones the box's init with these descriptors
@@ -88,6 +89,20 @@ def cgroup_subtree(explicit: Optional[str], profile: Profile, residents: Sequenc
     return subtree
 
 
+def box_controllers(profile: Profile, subtree: Optional[cgroup.Subtree]) -> frozenset[str]:
+    """The controllers a box's cgroup gets (none without a subtree).  A profile that requires cgroup
+    limits takes a subtree with only some controllers (systemd's Delegate= often lacks cpu) if it has
+    memory and pids, the whole-box limits that keep a box from taking the host down; cpus is then
+    reported not enforced.  Without them it refuses to run, as without a subtree (fail closed)."""
+    controllers = subtree.controllers if subtree is not None else NO_CGROUP
+    lacking = [c for c in cgroup.REQUIRED_BY_PROFILES if c not in controllers]
+    if subtree is not None and lacking and "cgroup" in profile.require:
+        raise HostError(f"profile {profile.name} requires cgroup v2 limits, but {subtree.path} lacks the "
+                        f"{' '.join(lacking)} controller(s) (it needs {' and '.join(cgroup.REQUIRED_BY_PROFILES)} at "
+                        f"least); fix: {cgroup.MISSING_CONTROLLERS_FIX}")
+    return controllers
+
+
 @dataclass
 class Prepared:
     """A run's host side, settled once: the cgroup subtree, every host path found and held, the plan
@@ -125,11 +140,12 @@ def caller_name() -> str:
 def prepare(profile: Profile, request: Request) -> Prepared:
     """Steps 1-4 of a run, for one run or for many alike."""
     subtree = cgroup_subtree(request.cgroup_root, profile)                 # 1. host: a delegated cgroup v2 subtree?
+    controllers = box_controllers(profile, subtree)                        #    with which controllers
     paths = HostPaths()                                                    #    holds what step 2 finds, to the end
     try:
         host = resolve_host_paths(profile, request, paths)                 # 2. host: every path it names, found once
         plan = make_plan(profile, request, host, os.getuid(), os.getgid(), # 3. the whole run as data (pure)
-                         cgroup=subtree is not None, caller_name=caller_name())
+                         cgroup=controllers, caller_name=caller_name())
         bpf = compile_seccomp(plan.seccomp, profile.source)                # 4. its filter, once per policy
     except BaseException:
         paths.close()
@@ -313,7 +329,13 @@ def _own_peak(max_rss: int, floor: Optional[int]) -> Optional[int]:
 
 
 def _with_cgroup_usage(usage: Usage, measured: cgroup.CgroupUsage) -> Usage:
-    """The cgroup's numbers cover every process of the program, and nothing of ours."""
+    """The cgroup's numbers cover every process of the program, and nothing of ours.
+
+    CPU time is always the cgroup's (cpu.stat is a core file).  A peak is exact or unknown, never a
+    sampled lower bound: memory.peak (Linux 5.19; a file of the memory controller) where it is, else
+    the program's own peak as without a cgroup (ru_maxrss above the helper's floor, or None); an
+    MLE still comes from memory.events' oom_kill where the memory controller is there.  pids_peak
+    is pids.peak (Linux 6.1, the pids controller) or None: there is no own count to stand in."""
     return replace(
         usage,
         cpu_time=measured.cpu_usec / 1e6,

@@ -205,3 +205,35 @@ def test_own_delegated_scope_is_found_without_configuration(cgroup_root, script)
                 wait_until(lambda: "populated 0" in (leaf / "cgroup.events").read_text())
                 leaf.rmdir()
         scope.rmdir()
+
+
+def test_a_subtree_without_the_cpu_controller_is_used_for_what_it_has(cgroup_root, script):
+    """systemd's Delegate= without cpu (issue 16): memory and pids are still the cgroup's, CPU time is
+    cpu.stat's (a core file), and cpus says it is not enforced rather than falling back to rlimits."""
+    partial = cgroup_root / "test-partial"
+    partial.mkdir()
+    boxes = partial / "boxes"
+    try:
+        (partial / "cgroup.subtree_control").write_text("+memory +pids")
+        boxes.mkdir()
+        assert sorted((boxes / "cgroup.controllers").read_text().split()) == ["memory", "pids"]
+        result = run_json("--cgroup-root", str(boxes), "--memory", "64M", "--cpus", "0.5",
+                          script("x = sum(range(3_000_000)); print('done')"))
+        assert result["verdict"] == "OK" and result["stdout"] == "done\n"
+        assert result["enforced_by"]["memory"] == "cgroup memory.max (swap off)"
+        assert result["enforced_by"]["pids"] == "cgroup pids.max"
+        assert result["enforced_by"]["cpu_time"].startswith("cgroup cpu.stat")
+        assert result["enforced_by"]["cpus"] == ("not enforced: the cpu controller is not delegated to the "
+                                                 "cgroup v2 subtree (cpu.max)")
+        assert result["cpu_time"] > 0 and result["memory_peak"] > 0
+        hog = run_json("--cgroup-root", str(boxes), "--memory", "64M", script("""
+            blocks = []
+            while True:
+                blocks.append(bytearray(4 << 20))
+        """))
+        assert hog["verdict"] == "MLE" and hog["oom_killed"] is True
+        assert run_cgroups(boxes) == []
+    finally:
+        for group in (boxes, partial):
+            if group.exists():
+                group.rmdir()

@@ -15,7 +15,7 @@ from sandbox.limits import Mechanism
 from sandbox.plan import Request
 from sandbox.profile import load_profile
 
-from planning import plan_here
+from planning import FULL, plan_here
 
 
 def fake_cgroup(path: Path, controllers: str = "cpuset cpu io memory pids", procs: str = "",
@@ -32,10 +32,65 @@ def test_a_writable_subtree_with_the_controllers_is_usable(tmp_path):
     assert delegation.usable and delegation.controllers == ("cpuset", "cpu", "io", "memory", "pids")
 
 
-def test_missing_controllers_are_named_with_the_fix(tmp_path):
-    delegation = cgroup.inspect(str(fake_cgroup(tmp_path / "d", controllers="cpu io")), "explicit")
-    assert not delegation.usable
-    assert "memory pids" in delegation.problem and "Delegate=yes" in delegation.problem
+def test_a_subtree_without_some_controllers_is_usable_and_says_which_are_missing(tmp_path):
+    """systemd delegates only Delegate='s controllers: Debian 12 `pids memory cpu`, older setups no cpu."""
+    for controllers, missing in (("cpu io", ("memory", "pids")), ("memory pids", ("cpu",)), ("pids", ("memory", "cpu"))):
+        delegation = cgroup.inspect(str(fake_cgroup(tmp_path / controllers.replace(" ", "-"), controllers)), "explicit")
+        assert delegation.usable and delegation.missing == missing
+        assert delegation.delegated == frozenset(controllers.split()) - {"io"}
+
+
+def test_a_subtree_without_any_of_the_controllers_is_refused_with_the_fix(tmp_path):
+    delegation = cgroup.inspect(str(fake_cgroup(tmp_path / "d", controllers="cpuset io")), "explicit")
+    assert not delegation.usable and delegation.missing == ("memory", "pids", "cpu")
+    assert "lacks the memory pids cpu controller(s)" in delegation.problem
+    assert "Delegate=cpu cpuset io memory pids" in delegation.problem
+
+
+def test_other_processes_block_enabling_only_the_controllers_that_are_there(tmp_path):
+    group = fake_cgroup(tmp_path / "d", controllers="memory pids", procs=f"{os.getpid()}\n1\n",
+                        subtree="memory pids")  # already enabled: nothing to enable, the others may stay
+    assert cgroup.inspect(str(group), "own cgroup").usable
+    (group / "cgroup.subtree_control").write_text("memory")
+    assert "no-internal-process" in cgroup.inspect(str(group), "own cgroup").problem
+
+
+def test_a_subtree_enables_only_the_delegated_controllers(tmp_path):
+    group = fake_cgroup(tmp_path / "d", controllers="io memory pids")
+    subtree = cgroup.Subtree(cgroup.inspect(str(group), "explicit"))
+    assert (group / "cgroup.subtree_control").read_text() == "+memory +pids"
+    assert subtree.controllers == frozenset({"memory", "pids"})
+
+
+def test_a_box_without_the_cpu_controller_gets_only_memory_and_pids_files(tmp_path):
+    limits = {"memory": 64 << 20, "pids": 16, "cpus": 0.5}
+    plan = plan_here(load_profile("py3"), Request(program=("true",), limits=limits), cgroup=frozenset({"memory", "pids"}))
+    cgroup.RunCgroup(str(tmp_path)).apply(plan.cgroup)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["memory.max", "memory.oom.group", "memory.swap.max", "pids.max"]
+    enforced = dict(plan.enforced_by)
+    assert enforced["cpus"] is Mechanism.NOT_ENFORCED_CPU_NOT_DELEGATED
+    assert enforced["cpu_time"] is Mechanism.CGROUP_CPU_STAT  # cpu.stat is a core file: no cpu controller needed
+    assert enforced["memory"] is Mechanism.CGROUP_MEMORY_MAX and enforced["pids"] is Mechanism.CGROUP_PIDS_MAX
+    assert {r.name for r in plan.rlimits}.isdisjoint({"as", "nproc"})
+
+
+def test_a_box_with_only_the_pids_controller_caps_memory_by_rlimit_as(tmp_path):
+    plan = plan_here(load_profile("py3"), Request(program=("true",), limits={"memory": 64 << 20, "pids": 16}),
+                     cgroup=frozenset({"pids"}))
+    assert plan.cgroup == cgroup.CgroupLimits((("pids.max", "16"),))
+    assert [(r.soft, r.hard) for r in plan.rlimits if r.name == "as"] == [(64 << 20, 64 << 20)]
+    assert "nproc" not in {r.name for r in plan.rlimits}
+    enforced = dict(plan.enforced_by)
+    assert enforced["memory"] is Mechanism.RLIMIT_AS and enforced["pids"] is Mechanism.CGROUP_PIDS_MAX
+
+
+def test_a_box_without_the_memory_controller_reads_cpu_time_and_no_peaks(tmp_path):
+    """No memory.* or pids.* file (no such controller, or memory.peak before 5.19, pids.peak before 6.1):
+    the peaks are unknown to the cgroup, no OOM kill is seen, CPU time is still cpu.stat's."""
+    (tmp_path / "cpu.stat").write_text("usage_usec 2500000\nuser_usec 2000000\nsystem_usec 500000\n")
+    usage = cgroup.RunCgroup(str(tmp_path)).usage()
+    assert usage == cgroup.CgroupUsage(memory_peak=None, oom_kills=0, pids_peak=None,
+                                       cpu_usec=2_500_000, user_usec=2_000_000, system_usec=500_000)
 
 
 def test_not_a_cgroup_directory(tmp_path):
@@ -62,7 +117,7 @@ def test_other_processes_block_enabling_controllers(tmp_path):
 
 def test_limits_are_written_as_the_kernel_expects(tmp_path):
     limits = {"memory": 64 << 20, "pids": 16, "cpus": 0.5}
-    plan = plan_here(load_profile("py3"), Request(program=("true",), limits=limits), cgroup=True)
+    plan = plan_here(load_profile("py3"), Request(program=("true",), limits=limits), cgroup=FULL)
     cgroup.RunCgroup(str(tmp_path)).apply(plan.cgroup)
     assert (tmp_path / "memory.max").read_text() == str(64 << 20)
     assert (tmp_path / "memory.swap.max").read_text() == "0"
@@ -101,7 +156,7 @@ def test_root_never_adopts_its_own_cgroup(monkeypatch):
 
 def test_plan_with_a_cgroup_moves_memory_and_pids_off_rlimits():
     profile = load_profile("py3")
-    plan = plan_here(profile, Request(program=("true",)), 1000, 1000, cgroup=True)
+    plan = plan_here(profile, Request(program=("true",)), 1000, 1000, cgroup=FULL)
     assert {r.name for r in plan.rlimits}.isdisjoint({"as", "nproc"})
     assert plan.cgroup == cgroup.CgroupLimits((
         ("memory.max", str(profile.limits.memory)), ("memory.swap.max", "0"), ("memory.oom.group", "1"),
@@ -111,3 +166,19 @@ def test_plan_with_a_cgroup_moves_memory_and_pids_off_rlimits():
     assert enforced["memory"] is Mechanism.CGROUP_MEMORY_MAX and enforced["pids"] is Mechanism.CGROUP_PIDS_MAX
     without = dict(plan_here(profile, Request(program=("true",)), 1000, 1000).enforced_by)
     assert "cgroup" not in " ".join(m.value for m in without.values()) and without["memory"] is Mechanism.RLIMIT_AS
+
+
+def test_sandbox_ps_counts_from_proc_what_a_partial_cgroup_does_not(tmp_path):
+    """A box's cgroup without the memory and pids controllers has no memory.current or pids.current:
+    `sandbox ps` takes those from /proc (its members), the CPU time still from cpu.stat."""
+    from sandbox.live import control, registry
+    from sandbox.rlimits import RlimitSpec
+
+    (tmp_path / "cpu.stat").write_text("usage_usec 1500000\nuser_usec 1000000\nsystem_usec 500000\n")
+    (tmp_path / "cgroup.events").write_text("populated 1\nfrozen 0\n")
+    box = registry.LiveBox(name="b", id="1", pid=os.getpid(), start="", profile="sh", command=("/bin/sh",),
+                           started=1.0, cgroup=str(tmp_path),
+                           confinement=registry.Confinement("/work", (), (RlimitSpec("nofile", 64, 64),), b""))
+    now = control.usage(box)
+    assert now.cpu_time == 1.5 and now.measured_by == "cgroup"
+    assert now.pids >= 1 and now.memory is not None and now.memory > 0

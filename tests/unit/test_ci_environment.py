@@ -17,7 +17,7 @@ from sandbox.profile import load_profile
 ETC = ("/etc/passwd", "/etc/group", "/etc/hosts", "/etc/nsswitch.conf")
 
 
-def ci_plan(cgroup: bool = False, name: str = "alice", **changes: object) -> Plan:
+def ci_plan(cgroup: frozenset[str] = frozenset(), name: str = "alice", **changes: object) -> Plan:
     """The ci profile planned without its binds (nothing of the host is needed)."""
     profile = load_profile("ci")
     mounts = tuple(entry for entry in profile.mounts if entry.kind != "bind")
@@ -54,10 +54,10 @@ def test_the_judging_profiles_and_an_image_get_no_generated_files():
 
 
 def test_ci_memory_is_a_cgroups_or_none_never_rlimit_as():
-    alone = ci_plan(cgroup=False)
+    alone = ci_plan()
     assert "as" not in {spec.name for spec in alone.rlimits}
     assert dict(alone.enforced_by)["memory"] is Mechanism.NOT_ENFORCED_CGROUP_ONLY
-    held = ci_plan(cgroup=True)
+    held = ci_plan(cgroup=frozenset({"memory", "pids", "cpu"}))
     assert dict(held.enforced_by)["memory"] is Mechanism.CGROUP_MEMORY_MAX
     assert held.cgroup is not None and ("memory.max", str(4 << 30)) in held.cgroup.files
 

@@ -118,7 +118,7 @@ def test_the_cli_adds_the_hint_to_what_it_reports(run_cli, monkeypatch, tmp_path
 def result_for(uid: int, **limits: object) -> Result:
     """A Result whose enforced_by is what a plan for a caller of `uid` says (no cgroup)."""
     profile = dataclasses.replace(load_profile("sh"), mounts=())
-    plan = make_plan(profile, Request(program=("/bin/true",), limits=limits), HostSide(), uid, 1000, False)
+    plan = make_plan(profile, Request(program=("/bin/true",), limits=limits), HostSide(), uid, 1000, frozenset())
     return Result(Verdict.OK, 0, None, None, 0.0, 0.0, 0.0, 0.0, None, None, False,
                   {name: mechanism.value for name, mechanism in plan.enforced_by})
 
@@ -140,6 +140,6 @@ def test_the_api_refuses_a_variable_name_no_shell_could_use():
     profile = dataclasses.replace(load_profile("sh"), mounts=())
     for name in ("BAD NAME", "1X", "A=B", ""):
         with pytest.raises(UsageError, match="not a variable name"):
-            make_plan(profile, Request(program=("/bin/true",), env=((name, "1"),)), HostSide(), 1000, 1000, False)
-    plan = make_plan(profile, Request(program=("/bin/true",), env=(("_OK1", "1"),)), HostSide(), 1000, 1000, False)
+            make_plan(profile, Request(program=("/bin/true",), env=((name, "1"),)), HostSide(), 1000, 1000, frozenset())
+    plan = make_plan(profile, Request(program=("/bin/true",), env=(("_OK1", "1"),)), HostSide(), 1000, 1000, frozenset())
     assert ("_OK1", "1") in plan.env

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox import cli, hostcheck
+from sandbox import cgroup, cli, hostcheck
 from sandbox.errors import HostError, SetupError
 from sandbox.supervisor import _setup_error
 
@@ -190,3 +190,34 @@ def test_doctor_prints_the_drop_in_under_the_warning_and_still_exits_0(tmp_path,
     assert capsys.readouterr().out.splitlines()[2:] == [
         "         [Service]", "         Delegate=cpu cpuset io memory pids",
         "the sandbox can run here (see the warnings above)"]
+
+
+def fake_hierarchy(root, controllers: str):
+    """A fake cgroup2 mount with one subtree delegated to us holding `controllers` (nothing real is touched)."""
+    (root / "cgroup.controllers").write_text("cpuset cpu io memory pids")
+    subtree = root / "user.slice" / "app.slice"
+    subtree.mkdir(parents=True)
+    for name, text in {"cgroup.controllers": controllers, "cgroup.procs": "", "cgroup.subtree_control": ""}.items():
+        (subtree / name).write_text(text)
+    return subtree
+
+
+@pytest.mark.parametrize("controllers, words", [
+    ("memory pids", ["no cpu controller", "cpus: not enforced: the cpu controller is not delegated"]),
+    ("pids", ["no memory cpu controller", "memory: RLIMIT_AS (per process address space)", "cpus: not enforced"]),
+])
+def test_doctor_warns_of_missing_controllers_with_the_limits_that_fall_back(tmp_path, monkeypatch, controllers, words):
+    monkeypatch.setattr(cgroup, "cgroup2_mount", lambda: str(tmp_path))
+    subtree = fake_hierarchy(tmp_path, controllers)
+    (check,) = [c for c in hostcheck._cgroup_checks(str(subtree)) if c.name == "delegated subtree"]
+    assert not check.ok and not check.essential  # a warning: boxes still use the subtree
+    assert all(word in check.detail for word in words), check.detail
+    assert "/etc/systemd/system/user@.service.d/delegate.conf" in check.fix
+    assert "Delegate=cpu cpuset io memory pids" in check.fix and "cgroup.subtree_control" in check.fix
+
+
+def test_doctor_is_content_with_every_controller(tmp_path, monkeypatch):
+    monkeypatch.setattr(cgroup, "cgroup2_mount", lambda: str(tmp_path))
+    subtree = fake_hierarchy(tmp_path, "cpu memory pids")
+    (check,) = [c for c in hostcheck._cgroup_checks(str(subtree)) if c.name == "delegated subtree"]
+    assert check.ok and "controllers: cpu memory pids" in check.detail

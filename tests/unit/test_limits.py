@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 
 import pytest
 
 from sandbox import cli, rlimits, supervisor
 from sandbox.api import Sandbox
+from sandbox.cgroup import CONTROLLERS, CgroupLimits
 from sandbox.errors import ProfileError, UsageError
 from sandbox.hostside import HostSide
 from sandbox.limits import (
@@ -17,7 +19,7 @@ from sandbox.profile import load_profile
 from sandbox.result import Usage
 from sandbox.units import UnitError
 
-from planning import plan_here
+from planning import FULL, plan_here
 
 M = 1 << 20
 # A value of each unit as written, and as parsed.
@@ -47,12 +49,26 @@ WITH_CGROUP = {
     "cpus": "cgroup cpu.max",
 }
 
+# A subtree with only some controllers (systemd's Delegate= without cpu; with pids alone): each limit whose
+# controller is missing is what it is without a cgroup, but cpus, which says why it is not enforced.
+NO_CPU = {**WITH_CGROUP, "cpus": "not enforced: the cpu controller is not delegated to the cgroup v2 subtree (cpu.max)"}
+PIDS_ONLY = {**NO_CPU, "memory": "RLIMIT_AS (per process address space)"}
+MEMORY_ONLY = {**NO_CPU, "pids": "RLIMIT_NPROC (per box user namespace)"}
+MEMORY_ONLY_AS_ROOT = {**NO_CPU, "pids": "not enforced: the kernel exempts uid 0 from RLIMIT_NPROC"}
+SUBSETS = [frozenset(chosen) for n in range(len(CONTROLLERS) + 1) for chosen in itertools.combinations(CONTROLLERS, n)]
+PARTIAL = [
+    (frozenset({"memory", "pids"}), False, NO_CPU), (frozenset({"memory", "pids"}), True, NO_CPU),
+    (frozenset({"pids"}), False, PIDS_ONLY), (frozenset({"memory"}), False, MEMORY_ONLY),
+    (frozenset({"memory"}), True, MEMORY_ONLY_AS_ROOT), (frozenset({"pids", "cpu"}), False, {**WITH_CGROUP,
+                                                                                         "memory": ALONE["memory"]}),
+]
+
 
 def by_name(limit: Limit) -> str:
     return limit.name
 
 
-def plan_of(limits: Limits, cgroup: bool = False, uid: int = 1000) -> Plan:
+def plan_of(limits: Limits, cgroup: frozenset[str] = frozenset(), uid: int = 1000) -> Plan:
     """A plan of the sh profile with these limits (and no mounts: nothing of the host is needed)."""
     profile = dataclasses.replace(load_profile("sh"), mounts=(), limits=limits)
     return make_plan(profile, Request(program=("/bin/true",)), HostSide(), uid, 1000, cgroup)
@@ -89,14 +105,16 @@ def test_each_set_gives_the_set_limits_in_table_order():
 
 
 @pytest.mark.parametrize("cgroup, root, expected", [
-    (False, False, ALONE), (False, True, AS_ROOT), (True, False, WITH_CGROUP), (True, True, WITH_CGROUP),
+    (frozenset(), False, ALONE), (frozenset(), True, AS_ROOT), (FULL, False, WITH_CGROUP), (FULL, True, WITH_CGROUP),
+    *PARTIAL,
 ])
 def test_enforced_by_texts_are_unchanged_in_every_case(cgroup, root, expected):
     assert {limit.name: limit.enforced_by(cgroup, root).value for limit in TABLE} == expected
 
 
 @pytest.mark.parametrize("cgroup, root, expected", [
-    (False, False, ALONE), (False, True, AS_ROOT), (True, False, WITH_CGROUP), (True, True, WITH_CGROUP),
+    (frozenset(), False, ALONE), (frozenset(), True, AS_ROOT), (FULL, False, WITH_CGROUP), (FULL, True, WITH_CGROUP),
+    *PARTIAL,
 ])
 def test_a_plan_states_the_tables_mechanisms(cgroup, root, expected):
     plan = plan_of(ALL_SET, cgroup, uid=0 if root else 1000)
@@ -105,7 +123,7 @@ def test_a_plan_states_the_tables_mechanisms(cgroup, root, expected):
 
 
 def test_every_mechanism_is_some_limits_and_has_a_text_of_its_own():
-    used = {limit.enforced_by(cgroup, root, only, backstops) for limit in TABLE for cgroup in (False, True)
+    used = {limit.enforced_by(cgroup, root, only, backstops) for limit in TABLE for cgroup in SUBSETS
             for root in (False, True) for only in (False, True) for backstops in (False, True)}
     assert used == set(Mechanism)
     assert len(Mechanism.__members__) == len(Mechanism)  # no two members share a text (an alias)
@@ -113,7 +131,7 @@ def test_every_mechanism_is_some_limits_and_has_a_text_of_its_own():
 
 @pytest.mark.parametrize("limit", TABLE, ids=by_name)
 def test_an_rlimit_is_the_one_its_mechanism_names(limit):
-    alone = limit.enforced_by(cgroup=False, root=False)
+    alone = limit.enforced_by(cgroup=frozenset(), root=False)
     if limit.rlimit is None:
         assert not alone.name.startswith("RLIMIT_")
     elif alone.name.startswith("RLIMIT_"):
@@ -125,17 +143,41 @@ def test_an_rlimit_is_the_one_its_mechanism_names(limit):
 
 @pytest.mark.parametrize("limit", TABLE, ids=by_name)
 def test_a_cgroup_file_is_the_one_its_mechanism_names_and_replaces_the_rlimit(limit):
-    with_cgroup = limit.enforced_by(cgroup=True, root=False)
-    assert limit.applied_rlimit(cgroup=False) is limit.rlimit
+    with_cgroup = limit.enforced_by(cgroup=FULL, root=False)
+    assert limit.applied_rlimit(cgroup=frozenset()) is limit.rlimit
     if limit.cgroup is None:
-        assert limit.applied_rlimit(cgroup=True) is limit.rlimit  # RLIMIT_CPU: a backstop
+        assert limit.applied_rlimit(cgroup=FULL) is limit.rlimit  # RLIMIT_CPU: a backstop
     else:
         assert with_cgroup.value.startswith(f"cgroup {limit.cgroup.name}")
-        assert limit.applied_rlimit(cgroup=True) is None
+        assert limit.applied_rlimit(cgroup=FULL) is None
+
+
+def test_each_cgroup_file_belongs_to_a_controller_a_box_uses():
+    assert {limit.cgroup.controller for limit in TABLE if limit.cgroup} == set(CONTROLLERS)
+    assert BY_NAME["cpus"].cgroup.controller == "cpu" and BY_NAME["memory"].cgroup.controller == "memory"
+
+
+@pytest.mark.parametrize("cgroup", SUBSETS, ids=lambda c: "+".join(sorted(c)) or "none")
+def test_a_limit_is_the_cgroups_exactly_where_its_controller_is(cgroup):
+    """Its file in the box's cgroup and no rlimit, or its rlimit (the no-cgroup one) and no file."""
+    plan = plan_of(ALL_SET, cgroup)
+    files = {name for name, _ in plan.cgroup.files} if plan.cgroup else set()
+    held = {limit.name for limit in TABLE if limit.cgroup and limit.cgroup.name in files}
+    assert held == {limit.name for limit in TABLE if limit.cgroup and limit.cgroup.controller in cgroup}
+    applied = {r.name for r in plan.rlimits}
+    assert ("as" in applied) == ("memory" not in held) and ("nproc" in applied) == ("pids" not in held)
+    assert (plan.cgroup is None) == (not cgroup)
+
+
+def test_a_cgroup_only_limit_whose_controller_is_missing_gets_no_rlimit_and_says_so():
+    profile = dataclasses.replace(load_profile("sh"), mounts=(), limits=Limits(memory=M), cgroup_only=("memory",))
+    plan = make_plan(profile, Request(program=("/bin/true",)), HostSide(), 1000, 1000, frozenset({"pids"}))
+    assert "as" not in {r.name for r in plan.rlimits} and plan.cgroup == CgroupLimits(())
+    assert dict(plan.enforced_by)["memory"] is Mechanism.NOT_ENFORCED_CONTROLLER_NOT_DELEGATED
 
 
 def test_the_cgroup_files_and_rlimits_of_a_plan_come_from_the_table():
-    with_cgroup = plan_of(ALL_SET, cgroup=True)
+    with_cgroup = plan_of(ALL_SET, cgroup=FULL)
     assert with_cgroup.cgroup is not None and with_cgroup.cgroup.files == (
         ("memory.max", str(3 * M)), ("memory.swap.max", "0"), ("memory.oom.group", "1"),
         ("pids.max", "7"), ("cpu.max", "50000 100000"),
@@ -149,7 +191,7 @@ def test_the_cgroup_files_and_rlimits_of_a_plan_come_from_the_table():
 
 
 def test_a_tiny_cpu_quota_is_the_least_the_kernel_takes():
-    plan = plan_of(Limits(cpus=0.001), cgroup=True)
+    plan = plan_of(Limits(cpus=0.001), cgroup=FULL)
     assert plan.cgroup is not None and plan.cgroup.files == (("cpu.max", "1000 100000"),)
 
 
@@ -271,7 +313,7 @@ def test_an_override_replaces_or_removes_and_leaves_the_rest():
 
 
 def message(verdict, limit, cgroup, stderr=None, **usage):
-    plan = plan_of(Limits(memory=M, wall_time=1.0), cgroup)
+    plan = plan_of(Limits(memory=M, wall_time=1.0), FULL if cgroup else frozenset())
     return supervisor._message(verdict, limit, Usage(**usage), plan, stderr)
 
 
@@ -304,9 +346,9 @@ def test_a_profile_without_backstops_sets_no_rlimit_cpu_and_says_the_watch_alone
     """ci keeps no RLIMIT_CPU (it makes time.process_time() tick-coarse); cpu_time is still enforced,
     by the supervisor's watch, and enforced_by says so without naming a backstop."""
     cpu = BY_NAME["cpu_time"]
-    assert cpu.applied_rlimit(cgroup=False, backstops=False) is None
-    assert cpu.applied_rlimit(cgroup=True, backstops=False) is None
-    assert cpu.applied_rlimit(cgroup=False) is cpu.rlimit
-    assert cpu.enforced_by(cgroup=False, root=False, backstops=False) is Mechanism.SUPERVISOR_CPU_WATCH_ALONE
-    assert cpu.enforced_by(cgroup=True, root=False, backstops=False) is Mechanism.CGROUP_CPU_STAT
-    assert BY_NAME["memory"].applied_rlimit(cgroup=False, backstops=False) is BY_NAME["memory"].rlimit  # not one
+    assert cpu.applied_rlimit(cgroup=frozenset(), backstops=False) is None
+    assert cpu.applied_rlimit(cgroup=FULL, backstops=False) is None
+    assert cpu.applied_rlimit(cgroup=frozenset()) is cpu.rlimit
+    assert cpu.enforced_by(cgroup=frozenset(), root=False, backstops=False) is Mechanism.SUPERVISOR_CPU_WATCH_ALONE
+    assert cpu.enforced_by(cgroup=FULL, root=False, backstops=False) is Mechanism.CGROUP_CPU_STAT
+    assert BY_NAME["memory"].applied_rlimit(cgroup=frozenset(), backstops=False) is BY_NAME["memory"].rlimit  # not one

@@ -30,6 +30,7 @@ from typing import Any, Optional
 
 import pytest
 
+from sandbox.cgroup import CONTROLLERS
 from sandbox.errors import UsageError
 from sandbox.hostside import HostObject, HostSide
 from sandbox.plan import Bind, Plan, Request, make_plan, mount_points
@@ -76,6 +77,7 @@ HOST_BINDS: dict[str, Optional[HostObject]] = {
     "/etc/ssl/openssl.cnf": None,
 }
 IMAGE = "/srv/images/alpine"
+FULL = frozenset(CONTROLLERS)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,7 +85,7 @@ class Case:
     profile: str
     request: Request
     host: dict[str, Any] = dataclasses.field(default_factory=dict)  # HostSide fields, but the profile's binds
-    cgroup: bool = False
+    cgroup: frozenset[str] = frozenset()  # the delegated subtree's controllers; none: no cgroup
 
 
 def _script_case(profile: str, script: str) -> Case:
@@ -97,7 +99,7 @@ CASES: dict[str, Case] = {
         "node": "/home/judge/main.js", "py3": "/home/judge/main.py", "sh": "/home/judge/main.sh",
         "ci": "/home/judge/run-tests.sh"}.items()},
     "py3-script-cgroup": Case("py3", Request(script="/home/judge/main.py", script_args=("in.txt", "a b")),
-                              {"script": file("/home/judge/main.py")}, cgroup=True),
+                              {"script": file("/home/judge/main.py")}, cgroup=FULL),
     "sh-program": Case("sh", Request(program=("/bin/echo", "hi"))),
     "py3-workdir": Case("py3", Request(script="/home/judge/project/src/main.py", workdir="/home/judge/project"),
                         {"workdir": directory("/home/judge/project"),
@@ -133,7 +135,13 @@ CASES: dict[str, Case] = {
     "py3-limits": Case("py3", Request(program=("python3",), limits={"memory": 32 * M, "cpu_time": 0.25, "pids": 3,
                                                                    "wall_time": None})),
     "py3-limits-cgroup": Case("py3", Request(program=("python3",), limits={"memory": 32 * M, "cpus": 1.5}),
-                              cgroup=True),
+                              cgroup=FULL),
+    # Subtrees with only some controllers (systemd's Delegate= without cpu, or with pids alone): the box's
+    # cgroup holds what its controllers can, the other limits are what they are without a cgroup.
+    "py3-limits-cgroup-no-cpu": Case("py3", Request(program=("python3",), limits={"memory": 32 * M, "cpus": 1.5}),
+                                     cgroup=frozenset({"memory", "pids"})),
+    "py3-limits-cgroup-pids-only": Case("py3", Request(program=("python3",), limits={"memory": 32 * M, "cpus": 1.5}),
+                                        cgroup=frozenset({"pids"})),
     "sh-net-loopback": Case("sh", Request(program=("nc", "-l", "127.0.0.1", "8080"), net="loopback")),
 }
 

@@ -2,16 +2,18 @@
 run hook told the run ended whatever ended it (no namespaces: the launcher is a stand-in)."""
 from __future__ import annotations
 
+import dataclasses
 import errno
 import os
 
 import pytest
 
-from sandbox import boxio, supervisor
+from sandbox import boxio, cgroup, supervisor
 from sandbox._cache import load_profile
 from sandbox.boxio import CAPTURE, BoxStreams, Stdio
 from sandbox.errors import HostError, SetupError
 from sandbox.plan import Request
+from sandbox.result import Usage
 
 
 def open_fds() -> dict[str, str]:
@@ -149,3 +151,40 @@ def test_the_wall_time_runs_from_the_program_start_however_long_the_hook_takes(m
                       slow_hook)
     box._on_record({"kind": "started"})
     assert (box.deadline, box.due) == (watch.Deadline.WALL, 100.5)
+
+
+# --- a cgroup with only some controllers, or a kernel without memory.peak (issue 16) ---------------
+
+
+class StandInSubtree:
+    """What box_controllers reads of a cgroup.Subtree: its path and the controllers its boxes get."""
+
+    def __init__(self, *controllers: str) -> None:
+        self.path = "/sys/fs/cgroup/user.slice/user-1000.slice/user@1000.service/app.slice"
+        self.controllers = frozenset(controllers)
+
+
+def test_a_profile_that_requires_cgroups_takes_a_subtree_with_memory_and_pids():
+    profile = dataclasses.replace(load_profile("sh"), require=("cgroup",))
+    assert supervisor.box_controllers(profile, StandInSubtree("memory", "pids")) == {"memory", "pids"}
+    with pytest.raises(HostError) as refused:
+        supervisor.box_controllers(profile, StandInSubtree("pids", "cpu"))
+    assert "lacks the memory controller(s) (it needs memory and pids at least)" in refused.value.message
+    assert "Delegate=cpu cpuset io memory pids" in refused.value.message
+    # A profile that does not require them runs with what there is; without a subtree, with none.
+    assert supervisor.box_controllers(load_profile("sh"), StandInSubtree("pids")) == {"pids"}
+    assert supervisor.box_controllers(load_profile("sh"), None) == frozenset()
+
+
+@pytest.mark.parametrize("own_peak", [48 << 20, None])
+def test_without_memory_peak_the_peak_is_the_programs_own_never_a_guess(own_peak):
+    """memory.peak needs Linux 5.19 and the memory controller: without it the peak is what it is without
+    a cgroup (ru_maxrss above the helper's floor, else unknown); the CPU times stay the cgroup's."""
+    own = Usage(exit_code=0, cpu_time=0.5, user_time=0.4, system_time=0.1, wall_time=1.0, memory_peak=own_peak)
+    measured = cgroup.CgroupUsage(memory_peak=None, oom_kills=0, pids_peak=None,
+                                  cpu_usec=2_500_000, user_usec=2_000_000, system_usec=500_000)
+    usage = supervisor._with_cgroup_usage(own, measured)
+    assert (usage.memory_peak, usage.pids_peak, usage.oom_killed) == (own_peak, None, False)
+    assert (usage.cpu_time, usage.user_time, usage.system_time) == (2.5, 2.0, 0.5)
+    exact = supervisor._with_cgroup_usage(own, dataclasses.replace(measured, memory_peak=100 << 20, pids_peak=3))
+    assert (exact.memory_peak, exact.pids_peak) == (100 << 20, 3)
