@@ -14,10 +14,11 @@ import os
 import pwd
 import sys
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Sequence
 
 from . import _syscalls as sc
-from . import cgroup
+from . import cgroup, systemd
+from .errors import SandboxError
 from .limits import TABLE
 
 
@@ -177,8 +178,13 @@ def _cgroup_checks(explicit: Optional[str]) -> list[Check]:
                     + (f" (no {' '.join(missing)}: they are on cgroup v1, a hybrid layout)" if missing else ""),
                     "" if not missing else "fix: boot with systemd.unified_cgroup_hierarchy=1 so cgroup v2 gets "
                                            "every controller")]
-    delegation = cgroup.find_delegation(explicit or os.environ.get("SANDBOX_CGROUP_ROOT") or None)
-    if delegation is None:
+    delegation = cgroup.find_delegation(cgroup.named_root(explicit))
+    manager = _user_manager_cgroup(mount, os.getuid())
+    if _scope_by_default(explicit) and manager is not None:
+        checks.append(Check("delegated subtree", True, "none of your own: each run gets a transient delegated scope "
+                            "of your systemd user manager (--no-systemd-scope or SANDBOX_SYSTEMD_SCOPE=0 to opt out)"))
+        checks.append(_features_check(manager, ()))
+    elif delegation is None:
         checks.append(Check("delegated subtree", False, "no cgroup v2 subtree is delegated to this user; "
                             "limits fall back to rlimits", "fix: " + NO_CGROUP_REMEDY.split("fix: ", 1)[-1]))
     elif not delegation.usable:
@@ -187,14 +193,26 @@ def _cgroup_checks(explicit: Optional[str]) -> list[Check]:
                             f"fix: {fix}" if fix else "fix: " + NO_CGROUP_REMEDY.split("fix: ", 1)[-1]))
     else:
         checks.append(_delegated_check(delegation))
-        missing = [f for f in ("memory.peak", "cgroup.kill", "memory.swap.max", "pids.peak")  # of the controllers there
-                   if f.split(".")[0] not in delegation.missing and not _feature_present(delegation.path, f)]
-        checks.append(Check("cgroup features", not missing[:3],
-                            "memory.peak, cgroup.kill, memory.swap.max present" if not missing else
-                            f"missing: {' '.join(missing)}",
-                            "" if not missing[:3] else "fix: Linux 5.19 or newer (memory.peak), 5.14 (cgroup.kill)"))
+        checks.append(_features_check(delegation.path, delegation.missing))
     checks.append(user_manager_check(mount))
     return checks
+
+
+def _scope_by_default(explicit: Optional[str]) -> bool:
+    """Would a run of ours ask the user manager for a scope (sandbox.systemd.wanted, its default)?"""
+    try:
+        return systemd.wanted(None, explicit)
+    except SandboxError:
+        return False  # a SANDBOX_SYSTEMD_SCOPE that is no word: the run itself says so
+
+
+def _features_check(path: str, missing_controllers: Sequence[str]) -> Check:
+    """The kernel's cgroup features where the boxes' cgroups will be (of the controllers there)."""
+    missing = [f for f in ("memory.peak", "cgroup.kill", "memory.swap.max", "pids.peak")
+               if f.split(".")[0] not in missing_controllers and not _feature_present(path, f)]
+    return Check("cgroup features", not missing[:3],
+                 "memory.peak, cgroup.kill, memory.swap.max present" if not missing else f"missing: {' '.join(missing)}",
+                 "" if not missing[:3] else "fix: Linux 5.19 or newer (memory.peak), 5.14 (cgroup.kill)")
 
 
 MANAGER_CONTROLLERS = ("cpu", "memory", "pids")

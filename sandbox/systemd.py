@@ -24,7 +24,6 @@ manager runs.
 from __future__ import annotations
 
 import os
-import secrets
 import time
 from typing import TYPE_CHECKING, Optional, Sequence
 
@@ -94,7 +93,7 @@ def start_scope(pids: Sequence[int], purpose: str) -> str:
     mount = cgroup.cgroup2_mount()
     if socket_path is None or mount is None:
         raise ScopeRefused(f"systemd scope: no systemd user manager is running for this user; {_NO_MANAGER_FIX}")
-    name = f"{SCOPE_PREFIX}{os.getpid()}-{secrets.token_hex(4)}.scope"
+    name = f"{SCOPE_PREFIX}{os.getpid()}-{os.urandom(4).hex()}.scope"
     _call_start_transient_unit(socket_path, name, pids, purpose)
     deadline = time.monotonic() + _JOB_TIMEOUT
     while True:

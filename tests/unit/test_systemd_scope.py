@@ -152,3 +152,19 @@ def test_the_cli_runs_on_with_a_note_when_its_default_scope_is_refused(systemd_h
 def test_the_cli_asks_nothing_when_told_not_to(systemd_host, capsys):
     cli._enter_systemd_scope(False, None)
     assert systemd_host.calls == [] and capsys.readouterr().err == ""
+
+
+def test_doctor_says_runs_get_a_scope_where_they_would(systemd_host, tmp_path, monkeypatch):
+    from sandbox import hostcheck
+
+    monkeypatch.setattr(os, "getuid", lambda: 1000)
+    manager = tmp_path / "cgroup" / "user.slice" / "user-1000.slice" / "user@1000.service"
+    manager.mkdir()
+    for name in ("cgroup.controllers", "memory.peak", "cgroup.kill", "memory.swap.max"):
+        (manager / name).write_text("cpu memory pids\n" if name == "cgroup.controllers" else "0\n")
+    checks = {c.name: c for c in hostcheck._cgroup_checks(None)}
+    assert checks["delegated subtree"].ok and "transient delegated scope" in checks["delegated subtree"].detail
+    assert checks["cgroup features"].ok
+    monkeypatch.setenv("SANDBOX_SYSTEMD_SCOPE", "0")
+    checks = {c.name: c for c in hostcheck._cgroup_checks(None)}
+    assert not checks["delegated subtree"].ok  # opted out: no subtree at all
