@@ -208,11 +208,15 @@ def _scope_by_default(explicit: Optional[str]) -> bool:
 
 def _features_check(path: str, missing_controllers: Sequence[str]) -> Check:
     """The kernel's cgroup features where the boxes' cgroups will be (of the controllers there)."""
-    missing = [f for f in ("memory.peak", "cgroup.kill", "memory.swap.max", "pids.peak")
+    wanted, optional = ("memory.peak", "cgroup.kill", "memory.swap.max"), ("pids.peak",)  # pids.peak: Linux 6.1
+    missing = [f for f in wanted + optional
                if f.split(".")[0] not in missing_controllers and not _feature_present(path, f)]
-    return Check("cgroup features", not missing[:3],
-                 "memory.peak, cgroup.kill, memory.swap.max present" if not missing else f"missing: {' '.join(missing)}",
-                 "" if not missing[:3] else "fix: Linux 5.19 or newer (memory.peak), 5.14 (cgroup.kill)")
+    lacking = [f for f in missing if f in wanted]
+    return Check("cgroup features", not lacking,
+                 "memory.peak, cgroup.kill, memory.swap.max present" + (" (no pids.peak: pids_peak is null)"
+                                                                        if missing and not lacking else "")
+                 if not lacking else f"missing: {' '.join(missing)}",
+                 "" if not lacking else "fix: Linux 5.19 or newer (memory.peak), 5.14 (cgroup.kill)")
 
 
 MANAGER_CONTROLLERS = ("cpu", "memory", "pids")
