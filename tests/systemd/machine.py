@@ -37,9 +37,16 @@ def root(*argv: str, timeout: float = TIMEOUT) -> subprocess.CompletedProcess:
     return completed
 
 
+HARNESS_UNIT = "sandbox-vm-boot.service"  # the VM's own unit running this tier (scripts/vm-systemd-setup)
+
+
 def sandbox_cgroups() -> list[Path]:
-    """Every cgroup of ours anywhere on the machine: scopes, supervisor leaves, boxes."""
-    return sorted(p for p in CGROUP.rglob("sandbox-*") if p.is_dir())
+    """Every cgroup of ours anywhere on the machine: scopes, supervisor leaves, boxes, the judge service;
+    not the unit this tier itself runs in."""
+    found = []
+    for parent, dirs, _ in os.walk(CGROUP):  # os.walk skips what vanishes under it (a session's scope ending)
+        found += [Path(parent, d) for d in dirs if d.startswith("sandbox-") and d != HARNESS_UNIT]
+    return sorted(found)
 
 
 def user_processes() -> list[str]:

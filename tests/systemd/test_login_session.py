@@ -55,10 +55,10 @@ def test_the_run_goes_into_a_scope_of_the_user_manager_and_the_shell_stays_in_it
 
 
 def test_exec_and_kill_reach_a_box_in_a_scope_from_the_shells_session():
-    shown = as_user("sandbox run --name probe --profile sh -- /bin/sleep 300 >/dev/null 2>&1 & "
+    shown = as_user("sandbox run --name probe --profile sh -- /bin/sleep 300 >/dev/null 2>&1 & run=$!; "
                     "until sandbox ps 2>/dev/null | grep -q probe; do sleep 0.2; done; "
                     "sandbox exec probe -- /bin/sh -c 'echo inside; cat /proc/self/cgroup'; echo exec=$?; "
-                    "sandbox kill probe; wait; echo run=$?")
+                    "sandbox kill probe; wait $run; echo run=$?")
     assert "inside\n0::/\nexec=0" in shown.stdout, shown  # in the box's cgroup (its namespace's root)
     assert "run=137" in shown.stdout, shown
 
@@ -75,7 +75,7 @@ def test_opting_out_keeps_rlimits(opt_out):
 def test_doctor_names_the_managers_delegated_controllers():
     doctor = as_user("sandbox doctor")
     assert doctor.returncode == 0, doctor.stdout + doctor.stderr
-    line = next(l for l in doctor.stdout.splitlines() if "systemd user manager" in l)
+    line = next(l for l in doctor.stdout.splitlines() if l.startswith("ok   systemd user manager:"))
     assert "user@" in line and all(c in line for c in ("memory", "pids", "cpu")), doctor.stdout
 
 
