@@ -78,8 +78,11 @@ class Delegation:
         return frozenset(c for c in CONTROLLERS if c in self.controllers)
 
 
-MISSING_CONTROLLERS_FIX = ("systemd: the drop-in /etc/systemd/system/user@.service.d/delegate.conf with "
-                           "`[Service]` `Delegate=cpu cpuset io memory pids`, then `systemctl daemon-reload` and "
+# systemd's way to delegate every controller to users' managers (systemd.resource-control(5), Delegate=).
+DELEGATE_DROP_IN = "/etc/systemd/system/user@.service.d/delegate.conf"
+DELEGATE_LINES = ("[Service]", "Delegate=cpu cpuset io memory pids")
+MISSING_CONTROLLERS_FIX = (f"systemd: the drop-in {DELEGATE_DROP_IN} with "
+                           f"{' '.join(f'`{line}`' for line in DELEGATE_LINES)}, then `systemctl daemon-reload` and "
                            "a new login; by hand: enable them in the parent's cgroup.subtree_control")
 
 

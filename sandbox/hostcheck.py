@@ -220,8 +220,7 @@ def _features_check(path: str, missing_controllers: Sequence[str]) -> Check:
 
 
 MANAGER_CONTROLLERS = ("cpu", "memory", "pids")
-DELEGATE_DROP_IN = "/etc/systemd/system/user@.service.d/delegate.conf"
-DELEGATE_LINES = ("[Service]", "Delegate=cpu cpuset io memory pids")
+DELEGATE_DROP_IN, DELEGATE_LINES = cgroup.DELEGATE_DROP_IN, cgroup.DELEGATE_LINES
 _FALLBACK = {
     "memory": "memory falls back to RLIMIT_AS per process",
     "pids": "pids to RLIMIT_NPROC",
