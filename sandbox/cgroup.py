@@ -163,7 +163,7 @@ def controllers_offered(mount: str) -> tuple[str, ...]:
         offered = _read(os.path.join(mount, "cgroup.controllers")).split()
     except OSError:
         return ()
-    return tuple(c for c in REQUIRED_CONTROLLERS if c in offered)
+    return tuple(c for c in CONTROLLERS if c in offered)
 
 
 def find_delegation(explicit: Optional[str], residents: Sequence[int] = ()) -> Optional[Delegation]:

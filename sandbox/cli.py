@@ -15,7 +15,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NoReturn, Optional, Sequence, Union
 
-from .errors import ExecError, HostError, SandboxError, UsageError
+from .errors import ExecError, SandboxError, UsageError
 from .limits import TABLE, Mechanism, parse_overrides
 
 if TYPE_CHECKING:  # imported when used, to keep the CLI's start fast

@@ -50,7 +50,7 @@ def test_the_run_goes_into_a_scope_of_the_user_manager_and_the_shell_stays_in_it
     lines = shown.stdout.split()
     assert re.search(r"/session-\w+\.scope$", lines[0]), shown
     scopes = [line for line in lines if line.endswith(".scope") and "/sandbox-" in line]
-    assert len(scopes) == 1 and f"/user@" in scopes[0], shown
+    assert len(scopes) == 1 and "/user@" in scopes[0], shown
     assert lines[-1] == lines[0], shown  # the shell's own cgroup is untouched
 
 
