@@ -1,0 +1,78 @@
+"""Red-team reproducers for the automatic systemd scope (a fork server killed from outside; a system
+service's boxes leaving the service's cgroup)."""
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+import textwrap
+from pathlib import Path
+
+import pytest
+from machine import PREFIX, TIMEOUT, USER, as_user, nothing_left, root
+
+KILLED_SERVER = """
+import json, os, signal, time
+from sandbox import Sandbox
+with Sandbox("py3") as box:
+    first = box.run(["/usr/bin/python3", "-c", "print(1)"]).verdict.value
+    old_scope = box.cgroup_root
+    os.kill(box._server._server.pid, signal.SIGKILL)  # the fork server killed from outside (OOM killer, an admin)
+    deadline = time.monotonic() + 60
+    while os.path.exists(old_scope) and time.monotonic() < deadline:
+        time.sleep(0.2)  # systemd collects the emptied scope
+    try:
+        second = box.run(["/usr/bin/python3", "-c", "print(2)"]).verdict.value
+    except Exception as e:
+        second = f"{type(e).__name__}: {e}"
+print(json.dumps({"first": first, "second": second, "scope_gone": not os.path.exists(old_scope)}))
+"""
+
+
+@pytest.fixture(autouse=True)
+def leaves_nothing_behind():
+    yield
+    cgroups, processes = nothing_left()
+    assert cgroups == [] and processes == [], f"left behind: {cgroups} {processes}"
+
+
+def test_a_run_after_the_fork_server_was_killed_from_outside_still_runs():
+    """ForkServer.spawn promises one fresh start when the server died; with a scope per server the run's
+    cgroup root was taken from the dead server's (collected) scope before spawn restarted it."""
+    done = as_user(f"python3 -c {shlex.quote(KILLED_SERVER)}")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["first"] == "OK", report
+    assert report["second"] == "OK", report
+
+
+UNIT = Path("/etc/systemd/system/sbx-red-plain.service")
+OUT = Path("/var/tmp/sbx-red-plain.out")
+
+
+def test_a_system_service_without_delegation_keeps_its_boxes_in_its_own_cgroup():
+    """A plain system service (no Delegate=) of a lingering user, capped by the admin at TasksMax=20:
+    its boxes must not leave the service's cgroup for the user manager's, escaping that cap."""
+    OUT.unlink(missing_ok=True)
+    box_program = "for i in $(seq 40); do sleep 30 & done; sleep 2; ls /proc | grep -c '^[0-9]'"
+    line = shlex.join([f"{PREFIX}/venv/bin/sandbox", "run", "--json", "--profile", "sh", "--pids", "200",
+                       "--", "/bin/sh", "-c", box_program])
+    UNIT.write_text(textwrap.dedent(f"""\
+        [Service]
+        Type=oneshot
+        User={USER}
+        TasksMax=20
+        ExecStart=/bin/sh -c '{line} > {OUT} 2>&1; cat /proc/self/cgroup >> {OUT}'
+        """))
+    root("systemctl", "daemon-reload")
+    try:
+        subprocess.run(["systemctl", "start", "sbx-red-plain.service"], capture_output=True, text=True,
+                       timeout=TIMEOUT)
+        text = OUT.read_text()
+    finally:
+        UNIT.unlink()
+        root("systemctl", "daemon-reload")
+    result, _ = json.JSONDecoder().raw_decode(text[text.index("{"):])
+    assert "cgroup" not in result["enforced_by"]["pids"], text  # no delegated cgroup is the service's own
+    processes = int(result["stdout"].split()[-1])
+    assert processes <= 20, text  # the admin's TasksMax=20 on the service held
