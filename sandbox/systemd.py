@@ -136,6 +136,9 @@ def _call_start_transient_unit(socket_path: str, name: str, pids: Sequence[int],
     except (OSError, ValueError) as e:  # jeepney's AuthenticationError is a ValueError; timeouts are OSErrors
         raise ScopeRefused(f"systemd scope: cannot talk to the user manager at {socket_path}: {e or type(e).__name__}") \
             from None
+    except Exception as e:  # jeepney's parser on bytes that are not D-Bus: KeyError, IndexError, struct.error...
+        raise ScopeRefused(f"systemd scope: cannot talk to the user manager at {socket_path}: it does not speak "
+                           f"D-Bus ({type(e).__name__}: {e})") from None
     if reply.header.message_type == MessageType.error:
         error = reply.header.fields.get(HeaderFields.error_name, "an error")
         detail = reply.body[0] if reply.body else ""
@@ -149,24 +152,29 @@ def _exchange(socket_path: str, call: bytes) -> "Message":
     from jeepney.auth import BEGIN, Authenticator
     from jeepney.low_level import HeaderFields, Parser
 
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+    deadline = time.monotonic() + _JOB_TIMEOUT  # for the whole exchange: a manager that keeps talking
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:  # (signals, a byte at a time) still ends
         sock.settimeout(_JOB_TIMEOUT)
         sock.connect(socket_path)
         authenticator = Authenticator()
         for request in authenticator:
             sock.sendall(request)
-            authenticator.feed(_received(sock))
+            authenticator.feed(_received(sock, deadline))
         sock.sendall(BEGIN + call)
         parser = Parser()
         while True:
             message = parser.get_next_message()
             if message is None:
-                parser.add_data(_received(sock))
+                parser.add_data(_received(sock, deadline))
             elif message.header.fields.get(HeaderFields.reply_serial) == 1:
                 return message
 
 
-def _received(sock: "socket.socket") -> bytes:
+def _received(sock: "socket.socket", deadline: float) -> bytes:
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError(f"no answer within {_JOB_TIMEOUT:.0f}s")
+    sock.settimeout(left)
     data = sock.recv(4096)
     if not data:
         raise ConnectionResetError("the connection was closed")
