@@ -50,6 +50,7 @@ class Sandbox:
         base = profile if isinstance(profile, Profile) else load_profile(profile)
         self.profile = replace(base, limits=overridden(base.limits, parse_overrides(limits)))
         self.cgroup_root = cgroup_root
+        self._given_root = cgroup_root  # what a refused scope falls back to (cgroup_root becomes the scope's)
         supervisor.compile_seccomp(seccomp_spec(self.profile), self.profile.source)
         self._systemd_scope = systemd_scope
         self._scoped = systemd.wanted(systemd_scope, cgroup_root)
@@ -72,6 +73,7 @@ class Sandbox:
             if systemd.setting(self._systemd_scope):
                 raise
             warnings.warn(f"{e.message}; limits are rlimits (systemd_scope=False says not to ask)", stacklevel=3)
+            self.cgroup_root = self._given_root  # not an earlier server's scope: gone with that server
             supervisor.box_controllers(self.profile, supervisor.cgroup_subtree(self.cgroup_root, self.profile))
             return
         self.cgroup_root = scope
