@@ -154,8 +154,13 @@ class ForkServer:
         self._on_start = on_start
 
     def start(self) -> None:
-        """Start the server now, if none of ours runs (spawn starts one when needed anyway)."""
+        """Start the server now, if none of ours runs (spawn starts one when needed anyway).  A server
+        that died (killed from outside) is replaced here too, not only at the next spawn: on_start may
+        place the new one elsewhere (a new scope), and the run about to be planned must know where."""
         with self._lock:
+            if self._sock is not None and self._owner == os.getpid() and self._server is not None \
+                    and self._server.poll() is not None:
+                self._stop()
             if self._sock is None or self._owner != os.getpid():
                 self._start()
 
