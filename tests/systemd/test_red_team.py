@@ -47,6 +47,7 @@ def test_a_run_after_the_fork_server_was_killed_from_outside_still_runs():
 
 
 UNIT = Path("/etc/systemd/system/sbx-red-plain.service")
+SCRIPT = Path("/var/tmp/sbx-red-plain.sh")
 OUT = Path("/var/tmp/sbx-red-plain.out")
 
 
@@ -57,22 +58,60 @@ def test_a_system_service_without_delegation_keeps_its_boxes_in_its_own_cgroup()
     box_program = "for i in $(seq 40); do sleep 30 & done; sleep 2; ls /proc | grep -c '^[0-9]'"
     line = shlex.join([f"{PREFIX}/venv/bin/sandbox", "run", "--json", "--profile", "sh", "--pids", "200",
                        "--", "/bin/sh", "-c", box_program])
+    SCRIPT.write_text(f"{line} > {OUT}.json 2>&1 & sleep 4; echo cli: $(cat /proc/$!/cgroup) > {OUT}.cli; wait\n"
+                      f"cat {OUT}.json {OUT}.cli > {OUT}\n")
+    SCRIPT.chmod(0o755)
     UNIT.write_text(textwrap.dedent(f"""\
         [Service]
         Type=oneshot
         User={USER}
         TasksMax=20
-        ExecStart=/bin/sh -c '{line} > {OUT} 2>&1; cat /proc/self/cgroup >> {OUT}'
+        ExecStart=/bin/sh {SCRIPT}
         """))
     root("systemctl", "daemon-reload")
     try:
-        subprocess.run(["systemctl", "start", "sbx-red-plain.service"], capture_output=True, text=True,
-                       timeout=TIMEOUT)
+        started = subprocess.run(["systemctl", "start", "sbx-red-plain.service"], capture_output=True, text=True,
+                                 timeout=TIMEOUT)
+        journal = subprocess.run(["journalctl", "--no-pager", "-u", "sbx-red-plain.service"],
+                                 capture_output=True, text=True, timeout=120).stdout
+        assert OUT.exists(), f"{started.stderr}\n{journal}"
         text = OUT.read_text()
     finally:
         UNIT.unlink()
         root("systemctl", "daemon-reload")
     result, _ = json.JSONDecoder().raw_decode(text[text.index("{"):])
+    assert "user@" not in text.split("cli:")[-1], text  # the CLI (and so its boxes) stayed in the service
     assert "cgroup" not in result["enforced_by"]["pids"], text  # no delegated cgroup is the service's own
     processes = int(result["stdout"].split()[-1])
     assert processes <= 20, text  # the admin's TasksMax=20 on the service held
+
+
+KILLED_MID_BATCH = """
+import json, os, signal, time
+from sandbox import Sandbox, Case
+from sandbox import supervisor
+with Sandbox("py3") as box:
+    real = supervisor.run_prepared
+    count = {"n": 0}
+    def run_prepared(*a, **kw):
+        count["n"] += 1
+        if count["n"] == 2:  # the fork server killed from outside between two cases of a batch
+            scope = box.cgroup_root
+            os.kill(box._server._server.pid, signal.SIGKILL)
+            deadline = time.monotonic() + 60
+            while os.path.exists(scope) and time.monotonic() < deadline:
+                time.sleep(0.2)
+        return real(*a, **kw)
+    supervisor.run_prepared = run_prepared
+    try:
+        verdicts = [r.verdict.value for r in box.run_cases(["/bin/cat"], [Case(str(i), b"x", b"x") for i in range(3)])]
+    except Exception as e:
+        verdicts = f"{type(e).__name__}: {e}"
+print(json.dumps({"verdicts": verdicts}))
+"""
+
+
+def test_a_batch_of_cases_survives_its_fork_server_being_killed_between_cases():
+    done = as_user(f"python3 -c {shlex.quote(KILLED_MID_BATCH)}")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["verdicts"] == ["OK", "OK", "OK"], done.stdout

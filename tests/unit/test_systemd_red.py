@@ -204,3 +204,23 @@ def test_a_refused_scope_after_close_falls_back_to_no_root_not_the_old_scope(fak
         with pytest.warns(UserWarning, match="limits are rlimits"):
             assert box.run(["/bin/true"]).verdict.value == "OK"
     assert roots[-1] is None, roots
+
+
+def test_a_manager_announcing_a_huge_message_is_refused_before_it_is_buffered(runtime, monkeypatch):
+    """A reply that says it is 2 GiB long is not read into memory until the timeout."""
+    monkeypatch.setattr(systemd, "_JOB_TIMEOUT", 2.0)
+    sent = {"bytes": 0}
+
+    def flood(connection: socket.socket, stop: threading.Event) -> None:
+        connection.sendall(_header(body_length=(1 << 31) - 64))
+        chunk = b"\0" * (1 << 20)
+        while not stop.is_set() and sent["bytes"] < (1 << 30):
+            connection.sendall(chunk)
+            sent["bytes"] += len(chunk)
+    manager = RawManager(runtime, flood)
+    try:
+        with pytest.raises(systemd.ScopeRefused):
+            systemd._call_start_transient_unit(str(manager.path), "x.scope", [4242], "a test")
+    finally:
+        manager.close()
+    assert sent["bytes"] < (64 << 20), f"read {sent['bytes'] >> 20} MiB of it"
