@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 SCOPE_ENV = "SANDBOX_SYSTEMD_SCOPE"
 SCOPE_PREFIX = "sandbox-"
 _JOB_TIMEOUT = 30.0  # seconds for the manager to answer and move the pids (a loaded or emulated host is slow)
+_MAX_MESSAGE = 16 << 20  # bytes: far above any reply or signal of the manager's, not read into memory
 _MANAGER_PATH = "/org/freedesktop/systemd1"
 _MANAGER_INTERFACE = "org.freedesktop.systemd1.Manager"
 _NO_MANAGER_FIX = ("fix: log in through a systemd session (pam_systemd), or `loginctl enable-linger $USER` for a "
@@ -165,6 +166,8 @@ def _exchange(socket_path: str, call: bytes) -> "Message":
         while True:
             message = parser.get_next_message()
             if message is None:
+                if (parser.next_msg_size or 0) > _MAX_MESSAGE:
+                    raise ValueError(f"a message of {parser.next_msg_size} bytes announced")
                 parser.add_data(_received(sock, deadline))
             elif message.header.fields.get(HeaderFields.reply_serial) == 1:
                 return message
