@@ -224,3 +224,23 @@ def test_a_manager_announcing_a_huge_message_is_refused_before_it_is_buffered(ru
     finally:
         manager.close()
     assert sent["bytes"] < (64 << 20), f"read {sent['bytes'] >> 20} MiB of it"
+
+
+def test_a_refusal_is_one_line_whatever_the_managers_words(systemd_host, runtime, capsys):
+    """The note (and the exit-125 error) quote the manager's error text: its newlines and escape
+    sequences must not reach the user's terminal as such."""
+    from jeepney import DBusAddress, new_error, new_method_call
+
+    systemd_host.close()
+    systemd_host.path.unlink()
+    call = new_method_call(DBusAddress("/x", bus_name="org.x", interface="org.x"), "X")
+    call.header.serial = 1
+    reply = new_error(call, "org.freedesktop.DBus.Error.AccessDenied", "s",
+                      ("no\nsandbox: OK, a second line\x1b[2J",)).serialise(serial=2)
+    manager = RawManager(runtime, lambda connection, stop: (connection.sendall(reply), stop.wait(5)))
+    try:
+        cli._enter_systemd_scope(None, None)
+    finally:
+        manager.close()
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "\x1b" not in err, repr(err)
