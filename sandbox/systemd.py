@@ -141,9 +141,14 @@ def _call_start_transient_unit(socket_path: str, name: str, pids: Sequence[int],
         raise ScopeRefused(f"systemd scope: cannot talk to the user manager at {socket_path}: it does not speak "
                            f"D-Bus ({type(e).__name__}: {e})") from None
     if reply.header.message_type == MessageType.error:
-        error = reply.header.fields.get(HeaderFields.error_name, "an error")
-        detail = reply.body[0] if reply.body else ""
+        error = _printable(reply.header.fields.get(HeaderFields.error_name, "an error"))
+        detail = _printable(reply.body[0] if reply.body else "")
         raise ScopeRefused(f"systemd scope: the user manager refused {name}: {error}: {detail}")
+
+
+def _printable(text: object, limit: int = 300) -> str:
+    """The manager's words for one line of ours: control characters escaped, cut at `limit`."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))[:limit]
 
 
 def _exchange(socket_path: str, call: bytes) -> "Message":
