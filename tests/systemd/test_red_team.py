@@ -6,10 +6,11 @@ import json
 import shlex
 import subprocess
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
-from machine import PREFIX, TIMEOUT, USER, as_user, nothing_left, root
+from machine import PREFIX, TIMEOUT, USER, as_user, nothing_left, root, user_processes
 
 KILLED_SERVER = """
 import json, os, signal, time
@@ -115,3 +116,40 @@ def test_a_batch_of_cases_survives_its_fork_server_being_killed_between_cases():
     done = as_user(f"python3 -c {shlex.quote(KILLED_MID_BATCH)}")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["verdicts"] == ["OK", "OK", "OK"], done.stdout
+
+
+STOPPED_UNIT = Path("/etc/systemd/system/sbx-red-stopped.service")
+
+
+def test_stopping_a_system_service_ends_the_sandbox_run_it_started():
+    """`systemctl stop` kills what is in the service's cgroup (and its main process, here a shell wrapping the
+    run, as service scripts do); a `sandbox run` (CLI) that moved itself into a scope of the user manager is
+    not there, so it and its box must not outlive the service."""
+    STOPPED_UNIT.write_text(textwrap.dedent(f"""\
+        [Service]
+        User={USER}
+        ExecStart=/bin/sh -c '{PREFIX}/venv/bin/sandbox run --profile sh --wall-time 900 -- /bin/sleep 900; echo ended'
+        """))
+    root("systemctl", "daemon-reload")
+    try:
+        root("systemctl", "start", "sbx-red-stopped.service")
+        deadline = time.monotonic() + 120
+        while "sleep 900" not in " ".join(user_processes()) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        root("systemctl", "stop", "sbx-red-stopped.service")
+        time.sleep(5)
+        left = [p for p in user_processes() if "sleep 900" in p or "sandbox run" in p]
+        where = subprocess.run(["sh", "-c", "for p in $(pgrep -u %s -f 'sleep 900'); do cat /proc/$p/cgroup; done"
+                                % USER], capture_output=True, text=True).stdout
+    finally:
+        subprocess.run(["pkill", "-KILL", "-u", USER, "-f", "sleep 900|sandbox run"])
+        STOPPED_UNIT.unlink()
+        root("systemctl", "daemon-reload")
+    assert left == [], f"outlived the stopped service: {left} in {where}"
+
+
+def test_a_cli_killed_at_any_moment_of_asking_for_its_scope_leaves_nothing():
+    """SIGKILL at staggered moments around StartTransientUnit and the move: the fixture checks no scope, cgroup
+    or process is left."""
+    as_user("for d in 0 0.05 0.1 0.2 0.3 0.5 0.8 1.2 2; do sandbox run --profile sh -- /bin/sleep 100 & "
+            "sleep $d; kill -KILL $!; wait $! 2>/dev/null; done; sleep 1", timeout=600)
