@@ -19,8 +19,8 @@ from . import supervisor, systemd
 from ._cache import load_profile
 from ._forkserver import ForkServer
 from .cases import Case, CaseFile, run_cases
-from .errors import UsageError
-from .limits import overridden, parse_overrides
+from .errors import HostError, UsageError
+from .limits import NO_CGROUP, overridden, parse_overrides
 from .live.registry import NamedBox
 from .plan import Bind, Request, seccomp_spec
 from .profile import Profile
@@ -168,6 +168,20 @@ class Sandbox:
             self._server.start()
         return self.cgroup_root
 
+    def _in_current_scope(self, prepared: supervisor.Prepared) -> supervisor.Prepared:
+        """A batch prepared in one scope whose fork server was since killed from outside and started
+        again in a new scope (the old one collected): the same host paths and plan, the new scope's
+        subtree, provided it gives the boxes the controllers the plan was made for."""
+        root = self._run_cgroup_root()
+        if not self._scoped or root == prepared.request.cgroup_root:
+            return prepared
+        subtree = supervisor.cgroup_subtree(root, self.profile)
+        planned = prepared.subtree.controllers if prepared.subtree is not None else NO_CGROUP
+        if supervisor.box_controllers(self.profile, subtree) != planned:
+            raise HostError(f"the fork server's new scope ({root or 'none'}) gives the boxes other cgroup controllers "
+                            f"than the batch was planned for; run the remaining cases again")
+        return replace(prepared, subtree=subtree, request=replace(prepared.request, cgroup_root=root))
+
     def run_cases(
         self,
         argv: Sequence[str] = (),
@@ -199,8 +213,8 @@ class Sandbox:
         with supervisor.prepare(self.profile, self._request(argv, **run_kwargs)) as prepared:
             def run_one(case: Case) -> Result:
                 with stdin_source(case.stdin) as source:
-                    return supervisor.run_prepared(prepared, supervisor.Stdio(source, CAPTURE, stderr),
-                                                   self._server.spawn, hook)
+                    return supervisor.run_prepared(self._in_current_scope(prepared),
+                                                   supervisor.Stdio(source, CAPTURE, stderr), self._server.spawn, hook)
 
             return list(run_cases(cases, run_one, compare=compare, fail_fast=fail_fast))
 

@@ -79,8 +79,8 @@ def apparmor_profile(executable: str) -> list[str]:
 
 NO_CGROUP_REMEDY = (
     "no delegated cgroup v2 subtree is available; fix: log in through a systemd session (a run then gets a "
-    "delegated scope of your systemd user manager by itself), or pass --cgroup-root / SANDBOX_CGROUP_ROOT naming "
-    "a cgroup v2 directory delegated to this user"
+    "delegated scope of your systemd user manager by itself), give a system service Delegate=yes, or pass "
+    "--cgroup-root / SANDBOX_CGROUP_ROOT naming a cgroup v2 directory delegated to this user"
 )
 
 

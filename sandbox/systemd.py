@@ -84,8 +84,19 @@ def wanted(flag: Optional[bool], explicit_root: Optional[str]) -> bool:
         return False  # root's cgroups say nothing of delegation (cgroup.find_delegation); no manager, no scope
     if not cgroup.controllers_offered(mount):
         return False  # a hybrid host: the controllers are on cgroup v1, a v2 scope would limit nothing
+    if not _in_users_slice():
+        return False  # a system service: a scope would take its boxes out of the admin's caps and its stop
     own = cgroup.find_delegation(None)
     return own is None or not own.usable
+
+
+def _in_users_slice() -> bool:
+    """Are we in one of the user's own cgroups (a login session's scope, or under the user's manager:
+    user.slice/user-UID.slice/)?  Only there is a scope of the manager no escape: elsewhere (a system
+    service, not delegated) moving out would take the boxes past the service's TasksMax= and
+    MemoryMax=, and out of reach of its `systemctl stop`; there, Delegate=yes is the way."""
+    own = _cgroup_of(os.getpid()) or ""
+    return own.startswith(f"/user.slice/user-{os.getuid()}.slice/")
 
 
 def start_scope(pids: Sequence[int], purpose: str) -> str:

@@ -5,7 +5,10 @@ import os
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable, Iterator
+
+if TYPE_CHECKING:
+    from fake_manager import FakeManager
 
 import pytest
 import yaml
@@ -124,3 +127,33 @@ def profile_with(write_profile, minimal_profile_text):
         return write_profile(yaml.safe_dump(base))
 
     return write
+
+
+@pytest.fixture
+def runtime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A runtime dir of our own ($XDG_RUNTIME_DIR), and no scope or root setting from the environment."""
+    runtime = tmp_path / "run"
+    runtime.mkdir()
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    monkeypatch.delenv("SANDBOX_SYSTEMD_SCOPE", raising=False)
+    monkeypatch.delenv("SANDBOX_CGROUP_ROOT", raising=False)
+    return runtime
+
+
+@pytest.fixture
+def systemd_host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, runtime: Path) -> Iterator["FakeManager"]:
+    """A pure cgroup v2 host as a plain user in a login session sees it: memory, pids and cpu offered; our
+    own cgroup (a session scope) not ours to write; a stand-in user manager on the private socket."""
+    from fake_manager import FakeManager
+    from sandbox import cgroup, systemd
+
+    mount = tmp_path / "cgroup"
+    (mount / "user.slice" / "user-1000.slice" / "session-3.scope").mkdir(parents=True)
+    (mount / "cgroup.controllers").write_text("cpuset cpu io memory hugetlb pids rdma misc\n")
+    monkeypatch.setattr(cgroup, "cgroup2_mount", lambda: str(mount))
+    monkeypatch.setattr(cgroup, "find_delegation", lambda explicit, residents=(): None)
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(systemd, "_in_users_slice", lambda: True)
+    manager = FakeManager(runtime)
+    yield manager
+    manager.close()

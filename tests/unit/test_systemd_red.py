@@ -17,29 +17,6 @@ from fake_manager import FakeManager
 from sandbox import api, cgroup, cli, supervisor, systemd
 
 
-@pytest.fixture
-def runtime(tmp_path, monkeypatch) -> Path:
-    runtime = tmp_path / "run"
-    runtime.mkdir()
-    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
-    monkeypatch.delenv("SANDBOX_SYSTEMD_SCOPE", raising=False)
-    monkeypatch.delenv("SANDBOX_CGROUP_ROOT", raising=False)
-    return runtime
-
-
-@pytest.fixture
-def systemd_host(tmp_path, monkeypatch, runtime):
-    mount = tmp_path / "cgroup"
-    (mount / "user.slice" / "user-1000.slice" / "session-3.scope").mkdir(parents=True)
-    (mount / "cgroup.controllers").write_text("cpuset cpu io memory hugetlb pids rdma misc\n")
-    monkeypatch.setattr(cgroup, "cgroup2_mount", lambda: str(mount))
-    monkeypatch.setattr(cgroup, "find_delegation", lambda explicit, residents=(): None)
-    monkeypatch.setattr(os, "geteuid", lambda: 1000)
-    manager = FakeManager(runtime)
-    yield manager
-    manager.close()
-
-
 class RawManager:
     """A 'manager' that completes the EXTERNAL handshake, then does what `behave(connection)` does."""
 

@@ -17,32 +17,6 @@ from sandbox import cgroup, cli, systemd
 from sandbox.errors import HostError, UsageError
 
 
-@pytest.fixture
-def runtime(tmp_path, monkeypatch) -> Path:
-    runtime = tmp_path / "run"
-    runtime.mkdir()
-    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
-    monkeypatch.delenv("SANDBOX_SYSTEMD_SCOPE", raising=False)
-    monkeypatch.delenv("SANDBOX_CGROUP_ROOT", raising=False)
-    return runtime
-
-
-@pytest.fixture
-def systemd_host(tmp_path, monkeypatch, runtime):
-    """A pure cgroup v2 host as a plain user sees it: memory, pids and cpu offered; our own cgroup
-    (a session scope) not ours to write; a user manager's private socket present."""
-    mount = tmp_path / "cgroup"
-    session = mount / "user.slice" / "user-1000.slice" / "session-3.scope"
-    session.mkdir(parents=True)
-    (mount / "cgroup.controllers").write_text("cpuset cpu io memory hugetlb pids rdma misc\n")
-    monkeypatch.setattr(cgroup, "cgroup2_mount", lambda: str(mount))
-    monkeypatch.setattr(cgroup, "find_delegation", lambda explicit, residents=(): None)
-    monkeypatch.setattr(os, "geteuid", lambda: 1000)
-    manager = FakeManager(runtime)
-    yield manager
-    manager.close()
-
-
 @pytest.mark.parametrize("value, wish", [("", None), ("auto", None), ("1", True), ("yes", True), ("0", False),
                                          ("off", False)])
 def test_the_setting_comes_from_the_environment_when_no_flag_says(monkeypatch, value, wish):
@@ -168,3 +142,21 @@ def test_doctor_says_runs_get_a_scope_where_they_would(systemd_host, tmp_path, m
     monkeypatch.setenv("SANDBOX_SYSTEMD_SCOPE", "0")
     checks = {c.name: c for c in hostcheck._cgroup_checks(None)}
     assert not checks["delegated subtree"].ok  # opted out: no subtree at all
+
+
+@pytest.mark.parametrize("own, asks", [("/user.slice/user-1000.slice/session-3.scope", True),
+                                       ("/user.slice/user-1000.slice/user@1000.service/app.slice/x.scope", True),
+                                       ("/system.slice/judge.service", False),
+                                       ("/user.slice/user-1001.slice/session-9.scope", False)])
+def test_only_the_users_own_cgroups_ask_for_a_scope_never_a_system_service(systemd_host, monkeypatch, own, asks):
+    """A system service without Delegate= stays where its admin put it: a scope would take its boxes past its
+    TasksMax=/MemoryMax= and out of its `systemctl stop` (red team, tests/systemd/test_red_team.py)."""
+    monkeypatch.undo()  # the fixture's _in_users_slice stand-in, among others: set again below
+    monkeypatch.setattr(cgroup, "cgroup2_mount", lambda: str(systemd_host.path.parent.parent.parent / "cgroup"))
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(systemd_host.path.parent.parent))
+    monkeypatch.setattr(cgroup, "find_delegation", lambda explicit, residents=(): None)
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(os, "getuid", lambda: 1000)
+    monkeypatch.setattr(systemd, "_cgroup_of", lambda pid: own)
+    assert systemd.wanted(None, None) is asks
+    assert systemd.wanted(True, None)  # asked for, it is asked for anywhere
