@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any, Callable, Iterator, Mapping, Optional, Sequence, Union
 
-from . import supervisor, systemd
+from . import cgroup, supervisor, systemd
 from ._cache import load_profile
 from ._forkserver import ForkServer
 from .cases import Case, CaseFile, run_cases
@@ -138,8 +138,9 @@ class Sandbox:
                                 overlay=overlay, at_host_path=at_host_path, timeout=timeout, **limits)
         hook = _named(name)
         with stdin_source(stdin) as source:
-            return supervisor.run(self.profile, request, supervisor.Stdio(source, stdout, stderr), self._server.spawn,
-                                  hook)
+            return self._scope_may_go(lambda: supervisor.run(
+                self.profile, replace(request, cgroup_root=self._run_cgroup_root()),
+                supervisor.Stdio(source, stdout, stderr), self._server.spawn, hook))
 
     def _request(self, argv: Sequence[str] = (), *, script: Optional[str] = None, args: Sequence[str] = (),
                  env: Optional[Mapping[str, str]] = None, binds: Sequence[Bind] = (), workdir: Optional[str] = None,
@@ -167,6 +168,17 @@ class Sandbox:
         if self._scoped:
             self._server.start()
         return self.cgroup_root
+
+    def _scope_may_go(self, attempt: Callable[[], Result]) -> Result:
+        """One attempt more where the scope vanished under a run about to make its box's cgroup there
+        (its fork server killed from outside, after the run took its root): the attempt takes the
+        root again, which starts a server in a new scope.  Nothing of the run had started."""
+        try:
+            return attempt()
+        except cgroup.SubtreeGone:
+            if not self._scoped:
+                raise
+            return attempt()
 
     def _in_current_scope(self, prepared: supervisor.Prepared) -> supervisor.Prepared:
         """A batch prepared in one scope whose fork server was since killed from outside and started
@@ -213,8 +225,9 @@ class Sandbox:
         with supervisor.prepare(self.profile, self._request(argv, **run_kwargs)) as prepared:
             def run_one(case: Case) -> Result:
                 with stdin_source(case.stdin) as source:
-                    return supervisor.run_prepared(self._in_current_scope(prepared),
-                                                   supervisor.Stdio(source, CAPTURE, stderr), self._server.spawn, hook)
+                    return self._scope_may_go(lambda: supervisor.run_prepared(
+                        self._in_current_scope(prepared), supervisor.Stdio(source, CAPTURE, stderr),
+                        self._server.spawn, hook))
 
             return list(run_cases(cases, run_one, compare=compare, fail_fast=fail_fast))
 

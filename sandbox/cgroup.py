@@ -209,6 +209,11 @@ def _owner_alive(name: str) -> bool:
     return pid.isdigit() and process_start_time(int(pid)) == start
 
 
+class SubtreeGone(FileNotFoundError):
+    """The subtree itself was removed: systemd collects a transient scope once no process is left in
+    it (a Sandbox's fork server killed from outside), while a run was about to make its box there."""
+
+
 @dataclass(frozen=True)
 class CgroupNow:
     cpu_usec: int
@@ -263,7 +268,10 @@ class Subtree:
 
     def new_run(self, limits: CgroupLimits) -> "RunCgroup":
         path = os.path.join(self.path, f"{RUN_PREFIX}{self._tag}-{next(self._counter)}")
-        os.mkdir(path, 0o755)
+        try:
+            os.mkdir(path, 0o755)
+        except FileNotFoundError:
+            raise SubtreeGone(errno.ENOENT, f"{self.path} is gone", self.path) from None
         run = RunCgroup(path)
         try:
             run.apply(limits)

@@ -182,3 +182,16 @@ def test_sandbox_ps_counts_from_proc_what_a_partial_cgroup_does_not(tmp_path):
     now = control.usage(box)
     assert now.cpu_time == 1.5 and now.measured_by == "cgroup"
     assert now.pids >= 1 and now.memory is not None and now.memory > 0
+
+
+def test_a_subtree_removed_under_a_run_says_so_for_the_api_to_try_once_more(tmp_path):
+    """systemd collects an emptied scope (a Sandbox's fork server killed from outside); the box's mkdir there
+    is SubtreeGone, which Sandbox.run answers with one more attempt in the new server's scope."""
+    import shutil
+
+    group = tmp_path / "scope"
+    fake_cgroup(group)
+    subtree = cgroup.Subtree(cgroup.inspect(str(group), "explicit"))
+    shutil.rmtree(group)
+    with pytest.raises(cgroup.SubtreeGone, match="is gone"):
+        subtree.new_run(cgroup.CgroupLimits())
