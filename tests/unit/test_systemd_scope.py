@@ -150,7 +150,7 @@ def test_doctor_says_runs_get_a_scope_where_they_would(systemd_host, tmp_path, m
                                        ("/user.slice/user-1001.slice/session-9.scope", False)])
 def test_only_the_users_own_cgroups_ask_for_a_scope_never_a_system_service(systemd_host, monkeypatch, own, asks):
     """A system service without Delegate= stays where its admin put it: a scope would take its boxes past its
-    TasksMax=/MemoryMax= and out of its `systemctl stop` (red team, tests/systemd/test_red_team.py)."""
+    TasksMax=/MemoryMax= and out of its `systemctl stop` (red team, tests/systemd/test_scope_edges.py)."""
     monkeypatch.undo()  # the fixture's _in_users_slice stand-in, among others: set again below
     monkeypatch.setattr(cgroup, "cgroup2_mount", lambda: str(systemd_host.path.parent.parent.parent / "cgroup"))
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(systemd_host.path.parent.parent))
