@@ -10,11 +10,13 @@ import struct
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from fake_manager import FakeManager
 from sandbox import api, cgroup, cli, supervisor, systemd
+from sandbox.result import Verdict
 
 
 class RawManager:
@@ -144,11 +146,10 @@ def fake_scopes(monkeypatch):
     monkeypatch.setattr(systemd, "start_scope", start_scope)
     monkeypatch.setattr(supervisor, "cgroup_subtree", lambda explicit, profile, residents=(): None)
     roots: list = []
-    real_run = supervisor.run
 
     def recording_run(profile, request, *rest, **kw):
         roots.append(request.cgroup_root)
-        return real_run(profile, request, *rest, **kw)
+        return SimpleNamespace(verdict=Verdict.OK)  # no box: the unit tier starts none (it runs inside ci too)
     monkeypatch.setattr(supervisor, "run", recording_run)
     return placed, roots, refuse
 
