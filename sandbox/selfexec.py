@@ -4,17 +4,16 @@
 PYTHONSTARTUP, PYTHONHOME and the user site steer any interpreter that honours the
 environment: run from an untrusted checkout that ships a `sandbox/` package, such a
 re-execution would run the project's code on the host, as the caller, in no box.
-So every Python we start (the fork server, the CLI re-run in a systemd scope) is
-`-I` (no PYTHON* variables, no user site, nothing prepended to sys.path) running `-c`
-code that puts this package's own parent directory first; and a program found on
-PATH is looked up in absolute directories only (an empty or relative PATH entry
-means the current directory).  Man page: python(1) (-I).
+So every Python we start (the fork server) is `-I` (no PYTHON* variables, no user
+site, nothing prepended to sys.path) running `-c` code that puts this package's own
+parent directory first.  (No program is looked up on PATH: the systemd scope is asked
+for over D-Bus, sandbox/systemd.py.)  Man page: python(1) (-I).
 """
 from __future__ import annotations
 
 import os
 import sys
-from typing import Optional, Sequence
+from typing import Sequence
 
 from .errors import HostError
 
@@ -42,12 +41,3 @@ def _user_site() -> list[str]:
 
     user = site.getusersitepackages()
     return [user] if site.ENABLE_USER_SITE and user in sys.path else []
-
-
-def find_program(name: str) -> Optional[str]:
-    """`name` on $PATH, as an absolute path, searching absolute directories only."""
-    for directory in os.environ.get("PATH", "").split(os.pathsep):
-        candidate = os.path.join(directory, name)
-        if os.path.isabs(directory) and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
-            return candidate
-    return None

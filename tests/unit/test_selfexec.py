@@ -4,13 +4,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 import sandbox
 from sandbox.errors import HostError
-from sandbox.selfexec import find_program, python_command
+from sandbox.selfexec import python_command
 
 
 def test_our_python_imports_this_package_whatever_the_cwd_and_environment_say(tmp_path, monkeypatch):
@@ -31,19 +30,6 @@ def test_a_python_of_unknown_path_is_refused(monkeypatch):
     monkeypatch.setattr(sys, "executable", "python3")
     with pytest.raises(HostError, match="interpreter's path is unknown"):
         python_command("pass")
-
-
-@pytest.mark.parametrize("path", ["", ".", "bin", "::/nowhere"])
-def test_a_program_is_never_found_through_a_relative_path_entry(tmp_path: Path, monkeypatch, path):
-    (tmp_path / "bin").mkdir()
-    for place in (tmp_path / "tool", tmp_path / "bin" / "tool"):
-        place.write_text("#!/bin/sh\n")
-        place.chmod(0o755)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("PATH", path)
-    assert find_program("tool") is None
-    monkeypatch.setenv("PATH", f"{path}:{tmp_path / 'bin'}")
-    assert find_program("tool") == str(tmp_path / "bin" / "tool")
 
 
 def test_a_user_site_this_process_imports_from_is_kept(monkeypatch, tmp_path):
