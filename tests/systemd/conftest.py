@@ -7,11 +7,21 @@ Nothing here may run on a host: it installs units, creates users and restarts ma
 from __future__ import annotations
 
 import os
+from typing import Iterator
 
 import pytest
+from machine import nothing_left
 
 
 def pytest_configure(config: pytest.Config) -> None:
     if os.environ.get("SANDBOX_IN_VM") != "1" or not os.environ.get("SANDBOX_VM_USER") or os.geteuid() != 0:
         raise pytest.UsageError("tests/systemd runs only inside the systemd VM, as its root: "
                                 "use scripts/test-systemd")
+
+
+@pytest.fixture(autouse=True)
+def leaves_nothing_behind() -> Iterator[None]:
+    """After every test: no process of the user but its manager, and no `sandbox-*` cgroup anywhere."""
+    yield
+    cgroups, processes = nothing_left()
+    assert cgroups == [] and processes == [], f"left behind: {cgroups} {processes}"

@@ -11,7 +11,7 @@ import os
 import socket
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 from jeepney import new_error, new_method_return
 from jeepney.low_level import Parser
@@ -45,18 +45,26 @@ class FakeManager:
                 except OSError:
                     pass
 
-    def _converse(self, connection: socket.socket) -> None:
-        data = connection.recv(4096)
+    @staticmethod
+    def handshake(connection: socket.socket) -> Optional[bytes]:
+        """The EXTERNAL handshake as a manager answers it: what the peer sent after BEGIN, or None if it left."""
+        data = b""
         while b"BEGIN\r\n" not in data:
+            more = connection.recv(4096)
+            if not more:
+                return None
+            data += more
             if b"AUTH" in data and b"OK" not in data:
                 connection.sendall(b"OK 0123456789abcdef0123456789abcdef\r\n")
                 data += b"OK"  # answered; keep reading until BEGIN
-            more = connection.recv(4096)
-            if not more:
-                return
-            data += more
+        return data.split(b"BEGIN\r\n", 1)[1]
+
+    def _converse(self, connection: socket.socket) -> None:
+        after = self.handshake(connection)
+        if after is None:
+            return
         parser = Parser()
-        parser.add_data(data.split(b"BEGIN\r\n", 1)[1])
+        parser.add_data(after)
         while True:
             message = parser.get_next_message()
             while message is None:

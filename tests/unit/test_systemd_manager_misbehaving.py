@@ -19,42 +19,21 @@ from sandbox import api, cgroup, cli, supervisor, systemd
 from sandbox.result import Verdict
 
 
-class RawManager:
-    """A 'manager' that completes the EXTERNAL handshake, then does what `behave(connection)` does."""
+class RawManager(FakeManager):
+    """A 'manager' that completes the EXTERNAL handshake, then does what `behave(connection, stop)` does."""
 
     def __init__(self, runtime: Path, behave) -> None:
-        (runtime / "systemd").mkdir(parents=True, exist_ok=True)
-        self.path = runtime / "systemd" / "private"
         self.behave = behave
-        self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self._listener.bind(str(self.path))
-        self._listener.listen(8)
         self.stop = threading.Event()
-        threading.Thread(target=self._serve, daemon=True).start()
+        super().__init__(runtime)
 
     def close(self) -> None:
         self.stop.set()
-        self._listener.close()
+        super().close()
 
-    def _serve(self) -> None:
-        try:
-            connection, _ = self._listener.accept()
-        except OSError:
-            return
-        with connection:
-            try:
-                data = b""
-                while b"BEGIN\r\n" not in data:
-                    more = connection.recv(4096)
-                    if not more:
-                        return
-                    data += more
-                    if b"AUTH" in data and b"OK" not in data:
-                        connection.sendall(b"OK 0123456789abcdef0123456789abcdef\r\n")
-                        data += b"OK"
-                self.behave(connection, self.stop)
-            except OSError:
-                pass
+    def _converse(self, connection: socket.socket) -> None:
+        if self.handshake(connection) is not None:
+            self.behave(connection, self.stop)
 
 
 def _header(endian: bytes = b"l", fields: bytes = b"", body_length: int = 0) -> bytes:
