@@ -30,7 +30,6 @@ from typing import Optional, Sequence
 # sched: Move basic cpu stats from cgroup.stat to cpu.stat"), as are cgroup.kill, cgroup.freeze
 # and cgroup.events.
 CONTROLLERS = ("memory", "pids", "cpu")
-REQUIRED_CONTROLLERS = CONTROLLERS  # what a cgroup v2 hierarchy should hold all of (hostcheck's "cgroup v2")
 # What a profile's `require: [cgroup]` needs at least: whole-box memory and process limits.  cpu
 # (cpu.max) is a quota, not a safety limit; without it `cpus` is reported not enforced.
 REQUIRED_BY_PROFILES = ("memory", "pids")
@@ -112,15 +111,24 @@ def cgroup2_mount() -> Optional[str]:
     return None
 
 
-def own_cgroup_path(mount: str) -> Optional[str]:
-    """This process's cgroup v2 directory (the "0::" line of /proc/self/cgroup)."""
-    for line in _read("/proc/self/cgroup").splitlines():
+def cgroup_of(pid: int) -> Optional[str]:
+    """PID's cgroup v2 path relative to the hierarchy's root (the "0::" line of /proc/PID/cgroup), or None."""
+    try:
+        text = _read(f"/proc/{pid}/cgroup")
+    except OSError:
+        return None
+    for line in text.splitlines():
         if line.startswith("0::"):
-            relative = line[3:].strip()
-            if relative.endswith(" (deleted)") or relative.startswith("/.."):
-                return None
-            return os.path.normpath(mount + relative)
+            return line[3:].strip()
     return None
+
+
+def own_cgroup_path(mount: str) -> Optional[str]:
+    """This process's cgroup v2 directory, unless it was removed or lies outside our cgroup namespace."""
+    relative = cgroup_of(os.getpid())
+    if relative is None or relative.endswith(" (deleted)") or relative.startswith("/.."):
+        return None
+    return os.path.normpath(mount + relative)
 
 
 def inspect(path: str, source: str, residents: Sequence[int] = ()) -> Delegation:

@@ -173,7 +173,7 @@ def _cgroup_checks(explicit: Optional[str]) -> list[Check]:
         return [Check("cgroup v2", False, "no cgroup2 file system is mounted",
                       "fix: boot with systemd.unified_cgroup_hierarchy=1 (cgroup v2); until then limits are rlimits")]
     top = (_read_sysctl(os.path.join(mount, "cgroup.controllers")) or "").split()
-    missing = [c for c in cgroup.REQUIRED_CONTROLLERS if c not in top]
+    missing = [c for c in cgroup.CONTROLLERS if c not in top]
     checks = [Check("cgroup v2", not missing, f"mounted at {mount}; controllers: {' '.join(top) or 'none'}"
                     + (f" (no {' '.join(missing)}: they are on cgroup v1, a hybrid layout)" if missing else ""),
                     "" if not missing else "fix: boot with systemd.unified_cgroup_hierarchy=1 so cgroup v2 gets "
@@ -219,7 +219,6 @@ def _features_check(path: str, missing_controllers: Sequence[str]) -> Check:
                  "" if not lacking else "fix: Linux 5.19 or newer (memory.peak), 5.14 (cgroup.kill)")
 
 
-MANAGER_CONTROLLERS = ("cpu", "memory", "pids")
 DELEGATE_DROP_IN, DELEGATE_LINES = cgroup.DELEGATE_DROP_IN, cgroup.DELEGATE_LINES
 _FALLBACK = {
     "memory": "memory falls back to RLIMIT_AS per process",
@@ -244,7 +243,7 @@ def user_manager_check(mount: str, uid: Optional[int] = None, runtime_dir: Optio
                      f"fix: ask systemd: `systemctl show {unit} -p Delegate -p DelegateControllers`")
     delegated = (_read_sysctl(os.path.join(group, "cgroup.controllers")) or "").split()
     head = f"running ({unit}); delegated controllers: {' '.join(delegated) or 'none'}"
-    missing = [c for c in MANAGER_CONTROLLERS if c not in delegated]
+    missing = [c for c in cgroup.CONTROLLERS if c not in delegated]
     if not missing:
         return Check("systemd user manager", True, f"{head}; runs get a delegated scope from the user manager "
                                                    "automatically")

@@ -95,7 +95,7 @@ def _in_users_slice() -> bool:
     user.slice/user-UID.slice/)?  Only there is a scope of the manager no escape: elsewhere (a system
     service, not delegated) moving out would take the boxes past the service's TasksMax= and
     MemoryMax=, and out of reach of its `systemctl stop`; there, Delegate=yes is the way."""
-    own = _cgroup_of(os.getpid()) or ""
+    own = cgroup.cgroup_of(os.getpid()) or ""
     return own.startswith(f"/user.slice/user-{os.getuid()}.slice/")
 
 
@@ -109,25 +109,13 @@ def start_scope(pids: Sequence[int], purpose: str) -> str:
     _call_start_transient_unit(socket_path, name, pids, purpose)
     deadline = time.monotonic() + _JOB_TIMEOUT
     while True:
-        places = [_cgroup_of(pid) for pid in pids]
+        places = [cgroup.cgroup_of(pid) for pid in pids]
         if all(place is not None and place.endswith("/" + name) for place in places):
             return os.path.normpath(mount + str(places[0]))
         if time.monotonic() > deadline:
             raise ScopeRefused(f"systemd scope {name}: the user manager did not move pid(s) "
                                f"{' '.join(map(str, pids))} into it within {_JOB_TIMEOUT:.0f}s")
         time.sleep(0.002)
-
-
-def _cgroup_of(pid: int) -> Optional[str]:
-    """PID's cgroup v2 path, relative to the hierarchy's root (the "0::" line)."""
-    try:
-        with open(f"/proc/{pid}/cgroup") as f:
-            for line in f:
-                if line.startswith("0::"):
-                    return line[3:].strip()
-    except OSError:
-        pass
-    return None
 
 
 def _call_start_transient_unit(socket_path: str, name: str, pids: Sequence[int], purpose: str) -> None:

@@ -39,12 +39,10 @@ def usage(box: LiveBox) -> BoxUsage:
     subtree: no memory.current, pids.current), those two from /proc as without a cgroup."""
     if box.cgroup:
         now = cgroup.RunCgroup(box.cgroup).current()
-        if now.memory is None or now.pids is None:
-            members = box_members(box.pid)
-            memory = now.memory if now.memory is not None else sum(_resident(pid) for pid in members)
-            pids = now.pids if now.pids is not None else len(members)
-            return BoxUsage(now.cpu_usec / 1e6, memory, pids, now.frozen, "cgroup")
-        return BoxUsage(now.cpu_usec / 1e6, now.memory, now.pids, now.frozen, "cgroup")
+        members = box_members(box.pid) if now.memory is None or now.pids is None else []
+        memory = now.memory if now.memory is not None else sum(_resident(pid) for pid in members)
+        pids = now.pids if now.pids is not None else len(members)
+        return BoxUsage(now.cpu_usec / 1e6, memory, pids, now.frozen, "cgroup")
     members = box_members(box.pid)
     memory = sum(_resident(pid) for pid in members)
     return BoxUsage(box_cpu_time(box.pid, members), memory, len(members), False, "proc")

@@ -72,7 +72,7 @@ def test_root_gets_no_scope_by_default(systemd_host, monkeypatch):
 
 def test_the_scope_asked_for_is_delegated_collected_and_holds_the_given_pids(systemd_host, monkeypatch):
     moved = {}
-    monkeypatch.setattr(systemd, "_cgroup_of", lambda pid: moved.get(pid, "/user.slice/session-3.scope"))
+    monkeypatch.setattr(cgroup, "cgroup_of", lambda pid: moved.get(pid, "/user.slice/session-3.scope"))
 
     real_call = systemd._call_start_transient_unit
 
@@ -157,6 +157,6 @@ def test_only_the_users_own_cgroups_ask_for_a_scope_never_a_system_service(syste
     monkeypatch.setattr(cgroup, "find_delegation", lambda explicit, residents=(): None)
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
     monkeypatch.setattr(os, "getuid", lambda: 1000)
-    monkeypatch.setattr(systemd, "_cgroup_of", lambda pid: own)
+    monkeypatch.setattr(cgroup, "cgroup_of", lambda pid: own)
     assert systemd.wanted(None, None) is asks
     assert systemd.wanted(True, None)  # asked for, it is asked for anywhere
