@@ -14,7 +14,7 @@ import json
 import os
 import pickle
 import socket
-from dataclasses import astuple, dataclass
+from ._record import astuple, dataclass
 from typing import Any, Iterator, Optional
 
 from .streams import write_all

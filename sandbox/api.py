@@ -12,7 +12,7 @@ import os
 import warnings
 import weakref
 from contextlib import contextmanager
-from dataclasses import replace
+from ._record import replace
 from typing import Any, Callable, Iterator, Mapping, Optional, Sequence, Union
 
 from . import cgroup, supervisor, systemd
@@ -20,13 +20,13 @@ from ._cache import load_profile
 from ._forkserver import ForkServer
 from .cases import Case, CaseFile, run_cases
 from .errors import HostError, UsageError
-from .limits import NO_CGROUP, overridden, parse_overrides
+from .limits import NO_CGROUP, overridden, parse_overrides, parse_size_option
 from .live.registry import NamedBox
 from .plan import Bind, Request, seccomp_spec
 from .profile import Profile
 from .result import Result
 from .transfer.host import open_input
-from .units import UnitError, parse_size
+
 
 Sink = supervisor.Sink
 CAPTURE = supervisor.CAPTURE
@@ -275,16 +275,6 @@ def _file_entry(name: str, content: FileContent) -> tuple[str, int, bytes]:
     if not isinstance(content, bytes) or not isinstance(mode, int):
         raise UsageError(f"files[{name!r}]: expected bytes, text, or (content, mode)")
     return name, mode, content
-
-
-def parse_size_option(what: str, value: Union[None, int, str]) -> Optional[int]:
-    """A size (64M, 4096) or None; a bad one is a UsageError naming `what`."""
-    if value is None:
-        return None
-    try:
-        return parse_size(value)
-    except UnitError as e:
-        raise UsageError(f"{what}: {e}") from None
 
 
 def run(argv: Sequence[str], profile: Union[str, Profile] = "py3", **kwargs: object) -> Result:

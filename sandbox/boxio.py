@@ -15,7 +15,7 @@ Man pages: pipe(7), pty(7), memfd_create(2).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from ._record import dataclass, field
 from typing import Optional, Union
 
 from .streams import Outlet, outlets_for, pseudo_terminal, write_all

@@ -20,7 +20,7 @@ import os
 import re
 import stat
 from collections import Counter
-from dataclasses import dataclass, replace
+from ._record import dataclass, replace
 from typing import Callable, Iterator, Optional, Sequence, Union
 
 from .errors import UsageError

@@ -19,7 +19,7 @@ import functools
 import itertools
 import os
 import time
-from dataclasses import dataclass, field
+from ._record import dataclass, field
 from typing import Optional, Sequence
 
 # The controllers a box's limits use (limits.py's rows name theirs).  A subtree is usable with any
@@ -83,6 +83,11 @@ DELEGATE_LINES = ("[Service]", "Delegate=cpu cpuset io memory pids")
 MISSING_CONTROLLERS_FIX = (f"systemd: the drop-in {DELEGATE_DROP_IN} with "
                            f"{' '.join(f'`{line}`' for line in DELEGATE_LINES)}, then `systemctl daemon-reload` and "
                            "a new login; by hand: enable them in the parent's cgroup.subtree_control")
+NO_CGROUP_REMEDY = (
+    "no delegated cgroup v2 subtree is available; fix: log in through a systemd session (a run then gets a "
+    "delegated scope of your systemd user manager by itself), give a system service Delegate=yes, or pass "
+    "--cgroup-root / SANDBOX_CGROUP_ROOT naming a cgroup v2 directory delegated to this user"
+)
 
 
 def delegated_controllers(path: str) -> tuple[str, ...]:

@@ -12,11 +12,11 @@ import contextlib
 import json
 import os
 import sys
-from dataclasses import dataclass, field
+from ._record import dataclass, field
 from typing import TYPE_CHECKING, Any, NoReturn, Optional, Sequence, Union
 
 from .errors import ExecError, SandboxError, UsageError
-from .limits import TABLE, Mechanism, parse_overrides
+from .limits import TABLE, Mechanism, parse_overrides, parse_size_option
 
 if TYPE_CHECKING:  # imported when used, to keep the CLI's start fast
     from .live.registry import NamedBox
@@ -31,7 +31,32 @@ EXIT_SANDBOX_ERROR = 125
 NOTEWORTHY = ("TLE", "MLE", "OLE", "SV", "IE")
 
 
+class _Formatter(argparse.HelpFormatter):
+    """argparse's formatter, sized without `shutil` (argparse imports it, with bz2 and lzma, for every
+    parser it builds, help or not; shutil.get_terminal_size's rule: $COLUMNS, else the terminal, else 80)."""
+
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, width=_terminal_columns() - 2)  # argparse's own margin
+
+
+def _terminal_columns() -> int:
+    try:
+        columns = int(os.environ.get("COLUMNS", "0"))
+    except ValueError:
+        columns = 0
+    if columns <= 0 and sys.__stdout__ is not None:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns
+        except (ValueError, OSError):
+            columns = 0
+    return columns or 80
+
+
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str) -> NoReturn:
         """argparse's complaint as our one line: main() prints "sandbox: " before it, so only a
         subcommand is named here ("run: ..."), never the program twice."""
@@ -57,10 +82,22 @@ class _Version(argparse.Action):
         parser.exit()
 
 
-def _parser() -> _Parser:
+def _parser(only: Optional[str] = None) -> _Parser:
+    """The whole command line, or with `only` ("run", "exec") just that command's parser: a run pays for
+    its own flags, not for building every other command's (argparse builds eagerly)."""
     parser = _Parser(prog="sandbox", description="Run untrusted programs in a rootless Linux sandbox.")
     parser.add_argument("--version", action=_Version)
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    if only != "exec":
+        _add_run_command(commands)
+    if only is None:
+        _add_other_commands(commands)
+    if only != "run":
+        _add_live_box_commands(commands, with_exec=only is None or only == "exec", others=only is None)
+    return parser
+
+
+def _add_run_command(commands) -> None:  # type: ignore[no-untyped-def]
     run = commands.add_parser(
         "run", usage="sandbox run [OPTIONS] SCRIPT [ARGS] | sandbox run [OPTIONS] -- PROGRAM [ARGS]",
         help="run a script or program in a fresh box",
@@ -95,6 +132,10 @@ def _parser() -> _Parser:
                           "limits (default: automatically where your own cgroup is not delegated and a manager "
                           "runs; or $SANDBOX_SYSTEMD_SCOPE=1/0)")
     _add_case_and_file_options(run)
+
+
+def _add_other_commands(commands) -> None:  # type: ignore[no-untyped-def]
+    """profiles, profile, doctor."""
     commands.add_parser("profiles", help="list the shipped profiles (as `profile list`)")
     profile = commands.add_parser("profile", help="list, show or check profiles")
     actions = profile.add_subparsers(dest="action", required=True, parser_class=_Parser)
@@ -105,18 +146,21 @@ def _parser() -> _Parser:
                        ).add_argument("profile", metavar="FILE")
     doctor = commands.add_parser("doctor", help="what this host allows, and how to fix what it does not")
     doctor.add_argument("--cgroup-root", metavar="DIR", help="check this delegated cgroup v2 directory")
-    _add_live_box_commands(commands)
-    return parser
 
 
-def _add_live_box_commands(commands) -> None:  # type: ignore[no-untyped-def]
+def _add_live_box_commands(commands, with_exec: bool, others: bool) -> None:  # type: ignore[no-untyped-def]
     """ps, exec, freeze, thaw, kill: the boxes started with `sandbox run --name NAME`."""
-    commands.add_parser("ps", help="the running named sandboxes and their usage").add_argument(
-        "--json", action="store_true", help="one JSON document")
-    run_in = commands.add_parser("exec", usage="sandbox exec [--env K=V|K] NAME -- PROGRAM [ARGS]",
-                                 help="run a command inside a running named sandbox, confined as its program")
-    run_in.add_argument("--env", action="append", default=[], metavar="K=V|K", help="set (or pass through) a variable")
-    run_in.add_argument("name")
+    if others:
+        commands.add_parser("ps", help="the running named sandboxes and their usage").add_argument(
+            "--json", action="store_true", help="one JSON document")
+    if with_exec:
+        run_in = commands.add_parser("exec", usage="sandbox exec [--env K=V|K] NAME -- PROGRAM [ARGS]",
+                                     help="run a command inside a running named sandbox, confined as its program")
+        run_in.add_argument("--env", action="append", default=[], metavar="K=V|K",
+                            help="set (or pass through) a variable")
+        run_in.add_argument("name")
+    if not others:
+        return
     for verb, what in (("freeze", "stop every process of a named sandbox (cgroup.freeze)"),
                        ("thaw", "let a frozen named sandbox run again"),
                        ("kill", "end a named sandbox (its program is reported killed)")):
@@ -125,12 +169,10 @@ def _add_live_box_commands(commands) -> None:  # type: ignore[no-untyped-def]
 
 def _add_case_and_file_options(run: argparse.ArgumentParser) -> None:
     """`run`'s flags for test cases and for files in and out of /work."""
-    from .cases import COMPARE_MODES
-
     run.add_argument("--cases", metavar="DIR", help="run once per DIR/NAME.in (the stdin), comparing stdout with "
                      "DIR/NAME.out if there is one; exit 0 if every case is OK, else 1")
     run.add_argument("--fail-fast", action="store_true", help="with --cases: stop at the first case that is not OK")
-    run.add_argument("--compare", choices=COMPARE_MODES,
+    run.add_argument("--compare", metavar="MODE",  # checked with --cases: cases need not be imported for a run
                      help="with --cases: lines (the default: trailing spaces and blank lines ignored) or exact")
     run.add_argument("--file", action="append", default=[], metavar="SRC[:NAME]",
                      help="copy a host file into /work/NAME (default: its basename), keeping its mode")
@@ -193,15 +235,19 @@ def _env(pairs: Sequence[str]) -> dict[str, str]:
 
 
 def _open_output(path: Optional[str], flag: str) -> Optional[int]:
+    if path is None:
+        return None
     from .transfer.host import open_output
 
-    return None if path is None else open_output(path, flag)
+    return open_output(path, flag)
 
 
 def _open_input(path: Optional[str]) -> Optional[int]:
+    if path is None:
+        return None
     from .transfer.host import open_input
 
-    return None if path is None else open_input(path, "--stdin")
+    return open_input(path, "--stdin")
 
 
 def _sink(opened: Optional[int], ours: int, capture: bool) -> Union[str, int]:
@@ -268,13 +314,13 @@ def _cmd_run(parser: argparse.ArgumentParser, tokens: list[str]) -> int:
     """Every error of the sandbox that ends the run leaves an IE document where --json and --result
     say, but two: flags that do not parse (nothing says where a document would go), and a --result
     path that cannot be used (the document goes to --json alone)."""
-    from .transfer.host import ResultFile
-
     options, script, rest = _split_command(parser, tokens)
     args = parser.parse_args(["run", *options])  # exempt: until the flags parse, no document has a place
     outputs = _Outputs(args.json, [] if args.cases is not None else None)
     try:
         if args.result:
+            from .transfer.host import ResultFile
+
             outputs.result = ResultFile(args.result)  # exempt if this fails: the document goes to --json alone
         return _run(args, tokens, script, rest, outputs)
     except SandboxError as e:
@@ -287,9 +333,7 @@ def _cmd_run(parser: argparse.ArgumentParser, tokens: list[str]) -> int:
 def _run(args: argparse.Namespace, tokens: list[str], script: Optional[str], rest: list[str],
          outputs: _Outputs) -> int:
     """The run from its flags: the profile and the request, then one box or a batch of cases."""
-    from .api import parse_size_option
     from .plan import Request
-    from .transfer.host import CollectDir
     from ._cache import load_profile
 
     _enter_systemd_scope(args.systemd_scope, args.cgroup_root)
@@ -311,6 +355,8 @@ def _run(args: argparse.Namespace, tokens: list[str], script: Optional[str], res
             collect=tuple(args.collect), collect_limit=parse_size_option("--collect-limit", args.collect_limit),
         )
         if args.collect:
+            from .transfer.host import CollectDir
+
             outputs.collect = CollectDir(args.collect_dir or ".")
         try:
             return _run_cases(args, profile, request, outputs) if args.cases is not None \
@@ -339,6 +385,8 @@ def _not_in_the_box(error: ExecError, request: Request) -> ExecError:
 
 def _files(specs: list[str], held: contextlib.ExitStack) -> tuple["FileEntry", ...]:
     """--file SRC[:NAME]: each source opened now and closed when `held` ends (the run, or an error)."""
+    if not specs:
+        return ()
     from .transfer.host import file_entry
     from .transfer.packing import FileSource
 
@@ -395,9 +443,11 @@ def _held(held: contextlib.ExitStack, fd: Optional[int]) -> Optional[int]:
 
 def _named(args: argparse.Namespace) -> "Optional[NamedBox]":
     """--name NAME: the run hook that lists the box while it runs (sandbox ps/exec/freeze/kill)."""
+    if not args.name:
+        return None
     from .live.registry import NamedBox
 
-    return NamedBox(args.name) if args.name else None
+    return NamedBox(args.name)
 
 
 def _check_case_and_file_options(args: argparse.Namespace) -> None:
@@ -407,6 +457,10 @@ def _check_case_and_file_options(args: argparse.Namespace) -> None:
             if given:
                 raise UsageError(f"{flag} goes with --cases DIR")
     else:
+        from .cases import COMPARE_MODES
+
+        if args.compare is not None and args.compare not in COMPARE_MODES:
+            raise UsageError(f"--compare {args.compare!r}: expected one of {', '.join(COMPARE_MODES)}")
         why = {"stdin": "each case's stdin is DIR/NAME.in", "stdout": "each case's stdout is captured to compare",
                "stderr": "each case's stderr is passed through, or captured with --json"}
         for stream, reason in why.items():
@@ -511,9 +565,9 @@ def _cmd_profile(action: str, name: Optional[str]) -> None:
     profile = load_profile(name)
     supervisor.compile_seccomp(seccomp_spec(profile), profile.source)  # unknown syscalls are profile errors too
     if action == "show":
-        import dataclasses
+        from ._record import asdict
 
-        print(json.dumps(dataclasses.asdict(profile), indent=2, sort_keys=True))
+        print(json.dumps(asdict(profile), indent=2, sort_keys=True))
     else:
         print(f"{profile.source}: ok (profile {profile.name})")
 
@@ -619,7 +673,7 @@ def _cmd_doctor(cgroup_root: Optional[str]) -> int:
 
 def main(argv: Optional[Sequence[str]] = None) -> NoReturn:
     tokens = list(sys.argv[1:] if argv is None else argv)
-    parser = _parser()
+    parser = _parser(tokens[0] if tokens[:1] in (["run"], ["exec"]) else None)
     try:
         if not tokens:  # the one error of more than a line: what to type instead
             sys.stderr.write(parser.format_help())

@@ -7,7 +7,7 @@ exec` finds a program to join), and unlisted when the run ends, whatever ended i
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from ._record import dataclass
 from typing import Optional, Protocol
 
 from .plan import Plan

@@ -13,11 +13,12 @@ import glob
 import os
 import pwd
 import sys
-from dataclasses import dataclass
+from ._record import dataclass
 from typing import Optional, Sequence
 
 from . import _syscalls as sc
 from . import cgroup, systemd
+from .cgroup import NO_CGROUP_REMEDY
 from .errors import SandboxError
 from .limits import TABLE
 
@@ -77,11 +78,6 @@ def apparmor_profile(executable: str) -> list[str]:
             "  userns,", f"  include if exists <local/{APPARMOR_PROFILE_NAME}>", "}"]
 
 
-NO_CGROUP_REMEDY = (
-    "no delegated cgroup v2 subtree is available; fix: log in through a systemd session (a run then gets a "
-    "delegated scope of your systemd user manager by itself), give a system service Delegate=yes, or pass "
-    "--cgroup-root / SANDBOX_CGROUP_ROOT naming a cgroup v2 directory delegated to this user"
-)
 
 
 @dataclass(frozen=True)

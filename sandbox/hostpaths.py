@@ -34,7 +34,7 @@ import os
 import pwd
 import re
 import stat
-from dataclasses import dataclass
+from ._record import dataclass
 from typing import Optional
 
 from .errors import UsageError

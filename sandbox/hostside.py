@@ -12,7 +12,7 @@ object only if it is still that one.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from ._record import dataclass, field
 from typing import Mapping, Optional
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import os
 import signal
 import time
-from dataclasses import dataclass
+from ._record import dataclass
 
 _WAITED = {signal.SIGCHLD}
 

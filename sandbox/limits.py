@@ -22,8 +22,8 @@ from __future__ import annotations
 import enum
 import math
 import re
-from dataclasses import dataclass, replace
-from typing import Any, Callable, Iterator, Mapping, Optional
+from ._record import dataclass, replace
+from typing import Any, Callable, Iterator, Mapping, Optional, Union
 
 from .errors import UsageError
 from .units import UnitError, parse_count, parse_cpus, parse_duration, parse_size
@@ -318,6 +318,17 @@ def parse_overrides(overrides: Mapping[str, object]) -> dict[str, Any]:
         except UnitError as e:
             raise UsageError(f"limit {name}: {e}") from None
     return parsed
+
+
+def parse_size_option(what: str, value: Union[None, int, str]) -> Optional[int]:
+    """A size that is not a profile's limit (collect_limit, --collect-limit): 64M, 4096, or None;
+    a bad one is a UsageError naming `what`."""
+    if value is None:
+        return None
+    try:
+        return parse_size(value)
+    except UnitError as e:
+        raise UsageError(f"{what}: {e}") from None
 
 
 def overridden(limits: Limits, overrides: Mapping[str, Any]) -> Limits:

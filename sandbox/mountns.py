@@ -38,7 +38,7 @@ import errno
 import fcntl
 import os
 import stat
-from dataclasses import dataclass
+from ._record import dataclass
 from typing import Optional
 
 from . import _syscalls as sc

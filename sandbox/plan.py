@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from ._record import dataclass, field
 from typing import Any, Optional
 
 from .cgroup import CgroupLimits

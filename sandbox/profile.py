@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass
+from ._record import dataclass
 from typing import Any, Callable, Optional, Sequence
 
 from .errors import ProfileError

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 import signal
-from dataclasses import asdict, dataclass, field
+from ._record import asdict, dataclass, field
 from typing import Optional
 
 from .limits import Limits

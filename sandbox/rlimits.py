@@ -12,7 +12,7 @@ Man page: getrlimit(2).
 from __future__ import annotations
 
 import resource
-from dataclasses import dataclass
+from ._record import dataclass
 
 RESOURCES = {
     "cpu": resource.RLIMIT_CPU,

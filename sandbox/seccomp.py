@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import errno
 import os
-from dataclasses import dataclass
+from ._record import dataclass
 from typing import Optional
 
 from . import _syscalls as sc

@@ -17,7 +17,7 @@ import os
 import signal
 import threading
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, replace
+from ._record import dataclass, replace
 from typing import Callable, Iterator, Optional, Sequence
 
 from . import _cache, _channel, cgroup, seccomp
@@ -26,7 +26,6 @@ from ._forkserver import InitProcess
 from .boxio import CAPTURE, PASS, STDOUT, TERMINAL, BoxStreams, Output, Sink, Source, Stdio
 from .errors import ExecError, HostError, ProfileError, SetupError, UsageError
 from .hooks import RunHook, RunningBox
-from .hostcheck import NO_CGROUP_REMEDY, userns_refusal_reason
 from .hostlookup import resolve_host_paths
 from .hostpaths import HostPaths
 from .interrupts import Interrupts
@@ -73,7 +72,7 @@ def cgroup_subtree(explicit: Optional[str], profile: Profile, residents: Sequenc
     with _subtrees_lock:
         if explicit not in _subtrees:
             delegation = cgroup.find_delegation(explicit, residents)
-            problem = delegation.problem if delegation else NO_CGROUP_REMEDY
+            problem = delegation.problem if delegation else cgroup.NO_CGROUP_REMEDY
             subtree = None
             if delegation and delegation.usable:
                 try:
@@ -127,13 +126,17 @@ class Prepared:
 
 
 def caller_name() -> str:
-    """The caller's user name as getpass finds it (LOGNAME, USER, ..., then the user database), for
-    the box's generated /etc/passwd; the plan's fallback where there is none."""
-    import getpass  # here: only a run plans, and the CLI's start stays lean
+    """The caller's user name as getpass.getuser finds it (LOGNAME, USER, LNAME, USERNAME, then the
+    user database), for the box's generated /etc/passwd; the plan's fallback where there is none.
+    Its rule, not its module: getpass imports termios for its prompts, which a run never shows."""
+    for name in ("LOGNAME", "USER", "LNAME", "USERNAME"):
+        if os.environ.get(name):
+            return os.environ[name]
+    import pwd
 
     try:
-        return getpass.getuser()
-    except (KeyError, OSError):
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
         return FALLBACK_NAME
 
 
@@ -420,5 +423,7 @@ def _out_of_memory_plausibly(usage: Usage, plan: Plan, stderr: Optional[bytes]) 
 def _setup_error(failure: dict) -> Exception:
     step, err, message = failure.get("step"), failure.get("errno"), failure.get("message", "")
     if step == "user namespace" and err in (1, 13, 28):  # EPERM, EACCES, ENOSPC
+        from .hostcheck import userns_refusal_reason  # the doctor's knowledge, only when it is needed
+
         return HostError(f"cannot create a user namespace: {userns_refusal_reason()}", step=step, errno=err)
     return SetupError(f"setting up the box failed at step '{step}': {message}", step=step, errno=err)

@@ -17,7 +17,7 @@ allowance.  Man pages: user_namespaces(7), namespaces(7) (/proc/sys/user).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from ._record import dataclass
 
 
 

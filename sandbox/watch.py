@@ -18,7 +18,7 @@ import enum
 import os
 import selectors
 import time
-from dataclasses import dataclass
+from ._record import dataclass
 from typing import Callable, Optional
 
 from . import _channel, cgroup

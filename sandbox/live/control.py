@@ -13,7 +13,7 @@ import os
 import select
 import signal
 import time
-from dataclasses import dataclass
+from .._record import dataclass
 from typing import Optional
 
 from .. import cgroup

@@ -25,7 +25,7 @@ import os
 import selectors
 import signal
 import threading
-from dataclasses import dataclass
+from .._record import dataclass
 from typing import Iterator, Optional, Sequence
 
 from .. import _channel, _child, cgroup, privs

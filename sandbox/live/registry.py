@@ -21,7 +21,7 @@ import json
 import os
 import re
 import time
-from dataclasses import asdict, dataclass, field
+from .._record import asdict, dataclass, field
 from typing import Optional
 
 from ..errors import HostError, UsageError

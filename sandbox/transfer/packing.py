@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import struct
-from dataclasses import dataclass
+from .._record import dataclass
 from typing import Optional, Union
 
 from ..streams import write_all

@@ -7,6 +7,7 @@ import os
 import pytest
 import yaml
 
+from sandbox._record import FrozenInstanceError
 from sandbox.errors import ProfileError, SandboxError
 from sandbox.profile import (
     Limits,
@@ -85,9 +86,9 @@ def test_eagain_rules_are_read_like_kill_rules(write_profile, minimal_profile_te
 
 def test_profile_is_frozen(minimal_profile_path):
     profile = load_profile(minimal_profile_path)
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(FrozenInstanceError):
         profile.net = "loopback"  # type: ignore[misc]
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(FrozenInstanceError):
         profile.limits.memory = 1  # type: ignore[misc]
 
 
