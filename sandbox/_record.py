@@ -17,6 +17,7 @@ real `dataclasses` (TYPE_CHECKING), so the classes are checked as dataclasses.
 """
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any, Callable
 
 __all__ = ["FrozenInstanceError", "asdict", "astuple", "dataclass", "field", "replace"]
@@ -56,6 +57,7 @@ else:
         fields = _declared_fields(cls)
         setattr(cls, _FIELDS, fields)
         names = tuple(f.name for f in fields)
+        cls._record_compared = _tuple_getter([f.name for f in fields if f.compare])  # type: ignore[attr-defined]
         _set_new(cls, "__init__", _init)
         _set_new(cls, "__repr__", _repr)
         _set_new(cls, "__eq__", _eq)
@@ -73,6 +75,16 @@ else:
         cls.__dataclass_fields__ = _RealFields()  # type: ignore[attr-defined]
         cls._record_frozen = frozen  # type: ignore[attr-defined]
         return cls
+
+    def _tuple_getter(names: list[str]) -> Callable[[Any], tuple[Any, ...]]:
+        """The named attributes as a tuple, read in C (attrgetter): a run hashes its seccomp spec,
+        hundreds of rules, to find its compiled filter."""
+        if len(names) > 1:
+            return attrgetter(*names)
+        if names:
+            one = attrgetter(names[0])
+            return lambda obj: (one(obj),)
+        return lambda obj: ()
 
     def _declared_fields(cls: type) -> tuple[_Field, ...]:
         """The annotated names of the class body, in order, with their defaults (the class keeps a
@@ -127,7 +139,7 @@ else:
         return f"{type(self).__qualname__}({shown})"
 
     def _compared(self: Any) -> tuple[Any, ...]:
-        return tuple(getattr(self, f.name) for f in getattr(type(self), _FIELDS) if f.compare)
+        return type(self)._record_compared(self)  # type: ignore[no-any-return]
 
     def _eq(self: Any, other: Any) -> Any:
         if other.__class__ is self.__class__:
