@@ -545,18 +545,22 @@ def measure_cpu(variants: list, workload: Workload, duration: float, min_runs: i
 
 
 def cpu_per_run(variant, workload: Workload, duration: float, min_runs: int) -> dict:
+    """One variant's loop: at least min_runs and `duration` seconds, so a 10 ms clock tick is small."""
     variant.run(workload)  # warm: a first run may start a fork server or fill a cache
     gc.collect()
-    runs, start, before = 0, time.perf_counter(), cpu_snapshot()
+    runs, before, start = 0, cpu_snapshot(), time.perf_counter()
     while runs < min_runs or time.perf_counter() - start < duration:
         variant.run(workload)
         runs += 1
-    wall, spent = time.perf_counter() - start, cpu_between(before, cpu_snapshot())
+    wall, after = time.perf_counter() - start, cpu_snapshot()
+    spent = cpu_between(before, after)
+    if variant.in_process and not after.live_children:
+        progress(f"cpu {variant.name}: no live child (fork server) found: its boxes' CPU is not counted")
     per_run = {name: seconds * 1000 / runs for name, seconds in spent.items()}
     counted = per_run["reaped_children"] + per_run["live_children"]  # not "host": noise of a shared machine
     if variant.in_process:
         counted += per_run["this_process"]
-    return {"runs": runs, "wall_ms_per_run": wall * 1000 / runs,
+    return {"runs": runs, "wall_ms_per_run": wall * 1000 / runs, "live_children": len(after.live_children),
             **{f"{name}_ms_per_run": ms for name, ms in per_run.items()}, "cpu_ms_per_run": counted}
 
 
