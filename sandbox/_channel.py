@@ -14,9 +14,9 @@ import json
 import os
 import pickle
 import socket
-from ._record import astuple, dataclass
 from typing import Any, Iterator, Optional
 
+from ._record import astuple, dataclass
 from .streams import write_all
 
 # Record kinds, in the order a healthy run sends them.

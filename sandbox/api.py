@@ -12,9 +12,9 @@ import os
 import warnings
 import weakref
 from contextlib import contextmanager
-from ._record import replace
 from typing import Any, Callable, Iterator, Mapping, Optional, Sequence, Union
 
+from ._record import replace
 from . import cgroup, supervisor, systemd
 from ._cache import load_profile
 from ._forkserver import ForkServer

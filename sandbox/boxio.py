@@ -15,9 +15,9 @@ Man pages: pipe(7), pty(7), memfd_create(2).
 from __future__ import annotations
 
 import os
-from ._record import dataclass, field
 from typing import Optional, Union
 
+from ._record import dataclass, field
 from .streams import Outlet, outlets_for, pseudo_terminal, write_all
 
 PASS = "pass"          # the caller's own stream

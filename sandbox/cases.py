@@ -20,9 +20,9 @@ import os
 import re
 import stat
 from collections import Counter
-from ._record import dataclass, replace
 from typing import Callable, Iterator, Optional, Sequence, Union
 
+from ._record import dataclass, replace
 from .errors import UsageError
 from .hostpaths import resolve
 from .profile import sha256

@@ -19,8 +19,9 @@ import functools
 import itertools
 import os
 import time
-from ._record import dataclass, field
 from typing import Optional, Sequence
+
+from ._record import dataclass, field
 
 # The controllers a box's limits use (limits.py's rows name theirs).  A subtree is usable with any
 # of them delegated: each limit whose controller is missing falls back to its no-cgroup mechanism

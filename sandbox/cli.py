@@ -12,9 +12,9 @@ import contextlib
 import json
 import os
 import sys
-from ._record import dataclass, field
 from typing import TYPE_CHECKING, Any, NoReturn, Optional, Sequence, Union
 
+from ._record import dataclass, field
 from .errors import ExecError, SandboxError, UsageError
 from .limits import TABLE, Mechanism, parse_overrides, parse_size_option
 

@@ -7,9 +7,9 @@ exec` finds a program to join), and unlisted when the run ends, whatever ended i
 """
 from __future__ import annotations
 
-from ._record import dataclass
 from typing import Optional, Protocol
 
+from ._record import dataclass
 from .plan import Plan
 
 

@@ -13,9 +13,9 @@ import glob
 import os
 import pwd
 import sys
-from ._record import dataclass
 from typing import Optional, Sequence
 
+from ._record import dataclass
 from . import _syscalls as sc
 from . import cgroup, systemd
 from .cgroup import NO_CGROUP_REMEDY

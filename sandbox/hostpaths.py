@@ -34,9 +34,9 @@ import os
 import pwd
 import re
 import stat
-from ._record import dataclass
 from typing import Optional
 
+from ._record import dataclass
 from .errors import UsageError
 
 FOLLOW = "follow"      # symlinks followed where nobody else could have made them (paths read from)

@@ -12,8 +12,9 @@ object only if it is still that one.
 from __future__ import annotations
 
 import os
-from ._record import dataclass, field
 from typing import Mapping, Optional
+
+from ._record import dataclass, field
 
 
 @dataclass(frozen=True)

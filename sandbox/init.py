@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+
 from ._record import dataclass
 
 _WAITED = {signal.SIGCHLD}

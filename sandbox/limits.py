@@ -22,9 +22,9 @@ from __future__ import annotations
 import enum
 import math
 import re
-from ._record import dataclass, replace
 from typing import Any, Callable, Iterator, Mapping, Optional, Union
 
+from ._record import dataclass, replace
 from .errors import UsageError
 from .units import UnitError, parse_count, parse_cpus, parse_duration, parse_size
 

@@ -38,9 +38,9 @@ import errno
 import fcntl
 import os
 import stat
-from ._record import dataclass
 from typing import Optional
 
+from ._record import dataclass
 from . import _syscalls as sc
 
 SCRATCH = "/tmp"

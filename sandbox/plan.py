@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import os
 import re
-from ._record import dataclass, field
+from functools import lru_cache
 from typing import Any, Optional
 
+from ._record import dataclass, field
 from .cgroup import CgroupLimits
 from .errors import UsageError
 from .hostside import HostObject, HostSide, within
 from .limits import NO_CGROUP, Limits, Mechanism, each_set, overridden
 from .mountns import MountOp
-from .profile import MountEntry, Profile, SyscallRule
+from .profile import MountEntry, Profile, SeccompPolicy, SyscallRule
 from .rlimits import RlimitSpec
 from .seccomp import ArgCondition, SeccompRule, SeccompSpec
 from .userns import IdMapSpec
@@ -413,7 +414,13 @@ def _seccomp_rule(rule: SyscallRule) -> SeccompRule:
 
 
 def seccomp_spec(profile: Profile) -> SeccompSpec:
-    policy = profile.seccomp
+    return _spec_of(profile.seccomp)
+
+
+@lru_cache(maxsize=64)
+def _spec_of(policy: SeccompPolicy) -> SeccompSpec:
+    """One spec object per policy: a judge's runs share their profile's, so the supervisor's filter
+    cache finds it by identity instead of comparing hundreds of rules per run."""
     return SeccompSpec(
         policy.default,
         tuple(_seccomp_rule(r) for r in policy.allow),

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import os
 import stat
-from ._record import dataclass
 from typing import Any, Callable, Optional, Sequence
 
+from ._record import dataclass
 from .errors import ProfileError
 from .hostpaths import PathError, resolve
 from .limits import BY_NAME, TABLE, Limits

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import enum
 import signal
-from ._record import asdict, dataclass, field
 from typing import Optional
 
+from ._record import asdict, dataclass, field
 from .limits import Limits
 
 

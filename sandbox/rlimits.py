@@ -12,6 +12,7 @@ Man page: getrlimit(2).
 from __future__ import annotations
 
 import resource
+
 from ._record import dataclass
 
 RESOURCES = {

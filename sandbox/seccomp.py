@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import errno
 import os
-from ._record import dataclass
 from typing import Optional
 
+from ._record import dataclass
 from . import _syscalls as sc
 
 

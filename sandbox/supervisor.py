@@ -17,9 +17,9 @@ import os
 import signal
 import threading
 from contextlib import ExitStack, contextmanager
-from ._record import dataclass, replace
 from typing import Callable, Iterator, Optional, Sequence
 
+from ._record import dataclass, replace
 from . import _cache, _channel, cgroup, seccomp
 from ._channel import InitFds
 from ._forkserver import InitProcess
@@ -44,6 +44,7 @@ Launcher = Callable[[InitFds], InitProcess]  # clones the box's init with these 
 
 
 _bpf_cache: dict[seccomp.SeccompSpec, bytes] = {}
+_SPEC_NOT_SENT = seccomp.SeccompSpec("kill", (), ())  # in the plan the init gets: it has the BPF bytes
 
 
 def compile_seccomp(spec: seccomp.SeccompSpec, source: str) -> bytes:
@@ -236,7 +237,8 @@ def _launch(prepared: Prepared, streams: BoxStreams, run_cgroup: Optional[cgroup
     Ours of what the init got are closed once it has its copies, or when anything fails."""
     handed: list[int] = []
     try:
-        plan_fd = _channel.plan_memfd((prepared.plan, prepared.bpf))
+        # The init loads the compiled filter; the spec it came from (most of a pickled plan) stays here.
+        plan_fd = _channel.plan_memfd((replace(prepared.plan, seccomp=_SPEC_NOT_SENT), prepared.bpf))
         handed.append(plan_fd)
         status_read, status_write = os.pipe2(os.O_CLOEXEC)
         handed.append(status_write)

@@ -18,9 +18,9 @@ import enum
 import os
 import selectors
 import time
-from ._record import dataclass
 from typing import Callable, Optional
 
+from ._record import dataclass
 from . import _channel, cgroup
 from ._forkserver import InitProcess
 from .boxio import BoxStreams, Output

@@ -13,9 +13,9 @@ import os
 import select
 import signal
 import time
-from .._record import dataclass
 from typing import Optional
 
+from .._record import dataclass
 from .. import cgroup
 from ..boxprocs import box_cpu_time, box_members, end_box, open_program
 from ..errors import HostError, UsageError

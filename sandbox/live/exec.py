@@ -25,9 +25,9 @@ import os
 import selectors
 import signal
 import threading
-from .._record import dataclass
 from typing import Iterator, Optional, Sequence
 
+from .._record import dataclass
 from .. import _channel, _child, cgroup, privs
 from .. import _syscalls as sc
 from . import control

@@ -21,9 +21,9 @@ import json
 import os
 import re
 import time
-from .._record import asdict, dataclass, field
 from typing import Optional
 
+from .._record import asdict, dataclass, field
 from ..errors import HostError, UsageError
 from ..hooks import RunningBox
 from ..privatedir import NotPrivate, PrivateDir, open_private

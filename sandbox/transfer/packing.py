@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import os
 import struct
-from .._record import dataclass
 from typing import Optional, Union
 
+from .._record import dataclass
 from ..streams import write_all
 
 
