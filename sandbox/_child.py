@@ -131,7 +131,7 @@ def _init(handover: int, lifeline: int) -> None:
         os.close(fds.procs)
     _channel.send_record(step.status_fd, _channel.EXECUTING, max_rss=_own_peak_memory())          # 12
     _close_stdio()                                  # 13. the program's output ends when the program's does
-    _channel.send_record(step.status_fd, _channel.STARTED)                                  #     it runs
+    _channel.send_record(step.status_fd, _channel.STARTED)
     end = init.reap_until(target, started)                                                 # 14
     out = _files_out(fds.files, plan) if plan.collect else {}                              # 15
     _channel.send_record(step.status_fd, _channel.EXITED, **vars(end), steps=step.times, **out)
