@@ -20,7 +20,7 @@ from ._record import astuple, dataclass
 from .streams import write_all
 
 # Record kinds, in the order a healthy run sends them.
-EXECUTING = "executing"      # the target: about to exec, with its own peak memory (the program's floor)
+EXECUTING = "executing"      # init: the target exec'd; the init's peak memory, which it carried (the program's floor)
 STARTED = "started"          # init: the program was exec'd
 EXITED = "exited"            # init: the program ended; wait status and usage
 SETUP_FAILED = "setup_failed"  # any helper: building the box failed

@@ -12,7 +12,9 @@ Two processes:
          namespaces from birth; maps its ids, builds the root, hostname,
          loopback; runs the target, reaps, reports.  It honours no signal
          (init.py): the supervisor ends a box by killing the program.
-  target the program-to-be; limits, stdio, privileges, seccomp, execve.
+  target the program-to-be, cloned sharing the init's memory (CLONE_VM|CLONE_VFORK) and
+         running no Python: signals, session, limits, descriptors, cwd, cgroup,
+         privileges, seccomp, execve, in C (_lastmile.c; launch_program plans it).
 """
 from __future__ import annotations
 
@@ -21,10 +23,11 @@ import gc
 import os
 import resource
 import socket
+import struct
 import time
-from typing import Optional
+from typing import NoReturn, Optional
 
-from . import _channel, cgroup, init, mountns, netns, privs, rlimits, seccomp, userns, utsns
+from . import _channel, init, mountns, netns, privs, rlimits, userns, utsns
 from .transfer import box as workdir_files
 from .transfer import packing
 from . import _syscalls as sc
@@ -65,6 +68,7 @@ def warm_up() -> None:
     """In the fork server, before any clone: import what the init needs, once, read what does
     not change, and keep the garbage collector off the inherited objects so clones share pages."""
     sc.load_prctl()
+    sc.load_last_mile()
     privs.warm_up()
     gc.freeze()
 
@@ -119,23 +123,14 @@ def _init(handover: int, lifeline: int) -> None:
     step("not dumpable", privs.make_undumpable)     # 8. the program may not touch /proc/1/* (oom_score_adj, fds)
     if fds.files >= 0:                              # 9. the caller's files into the work dir
         step("files in", _files_in, fds.files, plan.cwd)
-    exec_read, exec_write = os.pipe2(os.O_CLOEXEC)                                          # 10
     started = time.monotonic()
     forked = time.perf_counter()
-    target = os.fork()                                                                      # 11
-    if target == 0:
-        os.close(exec_read)
-        _target(plan, bpf, step.status_fd, exec_write, fds.procs)
-    os.close(exec_write)
+    target = launch_program(step, plan.argv, plan.env, plan.cwd, plan.rlimits, bpf, fds.procs)   # 10-11
+    step.times["target: fork to execve"] = round((time.perf_counter() - forked) * 1000, 3)
     if fds.procs >= 0:
         os.close(fds.procs)
-    _close_stdio()                                  # 12. the program's output ends when the program's does
-    failure = _read_all(exec_read)                                                          # 13
-    if failure:
-        os.write(step.status_fd, failure)
-        os.waitpid(target, 0)
-        os._exit(EXIT_SETUP_FAILED)
-    step.times["target: fork to execve"] = round((time.perf_counter() - forked) * 1000, 3)
+    _channel.send_record(step.status_fd, _channel.EXECUTING, max_rss=_own_peak_memory())          # 12
+    _close_stdio()                                  # 13. the program's output ends when the program's does
     _channel.send_record(step.status_fd, _channel.STARTED)
     end = init.reap_until(target, started)                                                 # 14
     out = _files_out(fds.files, plan) if plan.collect else {}                              # 15
@@ -172,50 +167,62 @@ def _close_stdio() -> None:
         os.close(fd)
 
 
-def _target(plan: Plan, bpf: bytes, status_fd: int, exec_error_fd: int, cgroup_fd: int) -> None:
-    """The program's process, from fork to execve.  It reports its own peak memory just before the
-    exec on the status pipe, and closes it: the program never holds it."""
-    confine_and_exec(plan.argv, plan.env, plan.cwd, plan.rlimits, bpf, exec_error_fd, cgroup_fd, status_fd)
+def launch_program(step: Step, argv: tuple[str, ...], env_pairs: tuple[tuple[str, str], ...], cwd: str,
+                   limits: tuple[rlimits.RlimitSpec, ...], bpf: bytes, cgroup_fd: int = -1,
+                   death_signal: int = 0, lifeline: int = -1) -> int:
+    """Start the program, confined, and return its pid once it has exec'd: the box's program (from the
+    init) or a `sandbox exec` command (from its helper, live/exec.py), which get exactly the same
+    confinement.  A failure is reported on step.status_fd and ends this process (exit 125).
 
-
-def confine_and_exec(argv: tuple[str, ...], env_pairs: tuple[tuple[str, str], ...], cwd: str,
-                     limits: tuple[rlimits.RlimitSpec, ...], bpf: bytes, exec_error_fd: int,
-                     cgroup_fd: int = -1, report_fd: int = -1) -> None:
-    """From a fork inside the box to execve: the program's, or a `sandbox exec` command's
-    (live/exec.py), which must get exactly the same confinement.  Failures go to exec_error_fd."""
-    step = Step(exec_error_fd)
-    step("signals", init.reset_signals)                # 1. Python ignores SIGPIPE and SIGXFSZ; exec would keep that
-    step("new session", os.setsid)                      # 2. no controlling terminal: no TIOCSTI into the caller's
-    step("rlimits", rlimits.apply, limits)              # 3
-    step("file descriptors", close_fds_except,          # 4. nothing of the caller's leaks in
-         0, 1, 2, exec_error_fd, cgroup_fd, report_fd)
-    step("working directory", os.chdir, cwd)            # 5
-    env = dict(env_pairs)                               # 6. only the plan's environment
+    The plan is made here, in Python; _lastmile.spawn carries it out in a child that shares our memory
+    and runs no Python (no page of ours is copied for it), in this order (_lastmile.c's enum step):
+    1 every signal to its default (Python ignores SIGPIPE and SIGXFSZ; exec would keep that);
+    2 setsid (no controlling terminal: no TIOCSTI into the caller's); 3 the rlimits, never above the
+    hard limit it has; 4 close every descriptor but 0-2 (nothing of the caller's leaks in); 5 the
+    parent-death signal, if asked; 6 chdir; 7 join the box's cgroup, as late as possible so only the
+    program is charged, and a cgroup namespace rooted there; 8 its own session keyring, no_new_privs,
+    an empty bounding set; 9 every signal unblocked; 10 seccomp, last: the filter also binds its own
+    next call; 11 execve, with the plan's environment only."""
+    env = dict(env_pairs)                        # only the plan's environment
+    step("working directory", os.chdir, cwd)     # the program is looked up from where it will run
     try:
         path = _find_program(argv[0], env.get("PATH", ""))
     except OSError as e:
-        _report_exec_failure(exec_error_fd, argv[0], e.errno or 0, e.strerror or "")
-    if cgroup_fd >= 0:                                  # 7. as late as possible: only the program is charged
-        step("cgroup", _join_cgroup, cgroup_fd)
-    step("privileges", privs.drop_all)                  # 8. no_new_privs, empty bounding set
-    if report_fd >= 0:                                  #    our peak memory: the program's starts from it
-        _channel.send_record(report_fd, _channel.EXECUTING, max_rss=_own_peak_memory())
-        os.close(report_fd)                             #    (received by SCM_RIGHTS: not close-on-exec)
-    step("seccomp", seccomp.load, bpf)                  # 9. last: the filter also binds our own next call
-    try:
-        os.execve(path, list(argv), env)                # 10
-    except OSError as e:
-        if e.errno == errno.ENOENT:  # the program is there (found above): its #! interpreter is not, 126 as in a shell
-            _report_exec_failure(exec_error_fd, argv[0], e.errno, "cannot run it: its interpreter (#!) is not in the box",
-                                 exit_code=126)
-        _report_exec_failure(exec_error_fd, argv[0], e.errno or 0, e.strerror or "")
+        _report(step.status_fd, _exec_failure(argv[0], e.errno or 0, e.strerror or ""))
+    failures, failure_pipe = os.pipe2(os.O_CLOEXEC)   # EOF without a record: the exec happened
+    keep = (0, 1, 2, failure_pipe, cgroup_fd, lifeline)
+    pid = step("start the target", sc.spawn_confined, path, argv, tuple(env.items()), cwd, rlimits.numbered(limits),
+               keep, cgroup_fd, bpf, privs.last_capability(), failure_pipe, death_signal, lifeline)
+    os.close(failure_pipe)
+    failure = _read_all(failures)
+    if failure:
+        os.waitpid(pid, 0)
+        _report(step.status_fd, failure_record(failure, argv[0], cwd))
+    return pid
+
+
+def failure_record(data: bytes, name: str, cwd: str) -> dict[str, object]:
+    """The target's failure record (step number and errno, two native ints: _lastmile.c) as the
+    supervisor reads it: exec_failed for the exec (127 not found, 126 otherwise, as a shell), else
+    setup_failed with the step's name and errno, as the init's own steps report theirs."""
+    number, err = struct.unpack("=ii", data[:8])
+    steps = sc.last_mile_steps()
+    step = steps[number] if 0 < number < len(steps) else f"step {number}"
+    if step == "execve":
+        if err == errno.ENOENT:  # the program is there (found before): its #! interpreter is not, 126 as in a shell
+            return _exec_failure(name, err, "cannot run it: its interpreter (#!) is not in the box", exit_code=126)
+        return _exec_failure(name, err, os.strerror(err))
+    error = OSError(err, os.strerror(err), cwd) if step == "working directory" else OSError(err, os.strerror(err))
+    return {"kind": _channel.SETUP_FAILED, "step": step, "errno": err, "message": str(error)}
 
 
 def _own_peak_memory() -> int:
-    """This process's peak resident memory so far, in bytes.  The kernel carries it across execve into
-    the program's ru_maxrss (exec_mmap: the old mm's high-water mark), so a program that never grows
-    past what this Python helper touched reports our peak, not its own: the supervisor tells the two
-    apart with this number (supervisor._program_usage)."""
+    """This process's peak resident memory so far, in bytes: the floor of the program's ru_maxrss.
+    The target shared our memory until its exec (CLONE_VM), and the kernel carries the old memory's
+    high-water mark across execve into the program's ru_maxrss (exec_mmap: our peak, then), so a
+    program that never grows past it reports our peak, not its own: the supervisor tells the two
+    apart with this number (supervisor._program_usage).  Read after the exec, it is at least what
+    was carried (a high-water mark only grows)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
@@ -242,18 +249,17 @@ def _find_program(name: str, search_path: str) -> str:
     raise FileNotFoundError(2, f"{name}: program not found in the box" + ("" if "/" in name else f" (PATH={search_path})"))
 
 
-def _report_exec_failure(fd: int, name: str, err: int, strerror: str, exit_code: Optional[int] = None) -> None:
+def _exec_failure(name: str, err: int, strerror: str, exit_code: Optional[int] = None) -> dict[str, object]:
     """exit_code: 127 for a program not found, 126 for one that cannot run (ExecError.from_record)."""
     message = strerror if strerror.startswith(name) else f"{name}: {strerror}"
     code = exit_code if exit_code is not None else 127 if err == errno.ENOENT else 126
-    _channel.send_record(fd, _channel.EXEC_FAILED, errno=err, message=message, exit_code=code)
-    os._exit(127)
+    return {"kind": _channel.EXEC_FAILED, "errno": err, "message": message, "exit_code": code}
 
 
-def _join_cgroup(procs_fd: int) -> None:
-    """Join the box's cgroup, then root a cgroup namespace there so the program sees "/"."""
-    cgroup.join(procs_fd)
-    sc.unshare(sc.CLONE_NEWCGROUP)
+def _report(fd: int, record: dict[str, object]) -> NoReturn:
+    """Send the target's failure upward and end this process (the init, or exec's helper)."""
+    _channel.send_record(fd, **record)  # type: ignore[arg-type]
+    os._exit(EXIT_SETUP_FAILED)
 
 
 def close_fds_except(*keep: int) -> None:

@@ -4,7 +4,8 @@ Side: child (everything here runs between fork and execve) except where noted.
 Each wrapper raises OSError with the real errno, so callers can report the
 kernel's own reason.  Man pages: unshare(2), mount(2), pivot_root(2),
 mount_setattr(2), open_tree(2), move_mount(2), openat2(2), umount(2),
-seccomp(2), prctl(2), netdevice(7).
+prctl(2), netdevice(7); the target's last mile, from clone to execve, is C
+(_lastmile.c, through spawn_confined).
 
 Python 3.11 has no os.unshare and no mount API, so these go through libc.
 """
@@ -63,10 +64,6 @@ RESOLVE_NO_XDEV = 0x01
 RESOLVE_NO_MAGICLINKS = 0x02
 RESOLVE_NO_SYMLINKS = 0x04
 RESOLVE_BENEATH = 0x08
-
-# <linux/prctl.h>, <linux/seccomp.h>
-_PR_SET_SECCOMP = 22
-_SECCOMP_MODE_FILTER = 2
 
 # <linux/sockios.h>, <net/if.h>
 _SIOCGIFFLAGS = 0x8913
@@ -186,25 +183,6 @@ def openat2(dir_fd: int, path: str, flags: int, resolve: int) -> int:
                                 ctypes.byref(how), ctypes.c_size_t(ctypes.sizeof(how))), f"openat2 {path}")
 
 
-class _SockFilter(ctypes.Structure):
-    _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8), ("k", ctypes.c_uint32)]
-
-
-class _SockFprog(ctypes.Structure):
-    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(_SockFilter))]
-
-
-def seccomp_load_bpf(bpf: bytes) -> None:
-    """Install a compiled classic-BPF filter; needs no_new_privs first."""
-    count = len(bpf) // ctypes.sizeof(_SockFilter)
-    program = (_SockFilter * count).from_buffer_copy(bpf)
-    fprog = _SockFprog(count, program)
-    _check(
-        _libc.prctl(ctypes.c_int(_PR_SET_SECCOMP), ctypes.c_ulong(_SECCOMP_MODE_FILTER), ctypes.byref(fprog), 0, 0),
-        "seccomp",
-    )
-
-
 def set_interface_up(name: str) -> None:
     """Bring a network interface up (SIOCSIFFLAGS), as `ip link set NAME up` does."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
@@ -220,16 +198,6 @@ def set_hostname(name: str) -> None:
 def set_domainname(name: str) -> None:
     encoded = name.encode()
     _check(_libc.setdomainname(encoded, ctypes.c_size_t(len(encoded))), "setdomainname")
-
-
-_SYS_KEYCTL = 250  # x86_64
-_KEYCTL_JOIN_SESSION_KEYRING = 1
-
-
-def join_new_session_keyring() -> None:
-    """A fresh, anonymous session keyring, so the caller's is not shared (as runc does)."""
-    _check(_libc.syscall(ctypes.c_long(_SYS_KEYCTL), ctypes.c_int(_KEYCTL_JOIN_SESSION_KEYRING), None),
-           "keyctl(JOIN_SESSION_KEYRING)")
 
 
 def set_command_line(title: str) -> None:
@@ -275,16 +243,30 @@ def set_dumpable(dumpable: bool) -> None:
     prctl.set_dumpable(dumpable)
 
 
-def set_no_new_privs() -> None:
-    import prctl
+# --- the target's last mile (sandbox/_lastmile.c) ---------------------------------------------------
 
-    prctl.set_no_new_privs(1)
+def load_last_mile() -> None:
+    """Import the C extension now, so the inits cloned from this process do not each load it."""
+    from . import _lastmile  # noqa: F401
 
 
-def drop_bounding_capabilities(last: int) -> None:
-    """Drop capabilities 0..last (/proc/sys/kernel/cap_last_cap, rather than python-prctl's
-    list, so a capability added by a newer kernel is dropped too) from the bounding set."""
-    import _prctl
+def last_mile_steps() -> tuple[str, ...]:
+    """The names of the last mile's steps, by the number its failure record carries (0: none)."""
+    from . import _lastmile
 
-    for cap in range(last + 1):
-        _prctl.prctl(_prctl.PR_CAPBSET_DROP, cap)
+    return _lastmile.STEPS
+
+
+def spawn_confined(path: str, argv: tuple[str, ...], env_pairs: tuple[tuple[str, str], ...], cwd: str,
+                   limits: list[tuple[int, int, int]], keep_fds: tuple[int, ...], cgroup_fd: int, bpf: bytes,
+                   last_cap: int, error_fd: int, death_signal: int = 0, lifeline: int = -1) -> int:
+    """Clone a child that confines itself and execs `path` (_lastmile.c, where each of its system calls
+    is made, in order); returns its pid once it has exec'd or failed.  A failure is a record of two
+    native ints (step number, errno) on error_fd, which should be a close-on-exec pipe."""
+    from . import _lastmile
+
+    return _lastmile.spawn(
+        os.fsencode(path), [os.fsencode(arg) for arg in argv],
+        [os.fsencode(name) + b"=" + os.fsencode(value) for name, value in env_pairs], os.fsencode(cwd),
+        limits, keep_fds, cgroup_fd, bpf, last_cap, error_fd, death_signal, lifeline,
+    )

@@ -1,9 +1,11 @@
-"""Privileges: no_new_privs, no capabilities, death with the parent.  Side: child.
+"""Privileges: death with the parent, not dumpable.  Side: child.
 
-After these, execve as a non-zero uid leaves the program no capabilities, no
-setuid binary or file capability can give one back, the caller's session keyring
-is not shared, and a box whose parent dies dies too.  Man pages: prctl(2),
-capabilities(7), keyrings(7).
+A box whose parent dies dies too, and the box's processes cannot reach into the
+init's /proc entries.  The target's own drop (a session keyring of its own,
+no_new_privs, an empty bounding set: after these, execve as a non-zero uid leaves
+the program no capabilities and no setuid binary or file capability can give one
+back) is made in C, in its last mile (_lastmile.c); this module only reads the
+highest capability number for it.  Man pages: prctl(2), capabilities(7), keyrings(7).
 """
 from __future__ import annotations
 
@@ -40,11 +42,9 @@ def make_undumpable() -> None:
     sc.set_dumpable(False)
 
 
-def drop_all() -> None:
-    """A session keyring of its own, no_new_privs, then an empty bounding set (needs
-    CAP_SETPCAP, which we still hold)."""
-    sc.join_new_session_keyring()
-    sc.set_no_new_privs()
+def last_capability() -> int:
+    """The host's highest capability number: the target empties the bounding set 0..this (read from
+    the kernel, not a list of names, so a capability added by a newer kernel is dropped too)."""
     if _last_capability < 0:
         warm_up()
-    sc.drop_bounding_capabilities(_last_capability)
+    return _last_capability

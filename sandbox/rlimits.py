@@ -1,4 +1,4 @@
-"""Resource limits for the program's own process.  Side: child (the target, before execve).
+"""Resource limits for the program's own process.  Side: child (the init, for the target's last mile).
 
 Where no cgroup is delegated these are the fallback enforcement: RLIMIT_CPU
 (SIGXCPU, then SIGKILL one second later), RLIMIT_AS for memory, RLIMIT_NPROC for
@@ -36,10 +36,7 @@ class RlimitSpec:
     hard: int
 
 
-def apply(specs: tuple[RlimitSpec, ...]) -> None:
-    """Set each limit, never above the hard limit the caller already has (raising it is refused)."""
-    for spec in specs:
-        number = RESOURCES[spec.name]
-        _, current_hard = resource.getrlimit(number)
-        ceiling = spec.hard if current_hard == resource.RLIM_INFINITY else min(spec.hard, current_hard)
-        resource.setrlimit(number, (min(spec.soft, ceiling), ceiling))
+def numbered(specs: tuple[RlimitSpec, ...]) -> list[tuple[int, int, int]]:
+    """(resource number, soft, hard) for each limit, as the target's last mile (_lastmile.c) sets them:
+    never above the hard limit it already has (raising it would be refused)."""
+    return [(RESOURCES[spec.name], spec.soft, spec.hard) for spec in specs]

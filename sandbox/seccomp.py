@@ -1,8 +1,8 @@
 """seccomp-bpf: an allowlist compiled once in the parent, loaded last in the child.  Side: both.
 
 compile_filter() (parent) turns the policy into classic BPF with libseccomp
-(through pyseccomp); load() (child, the last step before execve) installs those
-bytes, so the child needs neither libseccomp nor the policy.  Calls not allowed
+(through pyseccomp); the target installs those bytes as the last step before
+execve (_lastmile.c), so the child needs neither libseccomp nor the policy.  Calls not allowed
 get the default action: ERRNO(ENOSYS) so glibc falls back (clone3 -> clone) and a
 test can tell "filtered" from "refused by the kernel".  A profile may also name calls
 that fail with EAGAIN, as a resource limit refuses them (native's threads: pthread_create
@@ -18,7 +18,6 @@ import os
 from typing import Optional
 
 from ._record import dataclass
-from . import _syscalls as sc
 
 
 @dataclass(frozen=True)
@@ -114,7 +113,3 @@ class _FileNo:
     def fileno(self) -> int:
         return self._fd
 
-
-def load(bpf: bytes) -> None:
-    """Install the filter; the caller must have set no_new_privs."""
-    sc.seccomp_load_bpf(bpf)

@@ -39,7 +39,7 @@ from .watch import SETUP_TIMEOUT, Watch, Watched
 __all__ = ["CAPTURE", "PASS", "STDOUT", "TERMINAL", "Sink", "Source", "Stdio", "Prepared", "prepare", "run",
            "run_prepared", "compile_seccomp", "cgroup_subtree", "box_controllers"]
 
-PEAK_SLACK = 1 << 20  # bytes the target may touch after reporting its peak, before the exec
+PEAK_SLACK = 1 << 20  # a margin above the floor: within it, a peak is not told from the init's
 Launcher = Callable[[InitFds], InitProcess]  # clones the box's init with these descriptors
 
 
@@ -325,9 +325,10 @@ def _program_usage(end: Optional[dict], watched: Watched, output_exceeded: bool)
 
 def _own_peak(max_rss: int, floor: Optional[int]) -> Optional[int]:
     """The program's own peak memory from rusage, or None where rusage cannot tell it: ru_maxrss
-    carries over the peak of our Python helper that exec'd the program (`floor`, ~13 MiB), so a
-    program that stayed below it reports the helper's number.  Above the floor (and the little the
-    helper touches between its report and the exec), the number is the program's alone."""
+    carries over the peak of the memory the program was exec'd from (the init's, which the target
+    shared until its exec: `floor`, ~14 MiB, read by the init just after the exec, so at least what
+    was carried), so a program that stayed below it reports the init's number.  Above the floor
+    (and a margin), the number is the program's alone."""
     if floor is None or max_rss > floor + PEAK_SLACK:
         return max_rss
     return None

@@ -8,9 +8,10 @@ threaded) forks a helper, which:
   3. joins all seven namespaces of the box's program (PID 2; the init is not dumpable and,
      never having exec'd, the kernel keeps it out of our reach) at once through a pidfd
      (setns(2), Linux 5.8): its cgroup namespace too, rooted at the box's cgroup;
-  4. forks the command, now inside the box's pid namespace, which takes the program's
+  4. starts the command, now inside the box's pid namespace, which takes the program's
      rlimits, environment and working directory, drops every capability, loads the
-     program's seccomp filter and execs (_child.confine_and_exec, the program's own path);
+     program's seccomp filter and execs (_child.launch_program, the program's own path),
+     and dies with the helper;
   5. waits for it and exits with its status.
 The command's output reaches the caller through pipes (or a pseudo-terminal of its own),
 never the caller's own descriptors, which the box's processes could open through /proc.
@@ -114,14 +115,10 @@ def _helper(pidfd: int, procs: int, argv: tuple[str, ...], env: tuple[tuple[str,
     step("not dumpable", privs.make_undumpable)                                     # 2
     step("namespaces", sc.setns, pidfd, _child.NAMESPACES)                          # 3
     os.close(pidfd)
-    lifeline, ours = os.pipe2(os.O_CLOEXEC)
-    command = os.fork()                                                             # 4
-    if command == 0:
-        os.close(ours)
-        privs.die_with_parent(lifeline)  # killing the helper kills the command (exec's output limit)
-        os.close(lifeline)
-        _child.confine_and_exec(argv, env, confinement.cwd, confinement.rlimits, confinement.bpf, fail_write)
-    os.close(lifeline)                   # `ours` stays open until the helper exits
+    lifeline, ours = os.pipe2(os.O_CLOEXEC)  # `ours` stays open until the helper exits
+    command = _child.launch_program(step, argv, env, confinement.cwd, confinement.rlimits,  # 4
+                                    confinement.bpf, death_signal=signal.SIGKILL, lifeline=lifeline)
+    os.close(lifeline)                   # killing the helper kills the command (exec's output limit)
     os.close(fail_write)
     for fd in (0, 1, 2):
         os.close(fd)

@@ -96,7 +96,7 @@ def bare_peak(program, size: int) -> int:
 
 
 def test_a_small_program_reports_an_unknown_peak_not_our_helper_s(touching):
-    """1.4 MB bare: rusage would say ~13 MiB (the Python that exec'd it); the result says unknown,
+    """1.4 MB bare: rusage would say ~14 MiB (the Python init whose memory it was exec'd from); the result says unknown,
     and a memory limit below our helper's peak is no MLE for it."""
     result, _ = run_json("--profile", "native", "--bind", str(touching.parent), "--memory", "12M", "--",
                          str(touching), str(1_400_000))
