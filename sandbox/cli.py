@@ -88,12 +88,14 @@ def _parser(only: Optional[str] = None) -> _Parser:
     parser = _Parser(prog="sandbox", description="Run untrusted programs in a rootless Linux sandbox.")
     parser.add_argument("--version", action=_Version)
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    if only != "exec":
+    if only in (None, "run"):
         _add_run_command(commands)
     if only is None:
         _add_other_commands(commands)
-    if only != "run":
-        _add_live_box_commands(commands, with_exec=only is None or only == "exec", others=only is None)
+    if only in (None, "exec"):
+        _add_exec_command(commands)
+    if only is None:
+        _add_box_control_commands(commands)
     return parser
 
 
@@ -135,7 +137,7 @@ def _add_run_command(commands) -> None:  # type: ignore[no-untyped-def]
 
 
 def _add_other_commands(commands) -> None:  # type: ignore[no-untyped-def]
-    """profiles, profile, doctor."""
+    """profiles, profile, doctor, ps."""
     commands.add_parser("profiles", help="list the shipped profiles (as `profile list`)")
     profile = commands.add_parser("profile", help="list, show or check profiles")
     actions = profile.add_subparsers(dest="action", required=True, parser_class=_Parser)
@@ -146,21 +148,19 @@ def _add_other_commands(commands) -> None:  # type: ignore[no-untyped-def]
                        ).add_argument("profile", metavar="FILE")
     doctor = commands.add_parser("doctor", help="what this host allows, and how to fix what it does not")
     doctor.add_argument("--cgroup-root", metavar="DIR", help="check this delegated cgroup v2 directory")
+    commands.add_parser("ps", help="the running named sandboxes and their usage").add_argument(
+        "--json", action="store_true", help="one JSON document")
 
 
-def _add_live_box_commands(commands, with_exec: bool, others: bool) -> None:  # type: ignore[no-untyped-def]
-    """ps, exec, freeze, thaw, kill: the boxes started with `sandbox run --name NAME`."""
-    if others:
-        commands.add_parser("ps", help="the running named sandboxes and their usage").add_argument(
-            "--json", action="store_true", help="one JSON document")
-    if with_exec:
-        run_in = commands.add_parser("exec", usage="sandbox exec [--env K=V|K] NAME -- PROGRAM [ARGS]",
-                                     help="run a command inside a running named sandbox, confined as its program")
-        run_in.add_argument("--env", action="append", default=[], metavar="K=V|K",
-                            help="set (or pass through) a variable")
-        run_in.add_argument("name")
-    if not others:
-        return
+def _add_exec_command(commands) -> None:  # type: ignore[no-untyped-def]
+    run_in = commands.add_parser("exec", usage="sandbox exec [--env K=V|K] NAME -- PROGRAM [ARGS]",
+                                 help="run a command inside a running named sandbox, confined as its program")
+    run_in.add_argument("--env", action="append", default=[], metavar="K=V|K", help="set (or pass through) a variable")
+    run_in.add_argument("name")
+
+
+def _add_box_control_commands(commands) -> None:  # type: ignore[no-untyped-def]
+    """freeze, thaw, kill: the boxes started with `sandbox run --name NAME` (ps and exec: above)."""
     for verb, what in (("freeze", "stop every process of a named sandbox (cgroup.freeze)"),
                        ("thaw", "let a frozen named sandbox run again"),
                        ("kill", "end a named sandbox (its program is reported killed)")):

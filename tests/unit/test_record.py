@@ -118,3 +118,15 @@ def test_no_module_of_a_run_imports_dataclasses():
     shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                            cwd=__import__("os").path.dirname(__import__("os").path.dirname(_record.__file__)))
     assert shown.stdout.strip() == "[]"
+
+
+def test_a_run_parses_with_the_same_run_parser_as_the_whole_command_line():
+    """cli._parser(only="run") builds just `run` (issue 17): its flags and help stay those of the full parser."""
+    from sandbox import cli
+
+    def run_help(parser):  # type: ignore[no-untyped-def]
+        return parser._subparsers._group_actions[0].choices["run"].format_help()
+
+    assert run_help(cli._parser("run")) == run_help(cli._parser())
+    exec_help = cli._parser("exec")._subparsers._group_actions[0].choices["exec"].format_help()
+    assert exec_help == cli._parser()._subparsers._group_actions[0].choices["exec"].format_help()
