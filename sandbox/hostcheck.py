@@ -78,8 +78,6 @@ def apparmor_profile(executable: str) -> list[str]:
             "  userns,", f"  include if exists <local/{APPARMOR_PROFILE_NAME}>", "}"]
 
 
-
-
 @dataclass(frozen=True)
 class Check:
     """One fact about the host.  essential: the sandbox cannot run without it.  more: the lines of a file the
