@@ -17,6 +17,7 @@ import os
 import signal
 import socket
 import struct
+from types import ModuleType
 
 _libc = ctypes.CDLL(None, use_errno=True)
 # The same C library, called with the GIL held: clone() must not run with the GIL released.
@@ -245,16 +246,24 @@ def set_dumpable(dumpable: bool) -> None:
 
 # --- the target's last mile (sandbox/_lastmile.c) ---------------------------------------------------
 
+def _last_mile() -> ModuleType:
+    """The C extension, or an error that says how to build it (a source checkout run without setup)."""
+    try:
+        from . import _lastmile
+    except ImportError as e:
+        raise ImportError(f"sandbox/_lastmile.c is not built ({e}): pip install the package, or run "
+                          "`python setup.py build_ext --inplace` in the source tree (scripts/setup does)") from None
+    return _lastmile
+
+
 def load_last_mile() -> None:
     """Import the C extension now, so the inits cloned from this process do not each load it."""
-    from . import _lastmile  # noqa: F401
+    _last_mile()
 
 
 def last_mile_steps() -> tuple[str, ...]:
     """The names of the last mile's steps, by the number its failure record carries (0: none)."""
-    from . import _lastmile
-
-    return _lastmile.STEPS
+    return tuple(_last_mile().STEPS)
 
 
 def spawn_confined(path: str, argv: tuple[str, ...], env_pairs: tuple[tuple[str, str], ...], cwd: str,
@@ -263,10 +272,8 @@ def spawn_confined(path: str, argv: tuple[str, ...], env_pairs: tuple[tuple[str,
     """Clone a child that confines itself and execs `path` (_lastmile.c, where each of its system calls
     is made, in order); returns its pid once it has exec'd or failed.  A failure is a record of two
     native ints (step number, errno) on error_fd, which should be a close-on-exec pipe."""
-    from . import _lastmile
-
-    return _lastmile.spawn(
+    return int(_last_mile().spawn(
         os.fsencode(path), [os.fsencode(arg) for arg in argv],
         [os.fsencode(name) + b"=" + os.fsencode(value) for name, value in env_pairs], os.fsencode(cwd),
         limits, keep_fds, cgroup_fd, bpf, last_cap, error_fd, death_signal, lifeline,
-    )
+    ))
