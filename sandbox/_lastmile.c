@@ -204,6 +204,24 @@ static int compare_ints(const void *a, const void *b)
     return (*(const int *)a > *(const int *)b) - (*(const int *)a < *(const int *)b);
 }
 
+/* A limit as the kernel takes it: -1 (resource.RLIM_INFINITY) is RLIM_INFINITY; anything else outside
+   0..2**64-1 is an OverflowError, never the value modulo 2**64 (2**64 would be a limit of 0). */
+static int rlimit_value(PyObject *number, rlim_t *value)
+{
+    int overflow;
+    if (PyLong_AsLongLongAndOverflow(number, &overflow) == -1 && !overflow && !PyErr_Occurred()) {
+        *value = RLIM_INFINITY;
+        return 0;
+    }
+    if (PyErr_Occurred())
+        return -1;
+    unsigned long long converted = PyLong_AsUnsignedLongLong(number);
+    if (converted == (unsigned long long)-1 && PyErr_Occurred())
+        return -1;
+    *value = (rlim_t)converted;
+    return 0;
+}
+
 static int read_plain_values(struct last_mile *m, PyObject *rlimits, PyObject *keep_fds)
 {
     if (!PyList_Check(rlimits) || !PyTuple_Check(keep_fds)) {
@@ -218,12 +236,12 @@ static int read_plain_values(struct last_mile *m, PyObject *rlimits, PyObject *k
         return -1;
     }
     for (Py_ssize_t i = 0; i < m->n_limits; i++) {
-        unsigned long long soft, hard;  /* "K": -1 (RLIM_INFINITY) wraps to the largest value */
-        if (!PyArg_ParseTuple(PyList_GET_ITEM(rlimits, i), "iKK;rlimits: (resource, soft, hard)",
-                              &m->limits[i].resource, &soft, &hard))
+        PyObject *soft, *hard;
+        if (!PyArg_ParseTuple(PyList_GET_ITEM(rlimits, i), "iO!O!;rlimits: (resource, soft, hard)",
+                              &m->limits[i].resource, &PyLong_Type, &soft, &PyLong_Type, &hard)
+            || rlimit_value(soft, &m->limits[i].value.rlim_cur) < 0
+            || rlimit_value(hard, &m->limits[i].value.rlim_max) < 0)
             return -1;
-        m->limits[i].value.rlim_cur = soft;
-        m->limits[i].value.rlim_max = hard;
     }
     m->n_keep = 0;
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(keep_fds); i++) {

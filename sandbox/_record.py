@@ -10,7 +10,7 @@ What it makes is what `@dataclass` / `@dataclass(frozen=True)` make for the clas
 package (no inheritance between them, no ClassVar, InitVar or __post_init__, no ordering): `__init__` with
 defaults and default factories, `__repr__`, `__eq__`, `__hash__` (frozen: of the compared
 fields; else None, as dataclasses does), a frozen class's `__setattr__`/`__delattr__`
-raising FrozenInstanceError (an AttributeError), `__match_args__`; a method the class body
+raising dataclasses.FrozenInstanceError (imported then), `__match_args__`; a method the class body
 defines itself is kept.  `dataclasses.fields`, `replace`, `asdict` and `is_dataclass` keep
 working on them: `__dataclass_fields__` is built by the real module on first use.  mypy sees the
 real `dataclasses` (TYPE_CHECKING), so the classes are checked as dataclasses.
@@ -28,8 +28,14 @@ else:
     _MISSING = object()
     _FIELDS = "_record_fields"  # the class's tuple of _Field, in declaration order
 
-    class FrozenInstanceError(AttributeError):
-        """An assignment to a field of a frozen instance (dataclasses.FrozenInstanceError's meaning)."""
+    def __getattr__(name: str) -> Any:
+        """FrozenInstanceError is dataclasses' own, so a caller catching that one catches ours: the module
+        is imported only when the name is asked for, or when a frozen instance refuses a change."""
+        if name == "FrozenInstanceError":
+            import dataclasses
+
+            return dataclasses.FrozenInstanceError
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
     class _Field:
         """One declared field; `field(...)` returns one to be found in the class body."""
@@ -150,10 +156,14 @@ else:
         return hash(_compared(self))
 
     def _frozen_setattr(self: Any, name: str, value: Any) -> None:
-        raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        import dataclasses
+
+        raise dataclasses.FrozenInstanceError(f"cannot assign to field {name!r}")
 
     def _frozen_delattr(self: Any, name: str) -> None:
-        raise FrozenInstanceError(f"cannot delete field {name!r}")
+        import dataclasses
+
+        raise dataclasses.FrozenInstanceError(f"cannot delete field {name!r}")
 
     class _RealFields:
         """`__dataclass_fields__`, made by the real dataclasses module the first time anything asks

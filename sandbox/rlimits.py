@@ -39,4 +39,13 @@ class RlimitSpec:
 def numbered(specs: tuple[RlimitSpec, ...]) -> list[tuple[int, int, int]]:
     """(resource number, soft, hard) for each limit, as the target's last mile (_lastmile.c) sets them:
     never above the hard limit it already has (raising it would be refused)."""
-    return [(RESOURCES[spec.name], spec.soft, spec.hard) for spec in specs]
+    return [(RESOURCES[spec.name], _in_range(spec.soft), _in_range(spec.hard)) for spec in specs]
+
+
+def _in_range(value: int) -> int:
+    """A limit at or past RLIM_INFINITY (2**64 - 1: a size of 16 EiB or more) is no limit; below the
+    C side it would be taken modulo 2**64 (2**64 bytes: a limit of 0)."""
+    return resource.RLIM_INFINITY if value >= _RLIM_INFINITY_UNSIGNED else value
+
+
+_RLIM_INFINITY_UNSIGNED = (1 << 64) - 1

@@ -187,3 +187,14 @@ def test_sandbox_cli_runs_without_a_tty_and_with_closed_stdin(script):
     assert completed.stdout == b"''\n"
     assert sys.executable  # the CLI ran from the same interpreter as the tests
     assert os.getuid() != 0
+
+
+def test_a_limit_beyond_the_rlimit_range_is_the_most_the_box_can_have_not_a_wrapped_tiny_one():
+    """2**64 bytes or files asks for more than RLIM_INFINITY: the program gets the most it can have (the
+    hard limit the box holds), never the value modulo 2**64 (0 bytes, 1 file: no shared library opens)."""
+    result, _ = run_json("--file-size", str(1 << 64), "--open-files", str((1 << 64) + 1),
+                         "--", "/bin/sh", "-c", "ulimit -f; ulimit -n")
+    assert result["verdict"] == "OK", result
+    fsize, nofile = result["stdout"].split()
+    assert fsize == "unlimited" or int(fsize) > 1 << 30
+    assert int(nofile) > 1000

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import os
+import resource
 import signal
 import struct
 import time
@@ -197,3 +198,10 @@ def _held_child(parent: int) -> int:
                     return pid
         time.sleep(0.001)
     raise AssertionError("the spawned child never blocked")
+
+
+def test_the_c_spawn_refuses_a_limit_it_cannot_represent_rather_than_wrapping_it():
+    """(2**64 wrapped to 0 bytes, -2 to about RLIM_INFINITY: the value modulo 2**64 is another limit.)"""
+    for value in (1 << 64, -2):
+        with pytest.raises(OverflowError):
+            _spawn(limits=[(resource.RLIMIT_FSIZE, value, value)])

@@ -130,3 +130,19 @@ def test_a_run_parses_with_the_same_run_parser_as_the_whole_command_line():
     assert run_help(cli._parser("run")) == run_help(cli._parser())
     exec_help = cli._parser("exec")._subparsers._group_actions[0].choices["exec"].format_help()
     assert exec_help == cli._parser()._subparsers._group_actions[0].choices["exec"].format_help()
+
+
+def test_a_frozen_package_value_raises_the_real_frozen_instance_error():
+    """A caller of the API catching dataclasses.FrozenInstanceError (what a frozen dataclass raises) still
+    catches it on the package's frozen values (Profile, Plan, ...): the error is dataclasses' own, imported
+    only when one is raised."""
+    import dataclasses
+
+    from sandbox.seccomp import SeccompSpec
+
+    spec = SeccompSpec("kill", (), ())
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        spec.default = "ENOSYS"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        del spec.default
+    assert _record.FrozenInstanceError is dataclasses.FrozenInstanceError
