@@ -13,6 +13,7 @@ _WHERE = {
     "CAPTURE": "api", "PASS": "api", "STDOUT": "api", "TERMINAL": "api", "Sandbox": "api", "run": "api",
     "Case": "cases", "cases_from_dir": "cases",
     "Bind": "plan",
+    "run_spec": "runspec", "parse_spec": "spec",
     "Limits": "limits", "Profile": "profile", "load_profile": "profile",
     "Result": "result", "Verdict": "result",
     "SandboxError": "errors", "UsageError": "errors", "ProfileError": "errors", "HostError": "errors",

@@ -126,6 +126,8 @@ def _add_run_command(commands) -> None:  # type: ignore[no-untyped-def]
     run.add_argument("--env", action="append", default=[], metavar="K=V|K", help="set (or pass through) a variable")
     run.add_argument("--result", metavar="FILE", help="write the result as JSON to FILE")
     run.add_argument("--json", action="store_true", help="capture the output and print the result as JSON")
+    run.add_argument("--spec", metavar="FILE", help="run the JSON run spec in FILE (- for stdin) instead of SCRIPT or "
+                     "PROGRAM, and print the result as JSON (README: Run specs)")
     run.add_argument("--cgroup-root", metavar="DIR",
                      help="a cgroup v2 directory delegated to you, for whole-box limits (or $SANDBOX_CGROUP_ROOT)")
     run.add_argument("--name", metavar="NAME", help="list the running box under NAME for sandbox ps/exec/freeze/kill")
@@ -316,13 +318,16 @@ def _cmd_run(parser: argparse.ArgumentParser, tokens: list[str]) -> int:
     path that cannot be used (the document goes to --json alone)."""
     options, script, rest = _split_command(parser, tokens)
     args = parser.parse_args(["run", *options])  # exempt: until the flags parse, no document has a place
+    if args.spec is not None:
+        _check_spec_options(parser, args, script, rest)
+        args.json = True
     outputs = _Outputs(args.json, [] if args.cases is not None else None)
     try:
         if args.result:
             from .transfer.host import ResultFile
 
             outputs.result = ResultFile(args.result)  # exempt if this fails: the document goes to --json alone
-        return _run(args, tokens, script, rest, outputs)
+        return _run_spec(args, outputs) if args.spec is not None else _run(args, tokens, script, rest, outputs)
     except SandboxError as e:
         outputs.write_error(e)
         raise
@@ -363,6 +368,48 @@ def _run(args: argparse.Namespace, tokens: list[str], script: Optional[str], res
                 else _run_one(args, profile, request, outputs)
         except ExecError as e:
             raise _not_in_the_box(e, request) from None
+
+
+SPEC_ALSO = ("spec", "json", "result", "cgroup_root", "systemd_scope")  # what --spec goes with
+
+
+def _check_spec_options(parser: argparse.ArgumentParser, args: argparse.Namespace, script: Optional[str],
+                        rest: list[str]) -> None:
+    """--spec is the whole run: a program, or a flag the document has its own key for, beside it is refused."""
+    if script is not None or rest:
+        raise UsageError("run: --spec FILE is the whole run; give no SCRIPT or -- PROGRAM beside it")
+    run = parser._subparsers._group_actions[0].choices["run"]  # type: ignore[union-attr,index]
+    given = [a.option_strings[0] for a in run._actions
+             if a.dest not in SPEC_ALSO and a.option_strings and getattr(args, a.dest, a.default) != a.default]
+    if given:
+        raise UsageError(f"run: --spec FILE cannot go with {', '.join(given)} (the spec has keys for what a run takes)")
+
+
+def _run_spec(args: argparse.Namespace, outputs: _Outputs) -> int:
+    """--spec FILE: the document run (runspec), its result document printed as --json prints one."""
+    from .runspec import exit_code, run_spec_results
+
+    document = _read_spec(args.spec)
+    printed, results = run_spec_results(document, cgroup_root=args.cgroup_root, systemd_scope=args.systemd_scope)
+    outputs.write(printed)
+    _note_root(results[0])  # the same host for every member: said once
+    return exit_code(results)
+
+
+def _read_spec(path: str) -> object:
+    """The JSON document in FILE, or on our stdin for "-"."""
+    from .transfer.host import open_input
+
+    fd = 0 if path == "-" else open_input(path, "--spec")
+    try:
+        with open(fd, "rb", closefd=fd != 0) as f:
+            text = f.read()
+    except OSError as e:
+        raise UsageError(f"--spec {path}: cannot read it: {e.strerror}") from None
+    try:
+        return json.loads(text)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise UsageError(f"--spec {path}: not JSON: {e}") from None
 
 
 def _not_in_the_box(error: ExecError, request: Request) -> ExecError:

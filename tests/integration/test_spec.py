@@ -1,0 +1,65 @@
+"""`sandbox run --spec FILE`: one JSON document in, the result JSON out (issue 18's contract), and the
+API's run_spec taking the same document."""
+from __future__ import annotations
+
+import base64
+import json
+
+from boxrun import sandbox
+
+PROGRAM = "import sys; data = sys.stdin.read(); open('out.txt', 'w').write(data.upper()); print(open('in.txt').read())"
+
+
+def spec_run(tmp_path, document, *flags: str):
+    path = tmp_path / "spec.json"
+    path.write_text(json.dumps(document))
+    completed = sandbox("run", "--spec", str(path), *flags, timeout=60)
+    return completed, (json.loads(completed.stdout) if completed.stdout.strip() else None)
+
+
+def test_a_spec_runs_with_its_stdin_files_env_and_collects_as_base64(tmp_path):
+    completed, result = spec_run(tmp_path, {
+        "profile": "py3", "argv": ["python3", "-c", PROGRAM + "; import os; print(os.environ['GREETING'])"],
+        "stdin": "shout", "files": {"in.txt": {"base64": base64.b64encode(b"from a file").decode(), "mode": 0o600}},
+        "collect": ["out.txt"], "limits": {"cpu_time": "2s", "memory": "256M"}, "env": {"GREETING": "hi"},
+    })
+    assert completed.returncode == 0, completed.stderr.decode()
+    assert result["verdict"] == "OK" and result["stdout"] == "from a file\nhi\n"
+    assert base64.b64decode(result["collected"]["out.txt"]) == b"SHOUT"
+    assert result["files"] == {"out.txt": 5} and result["limits"]["cpu_time"] == 2.0
+
+
+def test_a_spec_on_stdin_and_its_limits_give_the_verdict_and_the_exit_code(tmp_path):
+    document = {"profile": "py3", "argv": ["python3", "-c", "while True: pass"], "limits": {"cpu_time": "0.5s"}}
+    completed = sandbox("run", "--spec", "-", input=json.dumps(document).encode(), timeout=60)
+    result = json.loads(completed.stdout)
+    assert result["verdict"] == "TLE" and completed.returncode == 137
+    failed = sandbox("run", "--spec", "-", input=json.dumps({"profile": "sh", "argv": ["/bin/sh", "-c", "exit 3"]}).encode())
+    assert failed.returncode == 3 and json.loads(failed.stdout)["exit_code"] == 3
+
+
+def test_a_bad_spec_is_one_line_and_125(tmp_path):
+    for document, said in [({"argv": ["true"], "profle": "sh"}, "unknown key(s) profle"),
+                           ({"argv": ["true"], "limits": {"memory": "lots"}}, "limit memory")]:
+        completed, result = spec_run(tmp_path, document)
+        assert completed.returncode == 125 and said in completed.stderr.decode()
+        assert completed.stderr.decode().count("\n") == 1 and result["verdict"] == "IE"
+    (tmp_path / "broken.json").write_text("{not json")
+    broken = sandbox("run", "--spec", str(tmp_path / "broken.json"))
+    assert broken.returncode == 125 and "not JSON" in broken.stderr.decode()
+
+
+def test_spec_refuses_what_the_document_has_a_key_for(tmp_path):
+    (tmp_path / "spec.json").write_text(json.dumps({"argv": ["true"]}))
+    for extra in (["--memory", "64M"], ["--", "true"], ["script.py"]):
+        completed = sandbox("run", "--spec", str(tmp_path / "spec.json"), *extra)
+        assert completed.returncode == 125 and "--spec" in completed.stderr.decode(), extra
+
+
+def test_the_api_takes_the_same_document(tmp_path):
+    from sandbox import run_spec
+
+    result = run_spec({"profile": "sh", "argv": ["/bin/sh", "-c", "echo made > made; cat"], "stdin": "x",
+                       "collect": ["made"]})
+    assert result["verdict"] == "OK" and result["stdout"] == "x"
+    assert base64.b64decode(result["collected"]["made"]) == b"made\n"
