@@ -86,7 +86,7 @@ def _run(document: object, where: str) -> RunSpec:
     argv, script = document.get("argv"), document.get("script")
     if (argv is None) == (script is None):
         raise UsageError(f"{where}: give argv (a list) or script (a path), not both or neither")
-    if argv is not None and (not _texts(argv, f"{where}.argv") or not argv):
+    if argv is not None and not _texts(argv, f"{where}.argv"):  # a list of strings, and not an empty one
         raise UsageError(f"{where}.argv: expected a non-empty list of strings")
     if "args" in document and script is None:
         raise UsageError(f"{where}.args: goes with script (argv carries a program's arguments)")
