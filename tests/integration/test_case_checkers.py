@@ -171,3 +171,13 @@ def test_the_api_takes_a_checker(problem, script):
     assert [(r.case, r.verdict, r.checker_message) for r in results] == [
         ("third", Verdict.OK, "ok 0.333333\n"), ("off", Verdict.WA, "expected 0.6, found 0.5\n")]
     assert plain[0].verdict is Verdict.WA and plain[0].checker_message is None
+
+
+def test_the_readme_checker_example_runs():
+    divide = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples", "judge", "divide")
+    completed = sandbox("run", "--cases", os.path.join(divide, "cases"), "--checker", os.path.join(divide, "checker.py"),
+                        os.path.join(divide, "solutions", "accepted.py"), timeout=60)
+    assert completed.returncode == 0, completed.stderr
+    lines = completed.stdout.decode().splitlines()
+    assert [line.split()[:2] for line in lines[:3]] == [["1", "OK"], ["2", "OK"], ["3", "OK"]]
+    assert lines[3:] == ["OK: 3 of 3 cases OK"]
