@@ -28,7 +28,7 @@ from .hostpaths import resolve
 from .plan import SCRIPT_PLACEHOLDER, WORK_DIR, Request
 from .profile import Profile
 from .result import Result, Verdict, signal_name
-from .transfer.packing import Content, FileSource
+from .transfer.packing import Content, FileSource, content_size
 
 # testlib's exit codes (testlib.h: OK_EXIT_CODE, WA_EXIT_CODE, PE_EXIT_CODE, FAIL_EXIT_CODE), as Polygon,
 # Codeforces and most judges use them.  FAIL is the checker's own failure (a bad answer file, a bug):
@@ -147,13 +147,19 @@ def load_checker(path: Union[str, "os.PathLike[str]"], profile: Union[None, str,
 def checker_request(checker: Checker, given: Content, output: bytes, answer: bytes,
                     cgroup_root: Optional[str] = None) -> Request:
     """The checker's box for one case: its own profile and limits, nothing of the solution's
-    request; in /work the checker and the three files, called with their absolute paths."""
+    request; in /work the checker and the three files, called with their absolute paths.  Its
+    tmp_size is its profile's on top of those files: a solution's output as large as its own
+    output limit allows still fits (the judge never chose that size), and the checker keeps the
+    scratch room its profile gives."""
     program = f"{WORK_DIR}/{checker.name}"
     argv = tuple(program if part == SCRIPT_PLACEHOLDER else part for part in checker.profile.command)
+    files = ((checker.name, 0o755, checker.content), (INPUT, 0o644, given), (OUTPUT, 0o644, output),
+             (ANSWER, 0o644, answer))
+    room = checker.profile.limits.tmp_size
     return Request(
         program=argv + tuple(f"{WORK_DIR}/{name}" for name in (INPUT, OUTPUT, ANSWER)),
-        files=((checker.name, 0o755, checker.content), (INPUT, 0o644, given), (OUTPUT, 0o644, output),
-               (ANSWER, 0o644, answer)),
+        files=files,
+        limits={} if room is None else {"tmp_size": room + sum(content_size(entry[2]) for entry in files)},
         cgroup_root=cgroup_root,
     )
 

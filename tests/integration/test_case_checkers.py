@@ -181,3 +181,17 @@ def test_the_readme_checker_example_runs():
     lines = completed.stdout.decode().splitlines()
     assert [line.split()[:2] for line in lines[:3]] == [["1", "OK"], ["2", "OK"], ["3", "OK"]]
     assert lines[3:] == ["OK: 3 of 3 cases OK"]
+
+
+def test_an_output_larger_than_the_checkers_tmp_size_still_reaches_it(tmp_path, script):
+    """The checker's /work is its profile's tmp_size on top of its four files: the solution, not the
+    judge, chose how large its output is."""
+    cases = tmp_path / "cases"
+    cases.mkdir()
+    (cases / "1.in").write_text("")
+    small = script("extends: py3\nlimits:\n  tmp_size: 1M\n", "small.yaml")
+    checker = script("import os, sys\nprint(os.path.getsize(sys.argv[2]))\n", "size.py")
+    document, completed = run_cases("--cases", str(cases), "--checker", checker, "--checker-profile", small,
+                                    script("print('x' * (3 << 20))\n", "big.py"))
+    assert (document["cases"][0]["verdict"], document["cases"][0]["checker_message"]) == ("OK", f"{(3 << 20) + 1}\n")
+    assert completed.returncode == 0

@@ -86,7 +86,8 @@ def test_the_checkers_box_has_nothing_of_the_solutions():
                                "/work/answer.txt")
     assert request.files == (("checker.py", 0o755, b"print('ok')"), (INPUT, 0o644, b"1 3\n"),
                              (OUTPUT, 0o644, b"0.333333\n"), (ANSWER, 0o644, b"0.3333333333\n"))
-    assert (request.binds, request.env, request.limits, request.workdir) == ((), (), {}, None)
+    assert (request.binds, request.env, request.workdir) == ((), (), None)
+    assert request.limits == {"tmp_size": (64 << 20) + 11 + 4 + 9 + 13}  # py3's room on top of the four files
     assert request.cgroup_root == "/cg"
     native = checker_request(Checker("checker", b"\x7fELF", load_profile("native")), b"", b"", b"")
     assert native.program[0] == "/work/checker"
@@ -188,3 +189,12 @@ def test_checker_message_is_in_the_json_and_null_without_a_checker():
     assert make_result().to_dict()["checker_message"] is None
     assert replace(make_result(), checker_message="ok").to_dict()["checker_message"] == "ok"
     assert Verdict("PE") is Verdict.PE
+
+
+def test_a_cli_run_imports_no_checker_unless_asked():
+    import subprocess
+    import sys
+
+    code = "import sys, sandbox.cli, sandbox.api, sandbox.cases; print('sandbox.checker' in sys.modules)"
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert shown.stdout.strip() == "False"
