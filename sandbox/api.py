@@ -18,7 +18,7 @@ from ._record import replace
 from . import cgroup, supervisor, systemd
 from ._cache import load_profile
 from ._forkserver import ForkServer
-from .cases import Case, CaseFile, run_cases
+from .cases import Case, CaseFile, Check, run_cases
 from .errors import HostError, UsageError
 from .limits import NO_CGROUP, overridden, parse_overrides, parse_size_option
 from .live.registry import NamedBox
@@ -200,7 +200,9 @@ class Sandbox:
         cases: Sequence[Case] = (),
         *,
         fail_fast: bool = False,
-        compare: str = "lines",
+        compare: Optional[str] = None,
+        checker: Union[None, str, "os.PathLike[str]"] = None,
+        checker_profile: Union[None, str, Profile] = None,
         **run_kwargs: Any,
     ) -> list[Result]:
         """Run argv (or script=...) once per case, each in a fresh box; one Result per case run, in case order.
@@ -208,6 +210,11 @@ class Sandbox:
         Each Result names its case (Result.case).  A case with `expected` turns an OK run
         whose stdout differs into WA: compare="lines" (the default) ignores trailing
         whitespace on each line and trailing blank lines, "exact" wants the same bytes.
+        checker: a host path to a checker program (sandbox.checker) that judges each OK run
+        instead of the comparison, in a fresh box of its own, called as CHECKER INPUT OUTPUT
+        ANSWER; its exit code gives the verdict (0 OK, 1 WA, 2 PE, anything else IE) and its
+        output is Result.checker_message.  checker_profile: its profile (default py3 for a .py
+        file, else native).  A run that is not OK keeps its verdict; no checker runs for it.
         fail_fast=True stops after the first case whose verdict is not OK: the list then
         ends with that case's Result and is shorter than `cases`; the cases after it were
         not run.  run_kwargs are run()'s, the same for every case, except stdin (each
@@ -220,6 +227,7 @@ class Sandbox:
             if taken in run_kwargs:
                 raise UsageError(f"run_cases: {taken} is not an argument here (each case has its own stdin; "
                                  f"stdout is captured to compare)")
+        check = self._checking(checker, checker_profile, compare)
         stderr = run_kwargs.pop("stderr", CAPTURE)
         hook = _named(run_kwargs.pop("name", None))
         with supervisor.prepare(self.profile, self._request(argv, **run_kwargs)) as prepared:
@@ -229,7 +237,28 @@ class Sandbox:
                         self._in_current_scope(prepared), supervisor.Stdio(source, CAPTURE, stderr),
                         self._server.spawn, hook))
 
-            return list(run_cases(cases, run_one, compare=compare, fail_fast=fail_fast))
+            return list(run_cases(cases, run_one, compare=compare or "lines", fail_fast=fail_fast, check=check))
+
+    def _checking(self, checker: Union[None, str, "os.PathLike[str]"], profile: Union[None, str, Profile],
+                  compare: Optional[str]) -> Optional[Check]:
+        """run_cases' checker, read once now, as the judge of each OK case (sandbox.checker); its
+        boxes come from this Sandbox's fork server, each with the checker's own profile."""
+        if checker is None:
+            if profile is not None:
+                raise UsageError("run_cases: checker_profile goes with checker")
+            return None
+        if compare is not None:
+            raise UsageError("run_cases: give compare or checker, not both (the checker does the comparing)")
+        from .checker import check, load_checker
+
+        loaded = load_checker(checker, profile)
+
+        def run_box(box_profile: Profile, request: Request) -> Result:
+            return self._scope_may_go(lambda: supervisor.run(
+                box_profile, replace(request, cgroup_root=self._run_cgroup_root()),
+                supervisor.Stdio(b"", CAPTURE, STDOUT), self._server.spawn))
+
+        return lambda result, case: check(result, case, loaded, run_box)
 
 
 def _weakly(method: Callable[[int], None]) -> Callable[[int], None]:

@@ -115,16 +115,20 @@ class Case:
 
 
 RunOne = Callable[[Case], Result]
+Check = Callable[[Result, Case], Result]  # an OK run of a case -> its judged Result (sandbox.checker's boxes)
 
 
 def run_cases(cases: Sequence[Case], run_one: RunOne, *, compare: str = "lines",
-              fail_fast: bool = False) -> Iterator[Result]:
+              fail_fast: bool = False, check: Optional[Check] = None) -> Iterator[Result]:
     """Each case's judged Result, in case order, as each run ends.
 
     The arguments are checked now, before any case runs; the runs happen as the
     iterator is consumed.  With fail_fast, the iterator ends after the first Result
     whose verdict is not OK: that Result is the last one, and the cases after it are
-    not run.  An error of the sandbox itself (raised by run_one) ends the batch too.
+    not run.  An error of the sandbox itself (raised by run_one or check) ends the
+    batch too.  check, when given, judges each OK run instead of the comparison (a
+    checker program: sandbox.checker); it is the caller's, as run_one is, since it
+    runs a box.
     """
     if compare not in COMPARE_MODES:
         raise UsageError(f"compare {compare!r}: expected one of {', '.join(COMPARE_MODES)}")
@@ -135,7 +139,7 @@ def run_cases(cases: Sequence[Case], run_one: RunOne, *, compare: str = "lines",
                      expected=None if case.expected is None
                      else _note(case.expected, f"case {case.name}: expected", content=True))
              for case in cases]
-    return _results(noted, run_one, compare, fail_fast)
+    return _results(noted, run_one, compare, fail_fast, check)
 
 
 def _note(data: Data, what: str, content: bool = False) -> Data:
@@ -143,9 +147,11 @@ def _note(data: Data, what: str, content: bool = False) -> Data:
     return data if isinstance(data, (bytes, CaseFile)) else CaseFile(os.fspath(data), what, content)
 
 
-def _results(cases: list[Case], run_one: RunOne, compare: str, fail_fast: bool) -> Iterator[Result]:
+def _results(cases: list[Case], run_one: RunOne, compare: str, fail_fast: bool,
+             check: Optional[Check]) -> Iterator[Result]:
     for case in cases:
-        result = judge(replace(run_one(case), case=case.name), case, compare)
+        ran = replace(run_one(case), case=case.name)
+        result = check(ran, case) if check is not None and ran.verdict is Verdict.OK else judge(ran, case, compare)
         yield result
         if fail_fast and result.verdict is not Verdict.OK:
             return
@@ -155,7 +161,7 @@ def judge(result: Result, case: Case, compare: str) -> Result:
     """An OK run whose stdout is not the case's expected output becomes WA; any other result is kept."""
     if result.verdict is not Verdict.OK or case.expected is None:
         return result
-    difference = differs(result.stdout or b"", _read(case.expected, f"case {case.name}: expected"), compare)
+    difference = differs(result.stdout or b"", case_bytes(case.expected, f"case {case.name}: expected"), compare)
     return result if difference is None else replace(result, verdict=Verdict.WA, message=difference)
 
 
@@ -187,7 +193,7 @@ def _judge_lines(data: bytes) -> list[bytes]:
     return lines
 
 
-def _read(data: Data, what: str) -> bytes:
+def case_bytes(data: Data, what: str) -> bytes:
     """A case's bytes; by the time a case runs, every path is a CaseFile (run_cases noted it)."""
     if isinstance(data, bytes):
         return data

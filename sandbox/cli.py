@@ -26,6 +26,8 @@ if TYPE_CHECKING:  # imported when used, to keep the CLI's start fast
     from .profile import Profile
     from .result import Result
     from .supervisor import Prepared
+    from .cases import Check
+    from .interrupts import Interrupts
 
 EXIT_SANDBOX_ERROR = 125
 NOTEWORTHY = ("TLE", "MLE", "OLE", "SV", "IE")
@@ -176,6 +178,10 @@ def _add_case_and_file_options(run: argparse.ArgumentParser) -> None:
     run.add_argument("--fail-fast", action="store_true", help="with --cases: stop at the first case that is not OK")
     run.add_argument("--compare", metavar="MODE",  # checked with --cases: cases need not be imported for a run
                      help="with --cases: lines (the default: trailing spaces and blank lines ignored) or exact")
+    run.add_argument("--checker", metavar="PROGRAM", help="with --cases: judge each OK case with PROGRAM INPUT OUTPUT "
+                     "ANSWER, in a box of its own (exit 0 OK, 1 WA, 2 PE, else IE), instead of --compare")
+    run.add_argument("--checker-profile", metavar="NAME",
+                     help="the checker's profile (default: py3 for a .py checker, else native)")
     run.add_argument("--file", action="append", default=[], metavar="SRC[:NAME]",
                      help="copy a host file into /work/NAME (default: its basename), keeping its mode")
     run.add_argument("--collect", action="append", default=[], metavar="NAME",
@@ -499,11 +505,16 @@ def _named(args: argparse.Namespace) -> "Optional[NamedBox]":
 
 def _check_case_and_file_options(args: argparse.Namespace) -> None:
     """Flags that mean something only together; one that would be silently ignored is an error."""
+    if args.checker is None and args.checker_profile is not None:
+        raise UsageError("--checker-profile goes with --checker PROGRAM")
     if args.cases is None:
-        for flag, given in (("--fail-fast", args.fail_fast), ("--compare", args.compare is not None)):
+        for flag, given in (("--fail-fast", args.fail_fast), ("--compare", args.compare is not None),
+                            ("--checker", args.checker is not None)):
             if given:
                 raise UsageError(f"{flag} goes with --cases DIR")
     else:
+        if args.checker is not None and args.compare is not None:
+            raise UsageError("--compare cannot go with --checker (the checker does the comparing)")
         from .cases import COMPARE_MODES
 
         if args.compare is not None and args.compare not in COMPARE_MODES:
@@ -548,7 +559,9 @@ def _judge_cases(args: argparse.Namespace, prepared: "Prepared", outputs: _Outpu
                 return supervisor.run_prepared(prepared, supervisor.Stdio(source, supervisor.CAPTURE, stderr),
                                                fork_here, hook, interrupts)
 
-        for result in run_cases(cases, run_one, compare=args.compare or "lines", fail_fast=args.fail_fast):
+        check = _checking(args, interrupts)
+        for result in run_cases(cases, run_one, compare=args.compare or "lines", fail_fast=args.fail_fast,
+                                check=check):
             results.append(result)
             _write_collected(args, result, outputs, f"{result.case}/")
             if not args.json:
@@ -565,6 +578,24 @@ def _judge_cases(args: argparse.Namespace, prepared: "Prepared", outputs: _Outpu
         print(_summary(overall.value, [r.verdict.value for r in results], len(skipped)))
     outputs.write({"verdict": overall.value, "cases": [r.to_dict() for r in results], "skipped": skipped})
     return 0 if overall is Verdict.OK and not skipped else 1
+
+
+def _checking(args: argparse.Namespace, interrupts: "Interrupts") -> "Optional[Check]":
+    """--checker PROGRAM: read once, before the first case; each OK case is judged by it in a box
+    of its own (sandbox.checker), cloned here as the cases' boxes are, with no hook of the cases'."""
+    if args.checker is None:
+        return None
+    from . import supervisor
+    from ._forkserver import fork_here
+    from .checker import check, load_checker
+
+    checker = load_checker(args.checker, args.checker_profile)
+
+    def run_box(profile: Profile, request: Request) -> Result:
+        stdio = supervisor.Stdio(b"", supervisor.CAPTURE, supervisor.STDOUT)
+        return supervisor.run(profile, request, stdio, fork_here, None, interrupts)
+
+    return lambda result, case: check(result, case, checker, run_box, args.cgroup_root)
 
 
 def _case_line(result: Result, width: int) -> str:

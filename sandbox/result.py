@@ -3,7 +3,7 @@
 decide_verdict() applies one fixed precedence, TLE > MLE > OLE > SV > RE > OK,
 so that a run that breached several limits always gets the same verdict.  WA is
 never decided here: only a comparison with a test case's expected output
-(sandbox.cases) turns an OK into WA.
+(sandbox.cases) or a checker (sandbox.checker) turns an OK into WA (or PE, or IE).
 """
 from __future__ import annotations
 
@@ -29,8 +29,9 @@ class Verdict(str, enum.Enum):
     OLE = "OLE"  # output limit (collected output or file size)
     SV = "SV"    # security violation: killed by the seccomp filter
     IE = "IE"    # internal error of the sandbox itself
-    WA = "WA"    # wrong answer: OK, but stdout differs from the case's expected output; given only by
-                 # cases.judge, never by a plain run, which has nothing to compare with
+    WA = "WA"    # wrong answer: OK, but stdout differs from the case's expected output (cases.judge), or a
+                 # checker said so (sandbox.checker); never given by a plain run, which has nothing to compare with
+    PE = "PE"    # presentation error: given only by a checker (sandbox.checker), never by a run or a comparison
 
     def __str__(self) -> str:
         return self.value
@@ -111,6 +112,7 @@ class Result:
     files: dict[str, bytes] = field(default_factory=dict)  # collected from the work dir after the run
     files_truncated: list[str] = field(default_factory=list)  # names cut at the collect limit
     case: Optional[str] = None  # the test case's name when run as one of a batch (cases.run_cases)
+    checker_message: Optional[str] = None  # what the case's checker printed (sandbox.checker); None: no checker ran
 
     @property
     def signal_name(self) -> Optional[str]:

@@ -40,3 +40,27 @@ def test_fail_fast_stops_at_the_first_failing_case(tmp_path):
         (cases / f"{name}.out").write_text(expected + "\n")
     _, verdicts, verdict = judge("wrong_answer.c", str(cases), "--fail-fast")
     assert (verdicts, verdict) == ({"1": "OK", "2": "WA"}, "WA")
+
+
+DIVIDE = JUDGE / "divide"
+
+
+@pytest.mark.parametrize("solution, per_case, submission", [
+    ("accepted.c", {"1": "OK", "2": "OK", "3": "OK"}, "AC"),                # 0.333333: within 1e-6
+    ("wrong_answer.c", {"1": "WA", "2": "WA", "3": "WA"}, "WA"),            # integer division
+    ("presentation_error.c", {"1": "PE", "2": "PE", "3": "PE"}, "PE"),      # prints 1/3
+])
+def test_a_checker_judges_a_problem_with_float_answers(solution, per_case, submission):
+    completed = subprocess.run([sys.executable, str(JUDGE / "judge.py"), str(DIVIDE / "solutions" / solution),
+                                str(DIVIDE / "cases"), "--checker", str(DIVIDE / "checker.py")],
+                               capture_output=True, text=True, timeout=120)
+    lines = completed.stdout.splitlines()
+    verdicts = {line.split()[1]: line.split()[2] for line in lines if line.startswith("case ")}
+    assert (verdicts, lines[-1]) == (per_case, f"submission: {submission}"), completed.stdout + completed.stderr
+    checker_lines = [line for line in lines if line.startswith("  checker: ")]
+    assert len(checker_lines) == 3 and (submission != "AC" or checker_lines[0] == "  checker: ok 0.333333")
+
+
+def test_the_same_accepted_float_solution_is_wa_without_the_checker():
+    _, verdicts, verdict = judge(str(DIVIDE / "solutions" / "accepted.c"), str(DIVIDE / "cases"))
+    assert verdict == "WA" and verdicts["1"] == "WA"

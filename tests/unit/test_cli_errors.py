@@ -71,6 +71,11 @@ def bad_profile(tmp_path):
         (["run", "--fail-fast", "--", "/bin/true"], ["--fail-fast goes with --cases"]),
         (["run", "--compare", "exact", "--", "/bin/true"], ["--compare goes with --cases"]),
         (["run", "--cases", ".", "--compare", "fuzzy", "--", "/bin/true"], ["--compare", "fuzzy"]),
+        (["run", "--checker", "check.py", "--", "/bin/true"], ["--checker goes with --cases"]),
+        (["run", "--checker-profile", "py3", "--", "/bin/true"], ["--checker-profile goes with --checker"]),
+        (["run", "--cases", ".", "--checker-profile", "py3", "--", "/bin/true"], ["--checker-profile goes with --checker"]),
+        (["run", "--cases", ".", "--checker", "c.py", "--compare", "exact", "--", "/bin/true"],
+         ["--compare cannot go with --checker"]),
         # --file and --collect
         (["run", "--file", "missing.txt", "--", "/bin/true"], ["--file missing.txt", "no such file"]),
         (["run", "--file", ".", "--", "/bin/true"], ["--file .", "not a regular file"]),
@@ -105,6 +110,16 @@ def test_a_cases_directory_with_an_orphan_expected_output(run_cli, tmp_path):
     (tmp_path / "t" / "1.in").write_text("")
     (tmp_path / "t" / "2.out").write_text("")
     assert_user_error(run_cli("run", "--cases", "t", "--", "/bin/cat"), "cases directory t", "2.out has no 2.in")
+
+
+def test_a_missing_checker_or_checker_profile(run_cli, tmp_path):
+    (tmp_path / "t").mkdir()
+    (tmp_path / "t" / "1.in").write_text("")
+    (tmp_path / "c.py").write_text("")
+    assert_user_error(run_cli("run", "--cases", "t", "--checker", "missing.py", "--", "/bin/cat"),
+                      "checker missing.py")
+    assert_user_error(run_cli("run", "--cases", "t", "--checker", "c.py", "--checker-profile", "nope", "--",
+                              "/bin/cat"), "nope")
 
 
 def test_the_same_file_name_twice(run_cli, tmp_path):

@@ -113,7 +113,8 @@ def test_no_module_of_a_run_imports_dataclasses():
     import subprocess
     import sys
 
-    code = ("import sys; import sandbox.cli, sandbox.api, sandbox.supervisor, sandbox._child, sandbox.cases; "
+    code = ("import sys; import sandbox.cli, sandbox.api, sandbox.supervisor, sandbox._child, sandbox.cases, "
+            "sandbox.checker; "
             "print(sorted(m for m in ('dataclasses', 'inspect', 'yaml', 'pyseccomp') if m in sys.modules))")
     shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                            cwd=__import__("os").path.dirname(__import__("os").path.dirname(_record.__file__)))

@@ -207,7 +207,7 @@ def test_verdict_values_are_their_names(value):
 
 
 def test_verdict_set_is_the_contract():
-    assert {v.value for v in Verdict} == {"OK", "RE", "TLE", "MLE", "OLE", "SV", "IE", "WA"}
+    assert {v.value for v in Verdict} == {"OK", "RE", "TLE", "MLE", "OLE", "SV", "IE", "WA", "PE"}
 
 
 def test_to_dict_names_the_case_of_a_batch_and_none_for_a_plain_run():
