@@ -16,6 +16,7 @@ the CLI's fork_here), as cases.run_cases leaves run_one to its caller.
 from __future__ import annotations
 
 import os
+import signal
 import stat
 from contextlib import ExitStack
 from typing import Callable, Optional, Union
@@ -88,10 +89,15 @@ def interaction_verdict(solution: Result, interactor: Result) -> tuple[Verdict, 
     """Polygon's rule for an interactive problem: the solution's own failure (TLE, MLE, OLE, SV,
     RE) wins over whatever the interactor says, since the interactor may only have seen the
     solution stop; an error of the sandbox on the solution's side stays IE; otherwise the
-    interactor's run decides as a checker's does (run_verdict)."""
+    interactor's run decides as a checker's does (run_verdict).  One exception, as testlib judges
+    have it: a solution killed by SIGPIPE wrote to an interactor that had stopped reading; if the
+    interactor gave a verdict other than OK, that verdict stands (it stopped because it had judged)."""
+    said = run_verdict(interactor)
+    if solution.signal == signal.SIGPIPE and solution.verdict is Verdict.RE and said[0] is not Verdict.OK:
+        return said
     if solution.verdict in SOLUTION_FAILURES or solution.verdict is Verdict.IE:
         return solution.verdict, solution.message
-    return run_verdict(interactor)
+    return said
 
 
 def checker_message(checker: Result) -> str:

@@ -75,6 +75,15 @@ def test_the_solutions_own_failure_wins_over_the_interactor():
     assert interaction_verdict(make_result(), hung)[0] is Verdict.IE
 
 
+def test_a_solution_that_died_writing_to_an_interactor_that_had_judged_gets_the_interactors_verdict():
+    broken_pipe = make_result(Verdict.RE, exit_code=None, signum=13, message="killed by SIGPIPE")
+    says_wa = make_result(Verdict.RE, exit_code=1, stdout=b"too many queries")
+    assert interaction_verdict(broken_pipe, says_wa) == (Verdict.WA, "checker: wrong answer: too many queries")
+    assert interaction_verdict(broken_pipe, make_result(stdout=b"ok"))[0] is Verdict.RE  # it said OK: the RE stands
+    crashed = make_result(Verdict.RE, exit_code=None, signum=11, message="killed by SIGSEGV")
+    assert interaction_verdict(crashed, says_wa)[0] is Verdict.RE
+
+
 def test_default_profile():
     assert default_profile("/x/check.py") == "py3" and default_profile("/x/check") == "native"
 
