@@ -18,6 +18,7 @@ from ._record import replace
 from . import cgroup, supervisor, systemd
 from ._cache import load_profile
 from ._forkserver import ForkServer
+from .boxio import HandedOver
 from .cases import Case, CaseFile, run_cases
 from .errors import HostError, UsageError
 from .limits import NO_CGROUP, overridden, parse_overrides, parse_size_option
@@ -94,7 +95,7 @@ class Sandbox:
         *,
         script: Optional[str] = None,
         args: Sequence[str] = (),
-        stdin: Union[None, int, bytes, str, "os.PathLike[str]"] = None,
+        stdin: Union[None, int, bytes, str, "os.PathLike[str]", HandedOver] = None,
         stdout: Sink = CAPTURE,
         stderr: Sink = CAPTURE,
         env: Optional[Mapping[str, str]] = None,
@@ -245,10 +246,11 @@ def _weakly(method: Callable[[int], None]) -> Callable[[int], None]:
 
 
 @contextmanager
-def stdin_source(stdin: Union[None, int, bytes, str, "os.PathLike[str]"]) -> Iterator[supervisor.Source]:
-    """What the supervisor reads for stdin: None, a descriptor or bytes as given; a file's path
-    opened for the length of the run (a missing file is the caller's error)."""
-    if isinstance(stdin, (type(None), int, bytes)):
+def stdin_source(stdin: Union[None, int, bytes, str, "os.PathLike[str]", HandedOver]) -> Iterator[supervisor.Source]:
+    """What the supervisor reads for stdin: None, a descriptor or bytes as given (or a descriptor
+    handed over: groups.py's pipe ends); a file's path opened for the length of the run (a missing
+    file is the caller's error)."""
+    if isinstance(stdin, (type(None), int, bytes, HandedOver)):
         yield stdin
         return
     fd = stdin.open() if isinstance(stdin, CaseFile) else open_input(os.fspath(stdin), "stdin")
