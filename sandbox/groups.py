@@ -32,7 +32,7 @@ from typing import Any, Mapping, Optional, Sequence, Union
 from ._record import dataclass, field
 from .api import Sandbox
 from .boxio import CAPTURE, HandedOver
-from .errors import UsageError
+from .errors import HostError, UsageError
 from .limits import parse_overrides
 from .profile import Profile
 from .result import Result
@@ -159,8 +159,10 @@ class _PipeEnds:
                 read, write = os.pipe2(os.O_CLOEXEC)
                 self.read.append(HandedOver(read))
                 self.write.append(HandedOver(write))
-        except BaseException:
+        except BaseException as e:
             self.close()
+            if isinstance(e, OSError):  # EMFILE, or ENFILE: a hard pipe quota (fs.pipe-user-pages-hard) reached
+                raise HostError(f"cannot make the group's pipes: {e.strerror or e}") from None
             raise
 
     def close(self) -> None:
