@@ -17,15 +17,19 @@ as the box's init has its own (supervisor._launch), so once the target's box end
 reader is left, and the source's relay gets EPIPE and discards the rest, as a bare
 program's output to a closed pipe would be.  A member that ends early, crashes or is
 killed therefore leaves its peers EOF on what it fed and a bottomless sink for what it
-read; nobody waits on it.  A member that never ends is ended by its wall limit: the
-group's wall_time is each member's wall limit (the smaller of it and the member's own),
-so a hanging member is a TLE and its peers see EOF right after.
+read; nobody waits on it.  A member that never ends is ended by the group's wall limit:
+when it expires, every box still running is ended at once, each run's verdict a TLE as its
+own wall limit gives (_Stops, through the watch's interrupts pipe), so no member sees a
+killed peer's EOF first and ends otherwise; each member's own wall limit is the group's at
+most, as a backstop.  A member whose run raises (ExecError...) ends the others the same way.
 Man pages: pipe(7) (EOF, EPIPE, pipe-user-pages-soft).
 """
 from __future__ import annotations
 
 import os
+import signal
 import threading
+import time
 from contextlib import ExitStack
 from typing import Any, Mapping, Optional, Sequence, Union
 
@@ -33,6 +37,7 @@ from ._record import dataclass, field
 from .api import Sandbox
 from .boxio import CAPTURE, HandedOver
 from .errors import HostError, UsageError
+from .interrupts import Interrupts
 from .limits import parse_overrides
 from .profile import Profile
 from .result import Result
@@ -69,17 +74,16 @@ def run_group(members: Sequence[Member], pipes: Sequence[Pipe], *,
 
     A member's fd that no pipe takes is as Sandbox.run makes it (stdout, stderr captured by
     default; stdin from its run_kwargs, else empty).  wall_time: the group's wall limit, each
-    member's too (a member still running then is ended: TLE).  Every member's arguments are
+    member's too (every member still running then is ended: TLE).  Every member's arguments are
     checked, and every profile loaded, before any box starts; an error of the sandbox itself in
-    one member's run (e.g. ExecError) is raised once every member has ended (its peers see its
-    pipes close, and end by EOF, EPIPE or the wall limit)."""
+    one member's run (e.g. ExecError) ends the others and is raised once they have ended."""
     _check_graph(members, pipes)
     group_wall = parse_overrides({"wall_time": wall_time})["wall_time"] if wall_time is not None else None
     with ExitStack() as stack:
         sandboxes = _sandboxes(members, stack)
         calls = [_checked_call(i, member, sandboxes[i], pipes, group_wall) for i, member in enumerate(members)]
         ends = stack.enter_context(_PipeEnds(len(pipes)))
-        return _run_all(sandboxes, calls, _joined(calls, pipes, ends))
+        return _run_all(sandboxes, calls, _joined(calls, pipes, ends), group_wall)
 
 
 def _check_graph(members: Sequence[Member], pipes: Sequence[Pipe]) -> None:
@@ -124,9 +128,10 @@ def _checked_call(i: int, member: Member, sandbox: Sandbox, pipes: Sequence[Pipe
     """Member i's run keywords, checked now (before any box starts), its wall limit the group's at most."""
     kwargs = dict(member.run_kwargs)
     for k, pipe in enumerate(pipes):
-        stream = "stdin" if pipe.target == i else _STREAM_OF_FD[pipe.source_fd] if pipe.source == i else None
-        if stream in kwargs:
-            raise UsageError(f"member {i}: {stream} is given, but pipe {k} takes it")
+        taken = ["stdin"] * (pipe.target == i) + [_STREAM_OF_FD[pipe.source_fd]] * (pipe.source == i)
+        for stream in taken:
+            if stream in kwargs:
+                raise UsageError(f"member {i}: {stream} is given, but pipe {k} takes it")
     if "name" in kwargs and not isinstance(kwargs["name"], (str, type(None))):
         raise UsageError(f"member {i}: name must be a string")
     checked = {key: value for key, value in kwargs.items() if key not in (*_STREAMS, "name")}
@@ -137,10 +142,9 @@ def _checked_call(i: int, member: Member, sandbox: Sandbox, pipes: Sequence[Pipe
     except UsageError as e:
         raise UsageError(f"member {i}: {e.message}") from None
     if group_wall is not None:
-        timeout, own = kwargs.pop("timeout", None), kwargs.pop("wall_time", None)
-        own = timeout if timeout is not None else own
-        walls = [group_wall, sandbox.profile.limits.wall_time, parse_overrides({"wall_time": own})["wall_time"]]
-        kwargs["wall_time"] = min(wall for wall in walls if wall is not None)
+        given = [kwargs.pop(key) for key in ("timeout", "wall_time") if key in kwargs]  # the run's, else the profile's
+        own = parse_overrides({"wall_time": given[0]})["wall_time"] if given else sandbox.profile.limits.wall_time
+        kwargs["wall_time"] = group_wall if own is None else min(own, group_wall)
     kwargs.setdefault("stdin", b"")
     kwargs["argv"] = tuple(member.argv)
     return kwargs
@@ -188,34 +192,104 @@ def _joined(calls: list[dict[str, Any]], pipes: Sequence[Pipe], ends: _PipeEnds)
     return closes
 
 
-def _run_all(sandboxes: list[Sandbox], calls: list[dict[str, Any]], closes: list[list[HandedOver]]) -> list[Result]:
-    """A thread per member; all joined before the group's pipe ends and fork servers go."""
-    outcomes: list[Any] = [None] * len(calls)
+def _run_all(sandboxes: list[Sandbox], calls: list[dict[str, Any]], closes: list[list[HandedOver]],
+             group_wall: Optional[float]) -> list[Result]:
+    """A thread per member; all joined before the group's pipe ends and fork servers go.  A member
+    whose run raises ends the others (so does an exception here, e.g. KeyboardInterrupt while we
+    wait): the group's result is that exception, and nothing of it is left running."""
+    results: list[Any] = [None] * len(calls)
+    failures: list[BaseException] = []  # in the order they came: the first is the group's
+    with _Stops(len(calls)) as stops:
+        def member(i: int) -> None:
+            try:
+                results[i] = _run_member(sandboxes[i], calls[i], stops.interrupts[i])
+            except BaseException as e:  # raised in the caller's thread, once every member has ended
+                failures.append(e)
+                stops.stop_all()
+            finally:
+                _close_ends(calls[i], closes[i])
 
-    def member(i: int) -> None:
+        threads = [threading.Thread(target=member, args=(i,), name=f"sandbox-group-member-{i}")
+                   for i in range(len(calls))]
+        started = 0
         try:
-            call = dict(calls[i])
-            outcomes[i] = sandboxes[i].run(call.pop("argv", ()), **call)
-        except BaseException as e:  # raised in the caller's thread, once every member has ended
-            outcomes[i] = e
-        finally:
-            _close_ends(calls[i], closes[i])
+            for thread in threads:
+                thread.start()
+                started += 1
+            _join(threads, group_wall, stops)
+        except BaseException:
+            stops.stop_all()
+            for i in range(started, len(threads)):  # a thread that could not start: its peers are not kept waiting
+                _close_ends(calls[i], closes[i])
+            for thread in threads[:started]:
+                thread.join()
+            raise
+    if failures:
+        raise failures[0]
+    return results
 
-    threads = [threading.Thread(target=member, args=(i,), name=f"sandbox-group-member-{i}") for i in range(len(calls))]
-    started = 0
-    try:
-        for thread in threads:
-            thread.start()
-            started += 1
-    finally:
-        for i in range(started, len(threads)):  # a thread that could not start: its peers are not kept waiting
-            _close_ends(calls[i], closes[i])
-        for thread in threads[:started]:
+
+def _join(threads: list[threading.Thread], group_wall: Optional[float], stops: "_Stops") -> None:
+    """Wait for every member; at the group's wall limit (counted from the launch of its members, so
+    it comes before any member's own, which counts from its program's start) end those still running."""
+    deadline = None if group_wall is None else time.monotonic() + group_wall
+    for thread in threads:
+        thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        if thread.is_alive():
+            stops.stop_all("wall_time")
             thread.join()
-    for outcome in outcomes:
-        if isinstance(outcome, BaseException):
-            raise outcome
-    return outcomes
+
+
+def _run_member(sandbox: Sandbox, call: dict[str, Any], interrupts: Interrupts) -> Result:
+    """Sandbox.run with the member's keywords, and a way to end its box from outside (_Stops)."""
+    rest = {key: value for key, value in call.items() if key not in (*_STREAMS, "name", "argv")}
+    request = sandbox._request(call["argv"], **rest)
+    return sandbox._run_request(request, call["stdin"], call["stdout"], call.get("stderr", CAPTURE),
+                                call.get("name"), interrupts)
+
+
+class _Stops:
+    """A wakeup pipe per member, which its run's watch polls as it polls the CLI's signals
+    (interrupts.py), marked to end the box at once for a reason of ours: written once, when the
+    group's wall limit expires (the reason "wall_time": each box still running is a TLE, at the
+    same moment, so no member sees its peer's EOF first and ends otherwise), or when a member's
+    run failed (a member still running would run on until its wall limit)."""
+
+    def __init__(self, count: int) -> None:
+        self.interrupts: list[Interrupts] = []
+        self._writes: list[int] = []
+        self._stopped = False
+        self._lock = threading.Lock()
+        try:
+            for _ in range(count):
+                read, write = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+                self.interrupts.append(Interrupts(read))
+                self._writes.append(write)
+        except BaseException:
+            self.close()
+            raise
+
+    def stop_all(self, reason: str = "interrupted") -> None:
+        """End every member's box that still runs, each run's verdict as that `reason` gives
+        ("wall_time": TLE); the first call's reason stands."""
+        with self._lock:
+            if self._stopped:
+                return
+            self._stopped = True
+        for interrupts, write in zip(self.interrupts, self._writes):
+            interrupts.ends_box = reason  # before the byte that makes its watch look
+            os.write(write, bytes([signal.SIGKILL]))
+
+    def close(self) -> None:
+        for fd in (*self._writes, *(interrupts.fd for interrupts in self.interrupts)):
+            os.close(fd)
+        self._writes, self.interrupts = [], []
+
+    def __enter__(self) -> "_Stops":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _close_ends(call: dict[str, Any], writes: list[HandedOver]) -> None:
