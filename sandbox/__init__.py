@@ -11,6 +11,7 @@ from typing import Any
 
 _WHERE = {
     "CAPTURE": "api", "PASS": "api", "STDOUT": "api", "TERMINAL": "api", "Sandbox": "api", "run": "api",
+    "Member": "groups", "Pipe": "groups", "run_group": "groups",
     "Case": "cases", "cases_from_dir": "cases",
     "Bind": "plan",
     "run_spec": "runspec", "parse_spec": "spec",

@@ -18,8 +18,10 @@ from ._record import replace
 from . import cgroup, supervisor, systemd
 from ._cache import load_profile
 from ._forkserver import ForkServer
+from .boxio import HandedOver
 from .cases import Case, CaseFile, Check, run_cases
 from .errors import HostError, UsageError
+from .interrupts import Interrupts
 from .limits import NO_CGROUP, overridden, parse_overrides, parse_size_option
 from .live.registry import NamedBox
 from .plan import Bind, Request, seccomp_spec
@@ -94,7 +96,7 @@ class Sandbox:
         *,
         script: Optional[str] = None,
         args: Sequence[str] = (),
-        stdin: Union[None, int, bytes, str, "os.PathLike[str]"] = None,
+        stdin: Union[None, int, bytes, str, "os.PathLike[str]", HandedOver] = None,
         stdout: Sink = CAPTURE,
         stderr: Sink = CAPTURE,
         env: Optional[Mapping[str, str]] = None,
@@ -131,16 +133,22 @@ class Sandbox:
         timeout: the wall-time limit of this run (as subprocess.run's; a TLE verdict, not an
         exception); the other limits by name, e.g. cpu_time="1s", memory="64M".
         """
-        if stdout == STDOUT:
-            raise UsageError("stdout=STDOUT: only stderr can be merged into stdout")
         request = self._request(argv, script=script, args=args, env=env, binds=binds, workdir=workdir, net=net,
                                 files=files, collect=collect, collect_limit=collect_limit, rootfs=rootfs,
                                 overlay=overlay, at_host_path=at_host_path, timeout=timeout, **limits)
+        return self._run_request(request, stdin, stdout, stderr, name)
+
+    def _run_request(self, request: Request, stdin: Union[None, int, bytes, str, "os.PathLike[str]", HandedOver],
+                     stdout: Sink, stderr: Sink, name: Optional[str], interrupts: Optional[Interrupts] = None) -> Result:
+        """run() once its Request is made.  interrupts: signal numbers written to its pipe are passed on
+        to the program, a second one ends the box (groups.py ends the members of a failed group so)."""
+        if stdout == STDOUT:
+            raise UsageError("stdout=STDOUT: only stderr can be merged into stdout")
         hook = _named(name)
         with stdin_source(stdin) as source:
             return self._scope_may_go(lambda: supervisor.run(
                 self.profile, replace(request, cgroup_root=self._run_cgroup_root()),
-                supervisor.Stdio(source, stdout, stderr), self._server.spawn, hook))
+                supervisor.Stdio(source, stdout, stderr), self._server.spawn, hook, interrupts))
 
     def _request(self, argv: Sequence[str] = (), *, script: Optional[str] = None, args: Sequence[str] = (),
                  env: Optional[Mapping[str, str]] = None, binds: Sequence[Bind] = (), workdir: Optional[str] = None,
@@ -274,10 +282,11 @@ def _weakly(method: Callable[[int], None]) -> Callable[[int], None]:
 
 
 @contextmanager
-def stdin_source(stdin: Union[None, int, bytes, str, "os.PathLike[str]"]) -> Iterator[supervisor.Source]:
-    """What the supervisor reads for stdin: None, a descriptor or bytes as given; a file's path
-    opened for the length of the run (a missing file is the caller's error)."""
-    if isinstance(stdin, (type(None), int, bytes)):
+def stdin_source(stdin: Union[None, int, bytes, str, "os.PathLike[str]", HandedOver]) -> Iterator[supervisor.Source]:
+    """What the supervisor reads for stdin: None, a descriptor or bytes as given (or a descriptor
+    handed over: groups.py's pipe ends); a file's path opened for the length of the run (a missing
+    file is the caller's error)."""
+    if isinstance(stdin, (type(None), int, bytes, HandedOver)):
         yield stdin
         return
     fd = stdin.open() if isinstance(stdin, CaseFile) else open_input(os.fspath(stdin), "stdin")

@@ -15,6 +15,7 @@ Man pages: pipe(7), pty(7), memfd_create(2).
 from __future__ import annotations
 
 import os
+import threading
 from typing import Optional, Union
 
 from ._record import dataclass, field
@@ -25,7 +26,27 @@ CAPTURE = "capture"    # collected into the Result
 STDOUT = "stdout"      # stderr only: into the same pipe as stdout, in the order written
 TERMINAL = "terminal"  # the caller's terminal (fd 1 or 2), seen by the program through a pseudo-terminal of its own
 Sink = Union[str, int]  # PASS, CAPTURE, STDOUT, TERMINAL, or a file descriptor to write to
-Source = Union[None, int, bytes]  # None: the caller's stdin; an fd; or bytes to feed
+
+
+class HandedOver:
+    """A descriptor for the program's stdin whose last copy outside the box must not outlive the
+    init's taking it: a pipe end another box writes to (groups.py).  BoxStreams closes it as soon
+    as the init has its copy, so when the box ends no reader is left and the writer gets EPIPE;
+    the caller closes it too, to be sure (close() is idempotent and thread-safe), if the run
+    failed before its box got the descriptor."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        with self._lock:
+            fd, self.fd = self.fd, -1
+        if fd >= 0:
+            os.close(fd)
+
+
+Source = Union[None, int, bytes, HandedOver]  # None: the caller's stdin; an fd; bytes to feed; an fd handed over
 STREAMS = ("stdout", "stderr")
 
 
@@ -51,6 +72,7 @@ class BoxStreams:
     stderr: int
     readers: dict[int, str]
     _ours: set[int] = field(default_factory=set)  # box ends we opened (the caller's stdin is theirs)
+    _handed: Optional[HandedOver] = None  # a stdin given to close once the init has it
 
     @classmethod
     def open(cls, stdio: Stdio) -> "BoxStreams":
@@ -76,14 +98,17 @@ class BoxStreams:
         readers = {fd: stream for fd, stream in ((out_read, "stdout"), (err_read, "stderr"),
                                                  (tty_read, terminal[0] if terminal else "")) if fd >= 0}
         box_ends = {out_write, err_write, tty_write} - {-1}
-        if stdin not in (0, stdio.stdin):
+        if stdin not in (0, stdio.stdin) and not isinstance(stdio.stdin, HandedOver):
             box_ends.add(stdin)
-        return cls(stdin, out_write, err_write, readers, box_ends)
+        handed = stdio.stdin if isinstance(stdio.stdin, HandedOver) else None
+        return cls(stdin, out_write, err_write, readers, box_ends, handed)
 
     def handed_over(self) -> None:
         """The init holds the box's ends now: ours would keep its pipes open after it exits."""
         while self._ours:
             os.close(self._ours.pop())
+        if self._handed is not None:
+            self._handed.close()
 
     def done(self, fd: int) -> None:
         """Our end of a stream that was read to its end."""
@@ -104,6 +129,10 @@ class BoxStreams:
 
 def stdin_fd(source: Source) -> int:
     """The fd the program reads: the caller's stdin, a given fd, or a memfd holding the bytes."""
+    if isinstance(source, HandedOver):
+        if source.fd < 0:
+            raise ValueError("a stdin handed over twice")
+        return source.fd
     if isinstance(source, int):
         return source
     if source is None:

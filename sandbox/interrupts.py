@@ -15,7 +15,7 @@ import os
 import select
 import signal
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Iterator, Optional
 
 PASSED_ON = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 GRACE = 10.0  # seconds the program has to end after a signal was passed on, before the box is ended
@@ -27,6 +27,9 @@ class Interrupts:
     def __init__(self, fd: int) -> None:
         self.fd = fd
         self.seen = False  # a signal came: a batch of runs stops after the one it reached
+        # Set by a caller that ends the box itself (groups.py: the group's wall limit, or a failed
+        # member): whatever comes through the pipe then ends the box at once, for this reason.
+        self.ends_box: Optional[str] = None
 
     def taken(self) -> list[int]:
         """The signals that came since the last call (the pipe is non-blocking)."""

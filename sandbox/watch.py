@@ -107,7 +107,11 @@ class Watch:
             if isinstance(key.data, Outlet):
                 self.relay.writable(key.data)
             elif isinstance(key.data, Interrupts):
-                self._interrupted(key.data.taken())
+                signals, reason = key.data.taken(), key.data.ends_box
+                if signals and reason:  # the caller ends the box (a group's wall limit): as that limit would
+                    self._end_box(reason)
+                else:
+                    self._interrupted(signals)
             else:
                 self._readable(key.fd)
 
