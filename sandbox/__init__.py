@@ -14,7 +14,7 @@ _WHERE = {
     "Member": "groups", "Pipe": "groups", "run_group": "groups",
     "Case": "cases", "cases_from_dir": "cases",
     "Bind": "plan",
-    "run_spec": "runspec", "parse_spec": "spec",
+    "run_spec": "runspec", "parse_spec": "spec", "interaction_verdict": "checker", "checker_verdict": "checker",
     "Limits": "limits", "Profile": "profile", "load_profile": "profile",
     "Result": "result", "Verdict": "result",
     "SandboxError": "errors", "UsageError": "errors", "ProfileError": "errors", "HostError": "errors",

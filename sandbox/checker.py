@@ -101,8 +101,9 @@ def interaction_verdict(solution: Result, interactor: Result) -> tuple[Verdict, 
 
 
 def checker_message(checker: Result) -> str:
-    """The checker's stdout (its stderr merged into it), cut at MESSAGE_LIMIT bytes."""
-    data = checker.stdout or b""
+    """The checker's stdout (its stderr merged into it), cut at MESSAGE_LIMIT bytes; an interactor's
+    stdout is the solution's stdin (a pipe, not captured), so its message is its stderr."""
+    data = (checker.stdout if checker.stdout is not None else checker.stderr) or b""
     return data[:MESSAGE_LIMIT].decode("utf-8", "replace")
 
 

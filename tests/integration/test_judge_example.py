@@ -64,3 +64,20 @@ def test_a_checker_judges_a_problem_with_float_answers(solution, per_case, submi
 def test_the_same_accepted_float_solution_is_wa_without_the_checker():
     _, verdicts, verdict = judge(str(DIVIDE / "solutions" / "accepted.c"), str(DIVIDE / "cases"))
     assert verdict == "WA" and verdicts["1"] == "WA"
+
+
+@pytest.mark.parametrize("solution, verdict, why", [
+    ("accepted.py", "OK", ""),
+    ("wrong.py", "WA", "answered 42, the number was 777777"),
+    ("too_many_queries.py", "RE", "exited with 1"),  # it crashes on the EOF the interactor's WA left it: its RE wins
+    ("hanging.py", "TLE", "wall"),          # the group's wall limit ends both; the solution's TLE wins
+])
+def test_the_interactive_judge_gives_polygons_verdicts(solution, verdict, why):
+    """examples/judge/interactive/judge.py: solution and interactor joined by pipes (run_group), judged
+    by interaction_verdict (the interactor's exit code, unless the solution failed on its own)."""
+    interactive = JUDGE / "interactive"
+    completed = subprocess.run([sys.executable, str(interactive / "judge.py"), str(interactive / "solutions" / solution),
+                                "777777"], capture_output=True, text=True, timeout=120)
+    said = completed.stdout.strip()
+    assert said.split(":")[0] == verdict and why in said, completed.stdout + completed.stderr
+    assert completed.returncode == (0 if verdict == "OK" else 1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from pathlib import Path
 
 from boxrun import sandbox
 
@@ -63,3 +64,26 @@ def test_the_api_takes_the_same_document(tmp_path):
                        "collect": ["made"]})
     assert result["verdict"] == "OK" and result["stdout"] == "x"
     assert base64.b64decode(result["collected"]["made"]) == b"made\n"
+
+
+def test_a_group_spec_joins_an_interactive_solution_and_its_interactor(tmp_path):
+    """The contract's group: fd 1 of each feeds fd 0 of the other; results in the group's order."""
+    examples = Path(__file__).resolve().parents[2] / "examples" / "judge" / "interactive"
+    solution = (examples / "solutions" / "accepted.py").read_text()
+    completed, document = spec_run(tmp_path, {
+        "group": [{"profile": "py3", "argv": ["python3", "solution.py"], "files": {"solution.py": solution},
+                   "limits": {"cpu_time": "1s"}},
+                  {"profile": "py3", "script": str(examples / "interactor.py"), "args": ["4242"]}],
+        "pipes": [{"from": [0, 1], "to": [1, 0]}, {"from": [1, 1], "to": [0, 0]}], "wall_time": "10s",
+    })
+    assert completed.returncode == 0, completed.stderr.decode()
+    solution_result, interactor_result = document["results"]
+    assert solution_result["verdict"] == "OK" and interactor_result["verdict"] == "OK"
+    assert "4242 found" in interactor_result["stderr"] and solution_result["stdout"] is None  # it went to the pipe
+    wrong = (examples / "solutions" / "wrong.py").read_text()
+    completed, document = spec_run(tmp_path, {
+        "group": [{"profile": "py3", "argv": ["python3", "s.py"], "files": {"s.py": wrong}},
+                  {"profile": "py3", "script": str(examples / "interactor.py"), "args": ["4242"]}],
+        "pipes": [{"from": [0, 1], "to": [1, 0]}, {"from": [1, 1], "to": [0, 0]}], "wall_time": "10s",
+    })
+    assert completed.returncode == 1 and document["results"][1]["exit_code"] == 1  # the interactor's "wrong"

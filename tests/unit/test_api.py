@@ -35,6 +35,7 @@ def test_the_public_surface_is_pinned():
         "CAPTURE", "PASS", "STDOUT", "TERMINAL", "Sandbox", "run", "Bind", "Limits", "Profile", "load_profile", "Result",
         "Verdict", "SandboxError", "UsageError", "ProfileError", "HostError", "SetupError", "ExecError",
         "Case", "cases_from_dir", "run_spec", "parse_spec", "Member", "Pipe", "run_group",
+        "interaction_verdict", "checker_verdict",
     ])
     for name in sandbox.__all__:
         assert getattr(sandbox, name) is not None

@@ -207,3 +207,10 @@ def test_a_cli_run_imports_no_checker_unless_asked():
     code = "import sys, sandbox.cli, sandbox.api, sandbox.cases; print('sandbox.checker' in sys.modules)"
     shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert shown.stdout.strip() == "False"
+
+
+def test_an_interactors_message_is_its_stderr_since_its_stdout_went_to_the_solution():
+    interactor = Result(verdict=Verdict.RE, exit_code=1, signal=None, limit=None, cpu_time=0.01, user_time=0.01,
+                        system_time=0.0, wall_time=0.02, memory_peak=None, pids_peak=None, oom_killed=False,
+                        enforced_by={}, message="", stdout=None, stderr=b"answered 7, the number was 8\n")
+    assert interaction_verdict(make_result(), interactor) == (Verdict.WA, "checker: wrong answer: answered 7, the number was 8")
