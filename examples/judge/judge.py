@@ -38,7 +38,7 @@ class Language:
     run_profile: str
     run: list[str]
     # Without a cgroup memory is address space: a VM needs far more of it than it uses.  None: the run
-    # profile's own (java: 768M for a 256M heap; go-native: 1G, Go's runtime reserves ~700M at start).
+    # profile's own (java: 1G for a 256M heap; go-native: 1G, Go's runtime reserves ~700M at start).
     memory: Optional[str] = "64M"
 
 

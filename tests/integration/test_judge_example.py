@@ -40,7 +40,7 @@ def test_each_submission_gets_its_per_case_verdicts(solution, per_case, submissi
 ])
 def test_each_language_is_compiled_in_its_profile_and_judged_in_its_run_profile(extension, solution, per_case,
                                                                                  submission):
-    # Java: javac, then java (-Xmx256m in 768M of address space); Go: go build, go-native (1G);
+    # Java: javac, then java (-Xmx256m in 1G of address space); Go: go build, go-native (1G);
     # Rust: rustc -O, native (64M); PyPy 3: pypy3 (256M).  CPU 1 s each.
     code, verdicts, verdict = judge(f"{solution}.{extension}")
     assert (verdicts, verdict) == (per_case, submission)

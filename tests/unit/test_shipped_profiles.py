@@ -239,7 +239,7 @@ def test_java_runs_with_flags_that_fit_its_address_space_limit():
                  "-XX:CompressedClassSpaceSize=16m", "-XX:MaxMetaspaceSize=64m", "-Xmx256m", "-Xss16m"):
         assert flag in profile.command
     assert profile.command[0] == "java" and profile.command[-1] == "{script}"
-    assert (profile.limits.memory, profile.limits.pids, profile.limits.cpu_time) == (768 * M, 32, 5.0)
+    assert (profile.limits.memory, profile.limits.pids, profile.limits.cpu_time) == (1024 * M, 32, 5.0)
     assert dict(profile.env)["MALLOC_ARENA_MAX"] == "1"
     assert "proc" in {m.kind for m in profile.mounts}   # $ORIGIN: the launcher finds libjli.so by /proc/self/exe
 
