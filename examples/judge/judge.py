@@ -23,7 +23,7 @@ CPU_TIME = "1s"  # the problem's limits, per case
 
 def _java(*argv: str) -> list[str]:
     """java with the run profile's flags (its command less "{script}"): the JVM's heap, stacks and
-    reservations, measured to start under the profile's address-space limit (README: Profiles)."""
+    reservations, measured to start under the profile's address-space limit (README: Judge languages)."""
     return [*load_profile("java").command[:-1], *argv]
 
 

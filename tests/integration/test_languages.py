@@ -243,8 +243,8 @@ def test_rust_compiles_and_its_binary_runs_in_native():
 
 def test_a_rust_compile_error_is_re_with_rustcs_message():
     with Sandbox("rust") as box:
-        result = box.run(["rustc", "-O", "-o", "main", "main.rs"], files={"main.rs": "fn main() { let x: u8 = 300; }\n"},
-                         collect=["main"])
+        result = box.run(["rustc", "-O", "-o", "main", "main.rs"], collect=["main"],
+                         files={"main.rs": "fn main() { let x: u8 = 300; }\n"})
     assert (result.verdict.value, result.exit_code, result.files) == ("RE", 1, {})
     assert b"error: literal out of range for `u8`" in result.stderr
 
