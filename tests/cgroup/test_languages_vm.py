@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from vmbox import run_json, sandbox
 
 from sandbox import load_profile
@@ -20,6 +22,9 @@ public class Main {
     }
 }
 """
+
+# Builds in the emulated VM take minutes, not the tier's usual 60 s a test.
+pytestmark = pytest.mark.timeout(900)
 
 GO_SUM = 'package main\nimport "fmt"\nfunc main() { var a, b int; fmt.Scan(&a, &b); fmt.Println(a + b) }\n'
 
