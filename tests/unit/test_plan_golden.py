@@ -75,6 +75,7 @@ HOST_BINDS: dict[str, Optional[HostObject]] = {
     "/etc/ssl/certs": directory("/etc/ssl/certs"),
     "/etc/ca-certificates.conf": file("/etc/ca-certificates.conf"),
     "/etc/ssl/openssl.cnf": None,
+    "/etc/java-17-openjdk": directory("/etc/java-17-openjdk"),
 }
 IMAGE = "/srv/images/alpine"
 FULL = frozenset(CONTROLLERS)
@@ -97,7 +98,9 @@ CASES: dict[str, Case] = {
     **{f"{name}-script": _script_case(name, script) for name, script in {
         "c": "/home/judge/main.c", "cpp": "/home/judge/main.cpp", "native": "/home/judge/main",
         "node": "/home/judge/main.js", "py3": "/home/judge/main.py", "sh": "/home/judge/main.sh",
-        "ci": "/home/judge/run-tests.sh"}.items()},
+        "ci": "/home/judge/run-tests.sh", "java": "/home/judge/Main.java", "javac": "/home/judge/Main.java",
+        "go": "/home/judge/main.go", "go-native": "/home/judge/main", "rust": "/home/judge/main.rs",
+        "pypy3": "/home/judge/main.py"}.items()},
     "py3-script-cgroup": Case("py3", Request(script="/home/judge/main.py", script_args=("in.txt", "a b")),
                               {"script": file("/home/judge/main.py")}, cgroup=FULL),
     "sh-program": Case("sh", Request(program=("/bin/echo", "hi"))),

@@ -1,4 +1,5 @@
-"""The shipped profiles (the judge's c, cpp, native, node, and a signal rule for all), asked of their compiled seccomp filters:
+"""The shipped profiles (the judge's c, cpp, native, node, the languages java, javac, go, go-native, rust, pypy3,
+and a signal rule for all), asked of their compiled seccomp filters:
 what each allows, refuses (ENOSYS) and kills.  The integration tier runs the same calls for real."""
 from __future__ import annotations
 
@@ -34,7 +35,8 @@ def _filter(name: str) -> bytes:
 
 def test_the_shipped_profiles_are_exactly_these():
     # A new shipped profile must come with its own policy tests here and a run in the integration tier.
-    assert list_shipped() == ["c", "ci", "cpp", "native", "node", "py3", "sh"]
+    assert list_shipped() == ["c", "ci", "cpp", "go", "go-native", "java", "javac", "native", "node", "py3", "pypy3",
+                              "rust", "sh"]
 
 
 @pytest.mark.parametrize("name", list_shipped())
@@ -55,7 +57,7 @@ def test_every_shipped_profile_lets_the_program_signal_itself(name):
     assert evaluate(_filter(name), "tgkill", PROGRAM, PROGRAM, SIGABRT) == RET_ALLOW
 
 
-@pytest.mark.parametrize("name", ["native", "node"])
+@pytest.mark.parametrize("name", ["native", "node", "go-native", "java", "pypy3"])
 @pytest.mark.parametrize("call, args", [
     ("tgkill", (1, 1, SIGABRT)), ("tgkill", (3, 3, SIGABRT)), ("tgkill", (-1 & 0xFFFFFFFF, 2, SIGABRT)),
     ("tgkill", ((1 << 32) | 3, 2, SIGABRT)),  # the kernel reads a pid as 32 bits: this is pid 3
@@ -196,3 +198,97 @@ def test_node_starts_threads():
 ])
 def test_node_starts_no_process_and_opens_no_socket(call, args):
     assert evaluate(_filter("node"), call, *args) == ENOSYS
+
+
+def test_native_lets_a_rust_binary_poll_its_standard_descriptors():
+    # Rust's runtime polls fds 0-2 at start and aborts (SIGABRT) when poll fails with ENOSYS.
+    assert evaluate(_filter("native"), "poll") == RET_ALLOW
+
+
+# --- the languages: java, javac, go, go-native, rust, pypy3 ---------------------------------------
+
+
+@pytest.mark.parametrize("name", ["java", "go-native", "pypy3"])
+def test_language_runtimes_start_threads_but_no_process(name):
+    assert evaluate(_filter(name), "clone", THREAD_FLAGS) == RET_ALLOW
+    for call, args in (("clone", (FORK_FLAGS,)), ("clone", (VFORK_FLAGS,)), ("fork", ()), ("vfork", ()),
+                       ("execveat", ()), ("wait4", ()), ("ptrace", ()), ("mount", ())):
+        assert evaluate(_filter(name), call, *args) in (ENOSYS, RET_KILL_PROCESS), (name, call)
+
+
+@pytest.mark.parametrize("name", ["java", "javac", "go-native", "pypy3"])
+@pytest.mark.parametrize("family", [socket.AF_INET, socket.AF_INET6, socket.AF_NETLINK, socket.AF_UNIX])
+def test_language_runtimes_open_no_socket(name, family):
+    assert evaluate(_filter(name), "socket", family, socket.SOCK_STREAM, 0) in (ENOSYS, RET_KILL_PROCESS)
+    assert load_profile(name).net == "none"
+
+
+def test_the_jvm_gets_a_unix_socketpair_and_no_other():
+    # java.nio's FileDispatcherImpl makes one at class init (Files.*, the source launcher).
+    for name in ("java", "javac"):
+        assert evaluate(_filter(name), "socketpair", socket.AF_UNIX, socket.SOCK_STREAM, 0, 0) == RET_ALLOW
+        assert evaluate(_filter(name), "socketpair", socket.AF_INET, socket.SOCK_STREAM, 0, 0) == ENOSYS
+        assert evaluate(_filter(name), "socketpair", (1 << 32) | socket.AF_INET, socket.SOCK_STREAM, 0, 0) == ENOSYS
+        assert evaluate(_filter(name), "connect") == ENOSYS
+
+
+def test_java_runs_with_flags_that_fit_its_address_space_limit():
+    # Measured (README): OpenJDK 17 with these flags starts at 691M of address space; without them 1.5G.
+    profile = load_profile("java")
+    for flag in ("-XX:+UseSerialGC", "-XX:CICompilerCount=2", "-XX:ReservedCodeCacheSize=32m",
+                 "-XX:CompressedClassSpaceSize=16m", "-XX:MaxMetaspaceSize=64m", "-Xmx256m", "-Xss16m"):
+        assert flag in profile.command
+    assert profile.command[0] == "java" and profile.command[-1] == "{script}"
+    assert (profile.limits.memory, profile.limits.pids, profile.limits.cpu_time) == (1024 * M, 32, 5.0)
+    assert dict(profile.env)["MALLOC_ARENA_MAX"] == "1"
+    assert "proc" in {m.kind for m in profile.mounts}   # $ORIGIN: the launcher finds libjli.so by /proc/self/exe
+
+
+def test_javac_is_java_that_may_write_its_class_files():
+    javac = load_profile("javac")
+    assert javac.command[0] == "javac" and "-J-Xmx512m" in javac.command
+    assert evaluate(_filter("javac"), "openat", AT_FDCWD, 0, os.O_WRONLY | os.O_CREAT | os.O_TRUNC) == RET_ALLOW
+    assert evaluate(_filter("java"), "unlink") == ENOSYS   # the run profile writes nothing
+    assert javac.limits.memory >= 1024 * M
+
+
+@pytest.mark.parametrize("name", ["go", "rust"])
+def test_go_and_rust_compile_with_threads_and_passes_but_no_network(name):
+    for call, args in (("clone", (THREAD_FLAGS,)), ("clone", (FORK_FLAGS,)), ("wait4", ()), ("execve", ()),
+                       ("openat", (AT_FDCWD, 0, os.O_WRONLY | os.O_CREAT | os.O_TRUNC))):
+        assert evaluate(_filter(name), call, *args) == RET_ALLOW, call
+    for call, args in (("socket", (socket.AF_INET, socket.SOCK_STREAM, 0)), ("clone", (FORK_FLAGS | CLONE_NEWUSER,)),
+                       ("prctl", ()), ("kill", ()), ("ptrace", ())):
+        assert evaluate(_filter(name), call, *args) == ENOSYS, call
+    assert load_profile(name).net == "none"
+
+
+def test_go_builds_offline_to_a_static_binary():
+    env = dict(load_profile("go").env)
+    assert (env["GOPROXY"], env["CGO_ENABLED"], env["GOCACHE"]) == ("off", "0", "/tmp/go-cache")
+
+
+@pytest.mark.parametrize("call, args", [
+    ("fork", ()), ("vfork", ()), ("clone", (FORK_FLAGS,)), ("socket", (socket.AF_INET, socket.SOCK_STREAM, 0)),
+    ("socketpair", (socket.AF_UNIX, socket.SOCK_STREAM, 0, 0)),
+    ("openat", (AT_FDCWD, 0, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)), ("creat", (0, 0o644)),
+])
+def test_go_native_kills_what_native_kills(call, args):
+    assert evaluate(_filter("go-native"), call, *args) == RET_KILL_PROCESS
+
+
+def test_go_native_is_native_with_the_go_runtimes_threads_and_address_space():
+    go, native = load_profile("go-native"), load_profile("native")
+    assert go.mounts == native.mounts and go.command == native.command
+    assert (go.limits.memory, go.limits.pids) == (1024 * M, 16)   # Go 1.19 reserves ~700M at start
+    assert dict(go.env)["GOMAXPROCS"] == "1"
+    assert evaluate(_filter("go-native"), "clone", THREAD_FLAGS) == RET_ALLOW
+    for call in ("epoll_create1", "epoll_ctl", "epoll_pwait", "pipe2"):   # the runtime's poller
+        assert evaluate(_filter("go-native"), call) == RET_ALLOW
+
+
+def test_pypy3_is_a_judge_profile_not_py3():
+    pypy = load_profile("pypy3")
+    assert pypy.command == ("pypy3", "{script}")
+    assert evaluate(_filter("pypy3"), "openat", AT_FDCWD, 0, os.O_RDONLY) == RET_ALLOW
+    assert evaluate(_filter("pypy3"), "unlink") == ENOSYS
