@@ -35,10 +35,12 @@ def test_the_ci_profile_keeps_the_host_project_unchanged_on_the_debian_kernel(tm
     assert sorted(p.name for p in project.rglob("*")) == before  # build/report.txt went to the throwaway layer
 
 
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(600)
 def test_a_compiled_solution_is_measured_alone_by_its_cgroup():
     source = "#include <stdio.h>\nint main(void) { long long a, b; scanf(\"%lld %lld\", &a, &b); printf(\"%lld\\n\", a + b); }\n"
-    with Sandbox("c") as compiler:
+    # The c profile's 20 s of wall time are a judge's on real hardware: gcc under TCG (10-50x slower) on a loaded
+    # CI machine once took longer.  This test is about the cgroup's numbers, not the compiler's speed.
+    with Sandbox("c", cpu_time="200s", wall_time="400s") as compiler:
         built = compiler.run(["gcc", "-O2", "-o", "main", "main.c"], files={"main.c": source}, collect=["main"])
     assert built.verdict.value == "OK", built.stderr
     assert built.enforced_by["pids"] == "cgroup pids.max" and built.pids_peak >= 2  # gcc and its passes
