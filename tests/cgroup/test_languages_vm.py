@@ -12,16 +12,7 @@ from vmbox import run_json, sandbox
 
 from sandbox import load_profile
 
-ALLOCATE_JAVA = """\
-public class Main {
-    public static void main(String[] args) {
-        int megabytes = Integer.parseInt(args[0]);
-        byte[][] blocks = new byte[megabytes][];
-        for (int i = 0; i < megabytes; i++) { blocks[i] = new byte[1 << 20]; blocks[i][i] = 1; }
-        System.out.println("allocated " + megabytes);
-    }
-}
-"""
+ALLOCATE_JAVA = (Path(__file__).resolve().parents[1] / "programs" / "Allocate.java").read_text()
 
 # Builds in the emulated VM take minutes, not the tier's usual 60 s a test.
 pytestmark = pytest.mark.timeout(900)

@@ -17,16 +17,7 @@ from boxrun import run_json, sandbox
 
 from sandbox import Sandbox, load_profile
 
-ALLOCATE_JAVA = """\
-public class Main {
-    public static void main(String[] args) {
-        int megabytes = Integer.parseInt(args[0]);
-        byte[][] blocks = new byte[megabytes][];
-        for (int i = 0; i < megabytes; i++) { blocks[i] = new byte[1 << 20]; blocks[i][i] = 1; }
-        System.out.println("allocated " + megabytes);
-    }
-}
-"""
+ALLOCATE_JAVA = (Path(__file__).resolve().parents[1] / "programs" / "Allocate.java").read_text()
 
 THREADS_JAVA = """\
 public class Main {

@@ -157,3 +157,18 @@ def systemd_host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, runtime: Path)
     manager = FakeManager(runtime)
     yield manager
     manager.close()
+
+
+def schema_validator(filename: str):  # type: ignore[no-untyped-def]
+    """A validator for a JSON Schema shipped in sandbox/profiles/, checked to be a valid schema itself."""
+    import json
+
+    import jsonschema
+
+    from sandbox.profile import shipped_profiles_dir
+
+    with open(os.path.join(shipped_profiles_dir(), filename)) as f:
+        schema = json.load(f)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
+

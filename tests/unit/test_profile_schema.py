@@ -7,6 +7,7 @@ import textwrap
 
 import jsonschema
 import pytest
+from conftest import schema_validator
 import yaml
 
 from sandbox.errors import ProfileError
@@ -18,10 +19,7 @@ SCHEMA_PATH = os.path.join(shipped_profiles_dir(), "profile.schema.json")
 
 @pytest.fixture(scope="module")
 def validator() -> jsonschema.Draft202012Validator:
-    with open(SCHEMA_PATH) as f:
-        schema = json.load(f)
-    jsonschema.Draft202012Validator.check_schema(schema)
-    return jsonschema.Draft202012Validator(schema)
+    return schema_validator("profile.schema.json")
 
 
 def test_the_schema_names_exactly_the_keys_the_loader_knows(validator):

@@ -8,6 +8,7 @@ import os
 
 import jsonschema
 import pytest
+from conftest import schema_validator
 
 from sandbox.errors import UsageError
 from sandbox.profile import shipped_profiles_dir
@@ -19,10 +20,7 @@ B64 = base64.b64encode(b"\x00\xffbinary").decode()
 
 @pytest.fixture(scope="module")
 def validator() -> jsonschema.Draft202012Validator:
-    with open(SCHEMA_PATH) as f:
-        schema = json.load(f)
-    jsonschema.Draft202012Validator.check_schema(schema)
-    return jsonschema.Draft202012Validator(schema)
+    return schema_validator("spec.schema.json")
 
 
 def test_the_shipped_schema_is_the_code_s():
