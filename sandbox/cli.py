@@ -154,6 +154,18 @@ def _add_other_commands(commands) -> None:  # type: ignore[no-untyped-def]
     doctor.add_argument("--cgroup-root", metavar="DIR", help="check this delegated cgroup v2 directory")
     commands.add_parser("ps", help="the running named sandboxes and their usage").add_argument(
         "--json", action="store_true", help="one JSON document")
+    _add_worker_command(commands)
+
+
+def _add_worker_command(commands) -> None:  # type: ignore[no-untyped-def]
+    """worker: runs from a Celery queue on Redis (sandbox/worker.py; README: Many machines)."""
+    worker = commands.add_parser("worker", help="run specs taken from a Celery queue on Redis (task sandbox.run)")
+    worker.add_argument("--broker", required=True, metavar="URL",
+                        help="the Redis URL, broker and result backend alike (redis://HOST:PORT/DB)")
+    worker.add_argument("--concurrency", type=int, metavar="N", help="runs at once (default: one per core)")
+    worker.add_argument("--visibility-timeout", type=float, default=300.0, metavar="SECONDS",
+                        help="a job whose worker died runs again elsewhere after this long; longer than "
+                             "the longest run (default: 300)")
 
 
 def _add_exec_command(commands) -> None:  # type: ignore[no-untyped-def]
@@ -771,6 +783,10 @@ def main(argv: Optional[Sequence[str]] = None) -> NoReturn:
                 _cmd_profile(args.action, getattr(args, "profile", None))
             elif args.command == "doctor":
                 code = _cmd_doctor(args.cgroup_root)
+            elif args.command == "worker":
+                from .worker import serve
+
+                code = serve(args.broker, args.concurrency, args.visibility_timeout)
             elif args.command == "ps":
                 _cmd_ps(args.json)
             elif args.command in ("freeze", "thaw", "kill"):

@@ -1,0 +1,144 @@
+"""`sandbox worker`: runs taken from a Celery queue on Redis, on as many machines as a judge needs.  Side: parent.
+
+Issue 19.  The task `sandbox.run` takes one run spec document (or a group), as sandbox.runspec takes it,
+and returns its result document; a client needs only Celery:
+
+    Celery(broker=URL, backend=URL).send_task("sandbox.run", args=[spec]).get()
+
+Imported only by `sandbox worker` (cli), so a plain `sandbox run` never imports celery.
+
+Nothing is lost when a worker dies: a message is acknowledged only once its run ended (acks_late), a pool
+process that dies mid-run has its message put back at once (reject_on_worker_lost), and a worker that
+dies whole (SIGKILL, the machine gone) leaves its message in Redis's unacked set, which any other worker
+puts back on the queue once it is older than the visibility timeout.  Each slot takes one message at a
+time (prefetch 1), so a dead worker holds at most one message per slot.  A run is a fresh box and reads
+nothing but its spec, so running one again is safe.  The pool processes die with the worker
+(parent-death signal), and their boxes with them (the boxes' own guarantee).
+
+Serializer: JSON only, both ways (a pickle from a queue that other machines write to is code).  A
+SandboxError crosses in its wire form (errors.SandboxError.on_the_wire): args (message, to_dict()).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+from typing import Any, Optional
+from urllib.parse import urlsplit
+
+from celery import Celery
+from celery.signals import worker_process_init
+
+from .errors import HostError, SandboxError, UsageError
+from .runspec import run_spec
+
+TASK = "sandbox.run"
+# Seconds a message may stay delivered and unacknowledged before another worker runs it again: longer
+# than the longest run (a group's wall_time), short enough that a dead machine's jobs are not long lost.
+VISIBILITY_TIMEOUT = 300.0
+REDIS_SCHEMES = ("redis", "rediss", "redis+socket")
+CONNECT_TIMEOUT = 5.0
+
+
+def make_app(broker: str, visibility_timeout: float = VISIBILITY_TIMEOUT) -> Celery:
+    """The Celery app of a worker: `broker` is both broker and result backend; the task registered."""
+    app = Celery("sandbox", broker=broker, backend=broker, set_as_current=False)
+    app.conf.update(
+        task_serializer="json", result_serializer="json", accept_content=["json"], result_accept_content=["json"],
+        task_acks_late=True, task_reject_on_worker_lost=True, worker_prefetch_multiplier=1,
+        broker_transport_options=transport_options(visibility_timeout),
+        broker_connection_retry_on_startup=True, worker_hijack_root_logger=True,
+        result_extended=False, task_track_started=False,
+    )
+    app.task(name=TASK, acks_late=True, reject_on_worker_lost=True, throws=(SandboxError,))(run)
+    return app
+
+
+def transport_options(visibility_timeout: float) -> dict[str, Any]:
+    """Redis's: the visibility timeout, and a scan for messages past it every quarter of it (at most every
+    10 s; kombu's default scans every 100 s), so a dead worker's job runs again within about 1.25 of it."""
+    return {"visibility_timeout": visibility_timeout,
+            "unacked_restore_interval": max(1.0, min(10.0, visibility_timeout / 4)),
+            "unacked_restore_throttle": 1}
+
+
+def run(document: object) -> dict[str, Any]:
+    """The task `sandbox.run`: one spec (or group) run in fresh boxes; its result document."""
+    try:
+        return run_spec(document)
+    except SandboxError as error:
+        raise error.on_the_wire() from None
+
+
+def check_broker(url: str) -> None:
+    """A bad URL is a UsageError, a broker that does not answer a HostError: one line each, before the
+    worker starts (Celery's own worker would retry for ever, printing a traceback per try)."""
+    parts = urlsplit(url)
+    if parts.scheme not in REDIS_SCHEMES:
+        raise UsageError(f"worker --broker {url!r}: expected a Redis URL, redis://HOST:PORT/DB")
+    try:
+        parts.port
+    except ValueError:
+        raise UsageError(f"worker --broker {url!r}: the port is not a number") from None
+    from kombu import Connection
+
+    try:
+        with Connection(url, connect_timeout=CONNECT_TIMEOUT) as connection:
+            connection.ensure_connection(max_retries=1, timeout=CONNECT_TIMEOUT)
+            connection.default_channel.client.ping()
+    except Exception as error:  # kombu, redis-py and the socket each have their own classes
+        raise HostError(f"worker --broker {url}: cannot reach the broker ({type(error).__name__}: {error})",
+                        step="broker") from None
+
+
+def serve(url: str, concurrency: Optional[int], visibility_timeout: float) -> int:
+    """Run a worker until it is stopped; `concurrency` pool processes (default: one per core we may use)."""
+    if concurrency is not None and concurrency < 1:
+        raise UsageError(f"worker --concurrency {concurrency}: expected 1 or more")
+    if visibility_timeout <= 0:
+        raise UsageError(f"worker --visibility-timeout {visibility_timeout}: expected seconds above 0")
+    check_broker(url)
+    slots = concurrency or len(os.sched_getaffinity(0))
+    _PIN["cpus"] = sorted(os.sched_getaffinity(0)) if slots <= len(os.sched_getaffinity(0)) else []
+    _PIN["parent"] = os.getpid()
+    _pool_scratch_dir()
+    app = make_app(url, visibility_timeout)
+    app.worker_main(["worker", "--pool", "prefork", "--concurrency", str(slots), "--loglevel", "INFO",
+                     "--hostname", f"sandbox-{os.getpid()}@%h", "--without-gossip", "--without-mingle",
+                     "--without-heartbeat"])
+    return 0
+
+
+_PIN: dict[str, Any] = {"cpus": [], "parent": None}
+
+
+def _pool_scratch_dir() -> None:
+    """billiard makes a new /tmp/pymp-XXXX (multiprocessing.util.get_temp_dir) for its shared-memory files,
+    unlinked at once, and removes it at a clean exit only: every killed worker would leave one.  One fixed
+    directory of the user's cache instead, used again by every start (multiprocessing's own setting,
+    `_config["tempdir"]`; a directory set there is never removed)."""
+    from multiprocessing.process import current_process
+
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    scratch = os.path.join(base, "sandbox", "worker")
+    os.makedirs(scratch, mode=0o700, exist_ok=True)
+    current_process()._config["tempdir"] = scratch  # type: ignore[attr-defined]
+
+
+@worker_process_init.connect
+def _slot_started(**_: Any) -> None:
+    """In each new pool process: die with the worker (so a SIGKILLed worker's runs and boxes end with it),
+    and keep this slot's runs on a core of its own where there is one per slot (CPU time is steadier so;
+    the boxes inherit the affinity)."""
+    from billiard.process import current_process
+
+    from ._syscalls import set_parent_death_signal
+
+    set_parent_death_signal(signal.SIGKILL)
+    if _PIN["parent"] is not None and os.getppid() != _PIN["parent"]:
+        os._exit(1)  # the worker died before the line above: nobody would ever take our results
+    cpus, index = _PIN["cpus"], getattr(current_process(), "index", None)
+    if cpus and index is not None:
+        os.sched_setaffinity(0, {cpus[index % len(cpus)]})
+        logging.getLogger(__name__).info("pool process %d (slot %d) runs on cpu %d", os.getpid(), index,
+                                         cpus[index % len(cpus)])
