@@ -166,6 +166,8 @@ def _add_worker_command(commands) -> None:  # type: ignore[no-untyped-def]
     worker.add_argument("--visibility-timeout", type=float, default=300.0, metavar="SECONDS",
                         help="a job whose worker died runs again elsewhere after this long; longer than "
                              "the longest run (default: 300)")
+    worker.add_argument("--file-cache", metavar="SIZE", help="the cap of this machine's cache of files named "
+                        "by sha256 in specs (default: 1G)")
 
 
 def _add_exec_command(commands) -> None:  # type: ignore[no-untyped-def]
@@ -786,7 +788,8 @@ def main(argv: Optional[Sequence[str]] = None) -> NoReturn:
             elif args.command == "worker":
                 from .worker import serve
 
-                code = serve(args.broker, args.concurrency, args.visibility_timeout)
+                code = serve(args.broker, args.concurrency, args.visibility_timeout,
+                             parse_size_option("worker --file-cache", args.file_cache))
             elif args.command == "ps":
                 _cmd_ps(args.json)
             elif args.command in ("freeze", "thaw", "kill"):

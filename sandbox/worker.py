@@ -15,6 +15,10 @@ time (prefetch 1), so a dead worker holds at most one message per slot.  A run i
 nothing but its spec, so running one again is safe.  The pool processes die with the worker
 (parent-death signal), and their boxes with them (the boxes' own guarantee).
 
+Big files travel once (filecache): a spec may name a file by its SHA-256; the client puts the content on
+the broker once with the task `sandbox.put` (base64 in, the hex digest out, kept FILE_TTL seconds), and
+each machine fetches it from there once into its cache directory.
+
 Serializer: JSON only, both ways (a pickle from a queue that other machines write to is code).  A
 SandboxError crosses in its wire form (errors.SandboxError.on_the_wire): args (message, to_dict()).
 """
@@ -30,9 +34,14 @@ from celery import Celery
 from celery.signals import worker_process_init
 
 from .errors import HostError, SandboxError, UsageError
+from .filecache import FileCache, resolve
 from .runspec import run_spec
 
 TASK = "sandbox.run"
+PUT_TASK = "sandbox.put"
+FILE_KEY = "sandbox:file:"
+FILE_TTL = 7 * 24 * 3600  # a week after its last put: a problem's data is put again with each batch
+FILE_CACHE_SIZE = 1 << 30
 # Seconds a message may stay delivered and unacknowledged before another worker runs it again: longer
 # than the longest run (a group's wall_time), short enough that a dead machine's jobs are not long lost.
 VISIBILITY_TIMEOUT = 300.0
@@ -50,7 +59,8 @@ def make_app(broker: str, visibility_timeout: float = VISIBILITY_TIMEOUT) -> Cel
         broker_connection_retry_on_startup=True, worker_hijack_root_logger=True,
         result_extended=False, task_track_started=False,
     )
-    app.task(name=TASK, acks_late=True, reject_on_worker_lost=True, throws=(SandboxError,))(run)
+    app.task(name=TASK, bind=True, acks_late=True, reject_on_worker_lost=True, throws=(SandboxError,))(run)
+    app.task(name=PUT_TASK, bind=True, acks_late=True, reject_on_worker_lost=True, throws=(SandboxError,))(put)
     return app
 
 
@@ -62,12 +72,42 @@ def transport_options(visibility_timeout: float) -> dict[str, Any]:
             "unacked_restore_throttle": 1}
 
 
-def run(document: object) -> dict[str, Any]:
+def run(task: Any, document: object) -> dict[str, Any]:
     """The task `sandbox.run`: one spec (or group) run in fresh boxes; its result document."""
     try:
-        return run_spec(document)
+        return run_spec(resolve(document, _file_cache(), lambda digest: _fetch(task.app, digest)))
     except SandboxError as error:
         raise error.on_the_wire() from None
+
+
+def put(task: Any, content: object) -> str:
+    """The task `sandbox.put`: a file's content (base64) kept on the broker; its SHA-256, for specs to name."""
+    import base64
+    import binascii
+    import hashlib
+
+    try:
+        data = base64.b64decode(content, validate=True)  # type: ignore[arg-type]
+    except (binascii.Error, TypeError, ValueError):
+        raise UsageError("sandbox.put: expected a file's content as base64").on_the_wire() from None
+    digest = hashlib.sha256(data).hexdigest()
+    task.app.backend.client.set(FILE_KEY + digest, data, ex=FILE_TTL)
+    return digest
+
+
+def _fetch(app: Celery, digest: str) -> Optional[bytes]:
+    data = app.backend.client.get(FILE_KEY + digest)
+    if data is not None:
+        logging.getLogger(__name__).info("file %s fetched from the broker (%d bytes)", digest, len(data))
+    return data
+
+
+def _file_cache() -> FileCache:
+    """This machine's cache of files by content (this user's cache directory, shared by its workers)."""
+    if _PIN.get("files") is None:
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        _PIN["files"] = FileCache(os.path.join(base, "sandbox", "worker", "files"), _PIN["file_cache_size"])
+    return _PIN["files"]  # type: ignore[no-any-return]
 
 
 def check_broker(url: str) -> None:
@@ -91,13 +131,14 @@ def check_broker(url: str) -> None:
                         step="broker") from None
 
 
-def serve(url: str, concurrency: Optional[int], visibility_timeout: float) -> int:
+def serve(url: str, concurrency: Optional[int], visibility_timeout: float, file_cache_size: Optional[int] = None) -> int:
     """Run a worker until it is stopped; `concurrency` pool processes (default: one per core we may use)."""
     if concurrency is not None and concurrency < 1:
         raise UsageError(f"worker --concurrency {concurrency}: expected 1 or more")
     if visibility_timeout <= 0:
         raise UsageError(f"worker --visibility-timeout {visibility_timeout}: expected seconds above 0")
     check_broker(url)
+    _PIN["file_cache_size"] = FILE_CACHE_SIZE if file_cache_size is None else file_cache_size
     slots = concurrency or len(os.sched_getaffinity(0))
     _PIN["cpus"] = sorted(os.sched_getaffinity(0)) if slots <= len(os.sched_getaffinity(0)) else []
     _PIN["parent"] = os.getpid()
@@ -109,7 +150,7 @@ def serve(url: str, concurrency: Optional[int], visibility_timeout: float) -> in
     return 0
 
 
-_PIN: dict[str, Any] = {"cpus": [], "parent": None}
+_PIN: dict[str, Any] = {"cpus": [], "parent": None, "files": None, "file_cache_size": FILE_CACHE_SIZE}
 
 
 def _pool_scratch_dir() -> None:

@@ -66,11 +66,13 @@ class Worker:
     """`sandbox worker --broker URL --concurrency 2` as a process of its own, its log in a file."""
 
     def __init__(self, url: str, log: Path) -> None:
+        """Each with a cache directory of its own, as on a machine of its own (files by content)."""
         self.log = log
+        env = {**os.environ, "XDG_CACHE_HOME": str(log.with_suffix(".cache"))}
         with open(log, "ab") as out:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "sandbox", "worker", "--broker", url, "--concurrency", str(CONCURRENCY),
-                 "--visibility-timeout", str(VISIBILITY_TIMEOUT)], stdout=out, stderr=subprocess.STDOUT)
+                 "--visibility-timeout", str(VISIBILITY_TIMEOUT)], stdout=out, stderr=subprocess.STDOUT, env=env)
         deadline = time.monotonic() + 30
         while " ready." not in self.text():
             assert self.process.poll() is None, f"the worker exited: {self.text()}"

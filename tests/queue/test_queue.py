@@ -72,6 +72,25 @@ def test_a_group_runs_too(client):
     assert [r["verdict"] for r in results] == ["OK", "OK"] and results[1]["stdout"] == "got ping\n"
 
 
+def test_a_big_file_travels_once_per_machine(cluster, client):
+    """Put once (sandbox.put), named by sha256 in every spec, fetched from the broker once per worker."""
+    import base64
+    import hashlib
+
+    data = os.urandom(2 << 20)
+    digest = client.send_task("sandbox.put", args=[base64.b64encode(data).decode()]).get(timeout=30)
+    assert digest == hashlib.sha256(data).hexdigest()
+    spec = {"profile": "sh", "argv": ["/bin/sh", "-c", "wc -c < big"], "files": {"big": {"sha256": digest}}}
+    results = [client.send_task("sandbox.run", args=[spec]) for _ in range(16)]
+    assert [r.get(timeout=60)["stdout"].strip() for r in results] == [str(len(data))] * 16
+    fetches = [worker.text().count(f"file {digest} fetched from the broker") for worker in cluster.workers]
+    assert sum(fetches) >= 1 and all(n <= 2 for n in fetches), fetches  # two pool processes may miss at once
+    from sandbox.errors import UsageError
+
+    with pytest.raises(UsageError, match="no file with sha256"):
+        client.send_task("sandbox.run", args=[{**spec, "files": {"big": {"sha256": "0" * 64}}}]).get(timeout=30)
+
+
 def _boxes_running(pid: int) -> bool:
     """A program of a run (a `sleep` in a box) is running below the worker."""
     for child, _ in descendants(pid):
