@@ -54,4 +54,4 @@ def _run_group(spec: GroupSpec) -> list[Result]:
     fed = {target for _, _, target, _ in spec.pipes}
     members = [Member(m.profile, m.argv, m.run_kwargs(piped_stdin=i in fed)) for i, m in enumerate(spec.members)]
     pipes = [Pipe(source, source_fd, target, target_fd) for source, source_fd, target, target_fd in spec.pipes]
-    return run_group(members, pipes, wall_time=spec.wall_time)  # type: ignore[arg-type]
+    return run_group(members, pipes, wall_time=spec.wall_time)

@@ -28,7 +28,7 @@ from typing import Any, Mapping, Optional, Sequence, Union
 
 from ._record import dataclass
 from .errors import UsageError
-from .limits import TABLE, limits_schema
+from .limits import TABLE, limits_schema, parse_overrides
 
 RUN_KEYS = ("profile", "argv", "script", "args", "stdin", "files", "collect", "limits", "env")
 GROUP_KEYS = ("group", "pipes", "wall_time")
@@ -66,7 +66,7 @@ class GroupSpec:
 
     members: tuple[RunSpec, ...]
     pipes: tuple[tuple[int, int, int, int], ...]  # (source, source_fd, target, target_fd)
-    wall_time: object = None
+    wall_time: Optional[float] = None  # seconds, parsed as the wall_time limit is
 
 
 def parse_spec(document: object) -> Union[RunSpec, GroupSpec]:
@@ -118,7 +118,8 @@ def _group(document: dict[str, Any]) -> GroupSpec:
             raise UsageError(f"spec.pipes: more than one pipe feeds fd 0 of program {target}")
         if runs[target].stdin is not None:
             raise UsageError(f"spec.group[{target}].stdin: a pipe feeds its fd 0 already")
-    return GroupSpec(runs, joined, document.get("wall_time"))
+    wall_time = parse_overrides({"wall_time": document.get("wall_time")})["wall_time"]  # "10s", 10, null
+    return GroupSpec(runs, joined, wall_time)
 
 
 def _pipe(pipe: object, where: str, members: int) -> tuple[int, int, int, int]:

@@ -52,7 +52,7 @@ def test_a_script_spec_and_the_defaults():
 def test_a_group_and_its_pipes():
     spec = parse_spec({"group": [{"argv": ["./solution"], "stdin": "x"}, {"argv": ["./interactor"]}],
                        "pipes": [{"from": [0, 1], "to": [1, 0]}], "wall_time": "5s"})
-    assert isinstance(spec, GroupSpec) and spec.pipes == ((0, 1, 1, 0),) and spec.wall_time == "5s"
+    assert isinstance(spec, GroupSpec) and spec.pipes == ((0, 1, 1, 0),) and spec.wall_time == 5.0
 
 
 VALID = [
@@ -91,6 +91,7 @@ INVALID = [
     ({"group": [{"argv": ["a"]}, {"argv": ["b"], "stdin": "x"}], "pipes": [{"from": [0, 1], "to": [1, 0]}]},
      "feeds its fd 0"),
     ({"group": [{"argv": ["a"]}, {"argv": ["b"]}], "argv": ["c"]}, "unknown key(s) argv"),
+    ({"group": [{"argv": ["a"]}], "wall_time": "soon"}, "limit wall_time"),
 ]
 
 
