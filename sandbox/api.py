@@ -12,7 +12,7 @@ import os
 import warnings
 import weakref
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, Mapping, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Optional, Sequence, Union
 
 from ._record import replace
 from . import cgroup, supervisor, systemd
@@ -28,6 +28,9 @@ from .plan import Bind, Request, seccomp_spec
 from .profile import Profile
 from .result import Result
 from .transfer.host import open_input
+
+if TYPE_CHECKING:
+    from .checker import Checker
 
 
 Sink = supervisor.Sink
@@ -209,7 +212,7 @@ class Sandbox:
         *,
         fail_fast: bool = False,
         compare: Optional[str] = None,
-        checker: Union[None, str, "os.PathLike[str]"] = None,
+        checker: Union[None, str, "os.PathLike[str]", "Checker"] = None,
         checker_profile: Union[None, str, Profile] = None,
         **run_kwargs: Any,
     ) -> list[Result]:
@@ -222,7 +225,8 @@ class Sandbox:
         instead of the comparison, in a fresh box of its own, called as CHECKER INPUT OUTPUT
         ANSWER; its exit code gives the verdict (0 OK, 1 WA, 2 PE, anything else IE) and its
         output is Result.checker_message.  checker_profile: its profile (default py3 for a .py
-        file, else native).  A run that is not OK keeps its verdict; no checker runs for it.
+        file, else native).  A checker already in memory (sandbox.checker.checker_of: a run
+        spec's) is taken as it is, with its own profile.  A run that is not OK keeps its verdict; no checker runs for it.
         fail_fast=True stops after the first case whose verdict is not OK: the list then
         ends with that case's Result and is shorter than `cases`; the cases after it were
         not run.  run_kwargs are run()'s, the same for every case, except stdin (each
@@ -247,8 +251,8 @@ class Sandbox:
 
             return list(run_cases(cases, run_one, compare=compare or "lines", fail_fast=fail_fast, check=check))
 
-    def _checking(self, checker: Union[None, str, "os.PathLike[str]"], profile: Union[None, str, Profile],
-                  compare: Optional[str]) -> Optional[Check]:
+    def _checking(self, checker: Union[None, str, "os.PathLike[str]", "Checker"],
+                  profile: Union[None, str, Profile], compare: Optional[str]) -> Optional[Check]:
         """run_cases' checker, read once now, as the judge of each OK case (sandbox.checker); its
         boxes come from this Sandbox's fork server, each with the checker's own profile."""
         if checker is None:
@@ -257,9 +261,11 @@ class Sandbox:
             return None
         if compare is not None:
             raise UsageError("run_cases: give compare or checker, not both (the checker does the comparing)")
-        from .checker import check, load_checker
+        from .checker import Checker, check, load_checker
 
-        loaded = load_checker(checker, profile)
+        if isinstance(checker, Checker) and profile is not None:
+            raise UsageError("run_cases: checker_profile goes with a checker's path (a loaded checker has its profile)")
+        loaded = checker if isinstance(checker, Checker) else load_checker(checker, profile)
 
         def run_box(box_profile: Profile, request: Request) -> Result:
             return self._scope_may_go(lambda: supervisor.run(

@@ -142,13 +142,17 @@ def load_checker(path: Union[str, "os.PathLike[str]"], profile: Union[None, str,
         os.close(found.fd)
         raise UsageError(f"checker {host_path}: not a regular file")
     with os.fdopen(found.fd, "rb") as f:
-        content = f.read()
-    chosen = profile if isinstance(profile, Profile) else load_profile(profile or default_profile(host_path))
+        return checker_of(host_path, f.read(), profile)
+
+
+def checker_of(name: str, content: bytes, profile: Union[None, str, Profile] = None) -> Checker:
+    """A checker from its bytes (a run spec carries them: sandbox.spec's batch), or load_checker's
+    from a host file: `name`'s suffix picks the default profile and stays on the file in its box."""
+    chosen = profile if isinstance(profile, Profile) else load_profile(profile or default_profile(name))
     if SCRIPT_PLACEHOLDER not in chosen.command:
         raise UsageError(f"checker profile {chosen.name}: its command runs no {SCRIPT_PLACEHOLDER}, so it cannot run "
                          f"a checker")
-    suffix = os.path.splitext(host_path)[1]
-    return Checker(CHECKER_NAME + suffix, content, chosen)
+    return Checker(CHECKER_NAME + os.path.splitext(name)[1], content, chosen)
 
 
 def checker_request(checker: Checker, given: Content, output: bytes, answer: bytes,

@@ -168,6 +168,10 @@ def _add_worker_command(commands) -> None:  # type: ignore[no-untyped-def]
                              "the longest run (default: 300)")
     worker.add_argument("--file-cache", metavar="SIZE", help="the cap of this machine's cache of files named "
                         "by sha256 in specs (default: 1G)")
+    worker.add_argument("--loglevel", default="INFO", type=str.upper, metavar="LEVEL",
+                        choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"),
+                        help="Celery's log level: INFO (the default) logs each job with the start of its result, "
+                             "WARNING only trouble")
 
 
 def _add_exec_command(commands) -> None:  # type: ignore[no-untyped-def]
@@ -413,7 +417,7 @@ def _run_spec(args: argparse.Namespace, outputs: _Outputs) -> int:
     printed, results = run_spec_results(document, cgroup_root=args.cgroup_root, systemd_scope=args.systemd_scope)
     outputs.write(printed)
     _note_root(results[0])  # the same host for every member: said once
-    return exit_code(results)
+    return exit_code(printed, results)
 
 
 def _read_spec(path: str) -> object:
@@ -789,7 +793,7 @@ def main(argv: Optional[Sequence[str]] = None) -> NoReturn:
                 from .worker import serve
 
                 code = serve(args.broker, args.concurrency, args.visibility_timeout,
-                             parse_size_option("worker --file-cache", args.file_cache))
+                             parse_size_option("worker --file-cache", args.file_cache), args.loglevel)
             elif args.command == "ps":
                 _cmd_ps(args.json)
             elif args.command in ("freeze", "thaw", "kill"):

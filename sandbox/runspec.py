@@ -2,16 +2,18 @@
 whatever carries documents between machines.  Side: parent.
 
 One program runs in a Sandbox of its profile; a group through groups.run_group, each member in a
-box of its own.  The result document is Result.to_dict() with "collected" (each collected file,
-base64) beside it; a group's is {"results": [...]} in the group's order.
+box of its own; a batch through Sandbox.run_cases, a box per case (and per checker run).  The
+result document is Result.to_dict() with "collected" (each collected file, base64) beside it; a
+group's is {"results": [...]} in the group's order; a batch's is `sandbox run --cases --json`'s
+{"verdict", "cases", "skipped"}.
 """
 from __future__ import annotations
 
 from typing import Any, Optional
 
 from .api import Sandbox
-from .result import Result
-from .spec import GroupSpec, RunSpec, collected, parse_spec
+from .result import Result, Verdict
+from .spec import BatchSpec, GroupSpec, RunSpec, collected, parse_spec
 
 
 def run_spec(document: object, *, cgroup_root: Optional[str] = None,
@@ -27,6 +29,8 @@ def run_spec_results(document: object, *, cgroup_root: Optional[str] = None,
     if isinstance(spec, GroupSpec):
         results = _run_group(spec)
         return {"results": [result_document(r) for r in results]}, results
+    if isinstance(spec, BatchSpec):
+        return _run_batch(spec, cgroup_root, systemd_scope)
     result = _run_one(spec, cgroup_root, systemd_scope)
     return result_document(result), [result]
 
@@ -37,9 +41,12 @@ def result_document(result: Result) -> dict[str, Any]:
     return document
 
 
-def exit_code(results: list[Result]) -> int:
+def exit_code(document: dict[str, Any], results: list[Result]) -> int:
     """`sandbox run --spec`'s exit code: the program's, as `sandbox run` gives it; for a group the
-    first member's that is not 0, in the group's order, else 0."""
+    first member's that is not 0, in the group's order, else 0; for a batch `--cases`' (0 if every
+    case ran and is OK, else 1)."""
+    if "cases" in document:
+        return 0 if document["verdict"] == Verdict.OK.value and not document["skipped"] else 1
     return next((r.cli_exit_code for r in results if r.cli_exit_code != 0), 0)
 
 
@@ -55,3 +62,22 @@ def _run_group(spec: GroupSpec) -> list[Result]:
     members = [Member(m.profile, m.argv, m.run_kwargs(piped_stdin=i in fed)) for i, m in enumerate(spec.members)]
     pipes = [Pipe(source, source_fd, target, target_fd) for source, source_fd, target, target_fd in spec.pipes]
     return run_group(members, pipes, wall_time=spec.wall_time)
+
+
+def _run_batch(spec: BatchSpec, cgroup_root: Optional[str],
+               systemd_scope: Optional[bool]) -> tuple[dict[str, Any], list[Result]]:
+    from .cases import Case, overall_verdict
+
+    checker = None
+    if spec.checker is not None:
+        from .checker import checker_of
+
+        checker = checker_of(spec.checker.name, spec.checker.content, spec.checker.profile)
+    cases = [Case(case.name, case.stdin, case.expected) for case in spec.cases]
+    run = spec.run
+    with Sandbox(run.profile, cgroup_root=cgroup_root, systemd_scope=systemd_scope) as box:
+        results = box.run_cases(list(run.argv), cases, fail_fast=spec.fail_fast, compare=spec.compare,
+                                checker=checker, **run.run_kwargs(piped_stdin=True))
+    document = {"verdict": overall_verdict(results).value, "cases": [result_document(r) for r in results],
+                "skipped": [case.name for case in cases[len(results):]]}
+    return document, results

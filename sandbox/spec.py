@@ -15,8 +15,16 @@ A group runs several such programs at once, each in a box of its own, their stre
 
   {"group": [SPEC, SPEC, ...], "pipes": [{"from": [i, 1], "to": [j, 0]}, ...], "wall_time": "10s"}
 
+A batch runs one program against many test cases, each in a fresh box (Sandbox.run_cases), judged by
+comparison or by a checker program (sandbox.checker) that travels in the document:
+
+  {SPEC's keys but stdin,
+   "cases": [{"name": "1", "stdin": CONTENT, "expected": CONTENT}, ...],   expected: optional
+   "compare": "lines" | "exact",  or  "checker": {"name": "check.py", "content": CONTENT, "profile": "py3"},
+   "fail_fast": false}
+
 The result is Result.to_dict() plus "collected" ({name: base64}); a group's is {"results": [...]}
-in the group's order plus "exit_code" (the first member's non-zero `sandbox run` code, else 0).
+in the group's order; a batch's is `sandbox run --cases --json`'s {"verdict", "cases": [...], "skipped"}.
 The document is checked strictly, every problem a UsageError naming its key; `spec_schema()` is the
 same rules as a JSON Schema (shipped as profiles/spec.schema.json; a unit test keeps them one).
 """
@@ -27,11 +35,15 @@ import binascii
 from typing import Any, Mapping, Optional, Sequence, Union
 
 from ._record import dataclass
+from .cases import COMPARE_MODES
 from .errors import UsageError
 from .limits import TABLE, limits_schema, parse_overrides
 
 RUN_KEYS = ("profile", "argv", "script", "args", "stdin", "files", "collect", "limits", "env")
 GROUP_KEYS = ("group", "pipes", "wall_time")
+BATCH_KEYS = tuple(key for key in RUN_KEYS if key != "stdin") + ("cases", "compare", "checker", "fail_fast")
+CASE_KEYS = ("name", "stdin", "expected")
+CHECKER_KEYS = ("name", "content", "profile")
 PIPE_FDS = {"from": (1, 2), "to": (0,)}
 
 
@@ -50,7 +62,8 @@ class RunSpec:
     env: tuple[tuple[str, str], ...] = ()
 
     def run_kwargs(self, piped_stdin: bool = False) -> dict[str, Any]:
-        """Sandbox.run's keywords (argv aside); with piped_stdin, a pipe feeds fd 0 (groups)."""
+        """Sandbox.run's keywords (argv aside); with piped_stdin, something else feeds fd 0 (a group's
+        pipe, a batch's cases), so no stdin keyword."""
         kwargs: dict[str, Any] = {"files": {name: (content, mode) for name, content, mode in self.files},
                                   "collect": list(self.collect), "env": dict(self.env), **dict(self.limits)}
         if self.script is not None:
@@ -69,12 +82,47 @@ class GroupSpec:
     wall_time: Optional[float] = None  # seconds, parsed as the wall_time limit is
 
 
-def parse_spec(document: object) -> Union[RunSpec, GroupSpec]:
+@dataclass(frozen=True)
+class CaseSpec:
+    """One test of a batch: its stdin, and the output expected (None: the checker gets an empty answer)."""
+
+    name: str
+    stdin: bytes = b""
+    expected: Optional[bytes] = None
+
+
+@dataclass(frozen=True)
+class CheckerSpec:
+    """A batch's checker program as it travels: its file name (whose suffix picks the default profile,
+    as for --checker), its content, and its profile (None: by the name)."""
+
+    name: str
+    content: bytes
+    profile: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class BatchSpec:
+    """One program against many cases, each in a fresh box: Sandbox(run.profile).run_cases(...)."""
+
+    run: RunSpec
+    cases: tuple[CaseSpec, ...]
+    compare: Optional[str] = None
+    checker: Optional[CheckerSpec] = None
+    fail_fast: bool = False
+
+
+Spec = Union[RunSpec, GroupSpec, BatchSpec]
+
+
+def parse_spec(document: object) -> Spec:
     """The document checked and made typed; every problem is a UsageError naming where it is."""
     if not isinstance(document, dict):
         raise UsageError("spec: expected a JSON object")
     if "group" in document:
         return _group(document)
+    if "cases" in document:
+        return _batch(document)
     return _run(document, "spec")
 
 
@@ -120,6 +168,51 @@ def _group(document: dict[str, Any]) -> GroupSpec:
             raise UsageError(f"spec.group[{target}].stdin: a pipe feeds its fd 0 already")
     wall_time = parse_overrides({"wall_time": document.get("wall_time")})["wall_time"]  # "10s", 10, null
     return GroupSpec(runs, joined, wall_time)
+
+
+def _batch(document: dict[str, Any]) -> BatchSpec:
+    if "stdin" in document:
+        raise UsageError("spec.stdin: a batch's cases each have their own (spec.cases[i].stdin)")
+    _only(document, BATCH_KEYS, "spec")
+    run = _run({key: value for key, value in document.items() if key in RUN_KEYS}, "spec")
+    cases = document["cases"]
+    if not isinstance(cases, list) or not cases:
+        raise UsageError("spec.cases: expected a non-empty list of {\"name\": ..., \"stdin\": ..., \"expected\": ...}")
+    parsed = tuple(_case(case, f"spec.cases[{i}]") for i, case in enumerate(cases))
+    names = [case.name for case in parsed]
+    repeated = next((name for name in names if names.count(name) > 1), None)
+    if repeated is not None:
+        raise UsageError(f"spec.cases: the name {repeated!r} is given twice (each case names its result)")
+    compare = document.get("compare")
+    if compare is not None and compare not in COMPARE_MODES:
+        raise UsageError(f"spec.compare: expected one of {', '.join(COMPARE_MODES)}")
+    checker = None if document.get("checker") is None else _checker(document["checker"], "spec.checker")
+    if "checker" in document and "compare" in document:
+        raise UsageError("spec: give compare or checker, not both (the checker does the comparing)")
+    fail_fast = document.get("fail_fast", False)
+    if type(fail_fast) is not bool:
+        raise UsageError("spec.fail_fast: expected true or false")
+    return BatchSpec(run, parsed, compare, checker, fail_fast)
+
+
+def _case(document: object, where: str) -> CaseSpec:
+    if not isinstance(document, dict):
+        raise UsageError(f"{where}: expected a JSON object")
+    _only(document, CASE_KEYS, where)
+    return CaseSpec(_text(document.get("name"), f"{where}.name"),
+                    _content(document.get("stdin", ""), f"{where}.stdin")[0],
+                    None if document.get("expected") is None else _content(document["expected"], f"{where}.expected")[0])
+
+
+def _checker(document: object, where: str) -> CheckerSpec:
+    if not isinstance(document, dict) or "content" not in document:
+        raise UsageError(f"{where}: expected {{\"name\": ..., \"content\": ..., \"profile\": ...}}")
+    _only(document, CHECKER_KEYS, where)
+    name = _text(document.get("name", "checker"), f"{where}.name")
+    if "/" in name:
+        raise UsageError(f"{where}.name: a file name, without /")
+    profile = None if document.get("profile") is None else _text(document["profile"], f"{where}.profile")
+    return CheckerSpec(name, _content(document["content"], f"{where}.content")[0], profile)
 
 
 def _pipe(pipe: object, where: str, members: int) -> tuple[int, int, int, int]:
@@ -205,14 +298,25 @@ def spec_schema() -> dict[str, object]:
         "type": "object", "additionalProperties": False, "required": ["base64"],
         "properties": {"base64": {"type": "string"}, "mode": {"type": "integer", "minimum": 0, "maximum": 511}}}]}
     strings = {"type": "array", "items": {"type": "string"}}
-    run = {"type": "object", "additionalProperties": False,
-           "oneOf": [{"required": ["argv"], "not": {"anyOf": [{"required": ["script"]}, {"required": ["args"]}]}},
-                     {"required": ["script"], "not": {"required": ["argv"]}}],
-           "properties": {
-               "profile": {"type": "string", "minLength": 1}, "argv": {**strings, "minItems": 1},
-               "script": {"type": "string", "minLength": 1}, "args": strings, "stdin": content,
-               "files": {"type": "object", "additionalProperties": file_content}, "collect": strings,
-               "limits": limits_schema(), "env": {"type": "object", "additionalProperties": {"type": "string"}}}}
+    text = {"type": "string", "minLength": 1}
+    program = [{"required": ["argv"], "not": {"anyOf": [{"required": ["script"]}, {"required": ["args"]}]}},
+               {"required": ["script"], "not": {"required": ["argv"]}}]
+    run_properties = {
+        "profile": text, "argv": {**strings, "minItems": 1}, "script": text, "args": strings, "stdin": content,
+        "files": {"type": "object", "additionalProperties": file_content}, "collect": strings,
+        "limits": limits_schema(), "env": {"type": "object", "additionalProperties": {"type": "string"}}}
+    run = {"type": "object", "additionalProperties": False, "oneOf": program, "properties": run_properties}
+    case = {"type": "object", "additionalProperties": False, "required": ["name"],
+            "properties": {"name": text, "stdin": content, "expected": {"anyOf": [content, {"type": "null"}]}}}
+    checker = {"type": "object", "additionalProperties": False, "required": ["content"],
+               "properties": {"name": {**text, "pattern": "^[^/]+$"}, "content": content,
+                              "profile": {"anyOf": [text, {"type": "null"}]}}}
+    batch = {"type": "object", "additionalProperties": False, "required": ["cases"], "oneOf": program,
+             "not": {"required": ["compare", "checker"]},
+             "properties": {**{key: value for key, value in run_properties.items() if key != "stdin"},
+                            "cases": {"type": "array", "minItems": 1, "items": case},
+                            "compare": {"enum": [*COMPARE_MODES, None]},
+                            "checker": {"anyOf": [checker, {"type": "null"}]}, "fail_fast": {"type": "boolean"}}}
     def end(fds: tuple[int, ...]) -> dict[str, object]:
         return {"type": "array", "minItems": 2, "items": False,
                 "prefixItems": [{"type": "integer", "minimum": 0}, {"enum": list(fds)}]}
@@ -224,7 +328,7 @@ def spec_schema() -> dict[str, object]:
                             "pipes": {"type": "array", "items": pipe},
                             "wall_time": limits_schema()["properties"]["wall_time"]}}  # type: ignore[index]
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": "sandbox run spec",
-            "$defs": {"run": run}, "oneOf": [{"$ref": "#/$defs/run"}, group]}
+            "$defs": {"run": run}, "oneOf": [{"$ref": "#/$defs/run"}, group, batch]}
 
 
 def collected(files: Mapping[str, bytes]) -> dict[str, str]:

@@ -1,7 +1,7 @@
 """`sandbox worker`: runs taken from a Celery queue on Redis, on as many machines as a judge needs.  Side: parent.
 
-Issue 19.  The task `sandbox.run` takes one run spec document (or a group), as sandbox.runspec takes it,
-and returns its result document; a client needs only Celery:
+Issue 19.  The task `sandbox.run` takes one run spec document (or a group, or a batch of cases with a checker),
+as sandbox.runspec takes it, and returns its result document; a client needs only Celery:
 
     Celery(broker=URL, backend=URL).send_task("sandbox.run", args=[spec]).get()
 
@@ -47,6 +47,9 @@ FILE_CACHE_SIZE = 1 << 30
 VISIBILITY_TIMEOUT = 300.0
 REDIS_SCHEMES = ("redis", "rediss", "redis+socket")
 CONNECT_TIMEOUT = 5.0
+# Characters of a result in the INFO line Celery logs per job (its default, 1024, would put much of a
+# program's output, which may be a contestant's, into the journal).
+RESULT_IN_LOG = 160
 
 
 def make_app(broker: str, visibility_timeout: float = VISIBILITY_TIMEOUT) -> Celery:
@@ -59,8 +62,9 @@ def make_app(broker: str, visibility_timeout: float = VISIBILITY_TIMEOUT) -> Cel
         broker_connection_retry_on_startup=True, worker_hijack_root_logger=True,
         result_extended=False, task_track_started=False,
     )
-    app.task(name=TASK, bind=True, acks_late=True, reject_on_worker_lost=True, throws=(SandboxError,))(run)
-    app.task(name=PUT_TASK, bind=True, acks_late=True, reject_on_worker_lost=True, throws=(SandboxError,))(put)
+    for name, function in ((TASK, run), (PUT_TASK, put)):
+        app.task(name=name, bind=True, acks_late=True, reject_on_worker_lost=True, throws=(SandboxError,),
+                 resultrepr_maxsize=RESULT_IN_LOG)(function)
     return app
 
 
@@ -131,7 +135,8 @@ def check_broker(url: str) -> None:
                         step="broker") from None
 
 
-def serve(url: str, concurrency: Optional[int], visibility_timeout: float, file_cache_size: Optional[int] = None) -> int:
+def serve(url: str, concurrency: Optional[int], visibility_timeout: float, file_cache_size: Optional[int] = None,
+          loglevel: str = "INFO") -> int:
     """Run a worker until it is stopped; `concurrency` pool processes (default: one per core we may use)."""
     if concurrency is not None and concurrency < 1:
         raise UsageError(f"worker --concurrency {concurrency}: expected 1 or more")
@@ -144,7 +149,7 @@ def serve(url: str, concurrency: Optional[int], visibility_timeout: float, file_
     _PIN["parent"] = os.getpid()
     _pool_scratch_dir()
     app = make_app(url, visibility_timeout)
-    app.worker_main(["worker", "--pool", "prefork", "--concurrency", str(slots), "--loglevel", "INFO",
+    app.worker_main(["worker", "--pool", "prefork", "--concurrency", str(slots), "--loglevel", loglevel,
                      "--hostname", f"sandbox-{os.getpid()}@%h", "--without-gossip", "--without-mingle",
                      "--without-heartbeat"])
     return 0

@@ -87,3 +87,39 @@ def test_a_group_spec_joins_an_interactive_solution_and_its_interactor(tmp_path)
         "pipes": [{"from": [0, 1], "to": [1, 0]}, {"from": [1, 1], "to": [0, 0]}], "wall_time": "10s",
     })
     assert completed.returncode == 1 and document["results"][1]["exit_code"] == 1  # the interactor's "wrong"
+
+
+DIVIDE = Path(__file__).resolve().parents[2] / "examples" / "judge" / "divide"
+SOLUTION = "a, b = map(int, input().split()); print(a / b)"
+
+
+def test_a_batch_spec_runs_each_case_and_its_checker_from_the_document(tmp_path):
+    """A batch carries the program, every case and the checker's own bytes; each case is judged by the
+    checker in a box of its own, as `--cases DIR --checker` judges; the document is --cases' --json."""
+    checker = (DIVIDE / "checker.py").read_text()
+    document = {"profile": "py3", "argv": ["python3", "solution.py"], "files": {"solution.py": SOLUTION},
+                "limits": {"cpu_time": "2s"},
+                "cases": [{"name": "1", "stdin": "1 3\n", "expected": "0.333333333\n"},
+                          {"name": "2", "stdin": "2 0\n", "expected": "0\n"},
+                          {"name": "3", "stdin": "10 4\n", "expected": "2.5\n"}],
+                "checker": {"name": "checker.py", "content": checker}}
+    completed, result = spec_run(tmp_path, document)
+    assert completed.returncode == 1, completed.stderr.decode()
+    assert [(c["case"], c["verdict"]) for c in result["cases"]] == [("1", "OK"), ("2", "RE"), ("3", "OK")]
+    assert result["verdict"] == "RE" and result["skipped"] == []
+    assert result["cases"][0]["checker_message"] is not None and result["cases"][1]["checker_message"] is None
+    wrong = {**document, "files": {"solution.py": "input(); print(0.3)"}, "fail_fast": True}
+    completed, result = spec_run(tmp_path, wrong)
+    assert completed.returncode == 1 and result["verdict"] == "WA" and result["skipped"] == ["2", "3"]
+    assert "checker: wrong answer" in result["cases"][0]["message"]
+
+
+def test_a_batch_spec_compares_without_a_checker_and_passes_with_exit_0(tmp_path):
+    from sandbox import run_spec
+
+    document = {"profile": "py3", "argv": ["python3", "-c", "print(sum(map(int, input().split())))"],
+                "cases": [{"name": "a", "stdin": "1 2", "expected": "3  \n\n"}, {"name": "b", "stdin": "5 5"}],
+                "compare": "lines"}
+    completed, result = spec_run(tmp_path, document)
+    assert completed.returncode == 0 and result["verdict"] == "OK", completed.stderr.decode()
+    assert run_spec({**document, "compare": "exact"})["cases"][0]["verdict"] == "WA"

@@ -12,7 +12,7 @@ from conftest import schema_validator
 
 from sandbox.errors import UsageError
 from sandbox.profile import shipped_profiles_dir
-from sandbox.spec import GroupSpec, RunSpec, parse_spec, spec_schema
+from sandbox.spec import BatchSpec, CaseSpec, CheckerSpec, GroupSpec, RunSpec, parse_spec, spec_schema
 
 SCHEMA_PATH = os.path.join(shipped_profiles_dir(), "spec.schema.json")
 B64 = base64.b64encode(b"\x00\xffbinary").decode()
@@ -55,11 +55,25 @@ def test_a_group_and_its_pipes():
     assert isinstance(spec, GroupSpec) and spec.pipes == ((0, 1, 1, 0),) and spec.wall_time == 5.0
 
 
+def test_a_batch_of_cases_with_a_checker():
+    spec = parse_spec({"profile": "native", "argv": ["./solution"], "files": {"solution": {"base64": B64, "mode": 0o755}},
+                       "limits": {"cpu_time": "1s"}, "fail_fast": True,
+                       "cases": [{"name": "1", "stdin": "1 2\n", "expected": "3\n"}, {"name": "big", "stdin": {"base64": B64}}],
+                       "checker": {"name": "check.py", "content": "import sys\n"}})
+    assert isinstance(spec, BatchSpec) and spec.fail_fast and spec.compare is None
+    assert spec.cases == (CaseSpec("1", b"1 2\n", b"3\n"), CaseSpec("big", b"\x00\xffbinary", None))
+    assert spec.checker == CheckerSpec("check.py", b"import sys\n", None)
+    assert spec.run.argv == ("./solution",) and "stdin" not in spec.run.run_kwargs(piped_stdin=True)
+
+
 VALID = [
     {"argv": ["true"]},
     {"profile": "/etc/box.yaml", "script": "s.py", "args": []},
     {"argv": ["x"], "stdin": "", "files": {}, "collect": [], "limits": {"wall_time": 2.5, "pids": 8}, "env": {}},
     {"group": [{"argv": ["a"]}, {"argv": ["b"]}], "pipes": [{"from": [0, 1], "to": [1, 0]}, {"from": [1, 1], "to": [0, 0]}]},
+    {"argv": ["a"], "cases": [{"name": "1"}], "compare": "exact", "fail_fast": False},
+    {"script": "s.py", "cases": [{"name": "1", "stdin": {"base64": B64}, "expected": None}],
+     "checker": {"content": {"base64": B64}, "profile": "native"}, "collect": ["out"]},
 ]
 
 
@@ -92,6 +106,17 @@ INVALID = [
      "feeds its fd 0"),
     ({"group": [{"argv": ["a"]}, {"argv": ["b"]}], "argv": ["c"]}, "unknown key(s) argv"),
     ({"group": [{"argv": ["a"]}], "wall_time": "soon"}, "limit wall_time"),
+    ({"argv": ["a"], "cases": []}, "spec.cases: expected a non-empty list"),
+    ({"argv": ["a"], "cases": [{"name": "1"}], "stdin": "x"}, "spec.stdin: a batch's cases each have their own"),
+    ({"argv": ["a"], "cases": [{"stdin": "x"}]}, "spec.cases[0].name: expected a non-empty string"),
+    ({"argv": ["a"], "cases": [{"name": "1", "answer": "x"}]}, "spec.cases[0]: unknown key(s) answer"),
+    ({"argv": ["a"], "cases": [{"name": "1"}, {"name": "1"}]}, "is given twice"),
+    ({"argv": ["a"], "cases": [{"name": "1"}], "compare": "fuzzy"}, "spec.compare: expected one of lines, exact"),
+    ({"argv": ["a"], "cases": [{"name": "1"}], "compare": "exact", "checker": {"content": "x"}}, "not both"),
+    ({"argv": ["a"], "cases": [{"name": "1"}], "checker": {"name": "c.py"}}, "spec.checker: expected"),
+    ({"argv": ["a"], "cases": [{"name": "1"}], "checker": {"name": "../c", "content": "x"}}, "without /"),
+    ({"argv": ["a"], "cases": [{"name": "1"}], "fail_fast": 1}, "spec.fail_fast: expected true or false"),
+    ({"cases": [{"name": "1"}]}, "argv (a list) or script"),
 ]
 
 
@@ -100,7 +125,7 @@ def test_what_the_parser_refuses_the_schema_refuses(validator, document, message
     with pytest.raises(UsageError) as refused:
         parse_spec(document)
     assert message in refused.value.message and "\n" not in refused.value.message
-    if message not in ("not base64", "no program 1", "feeds its fd 0"):  # beyond what a JSON Schema can say
+    if message not in ("not base64", "no program 1", "feeds its fd 0", "is given twice"):  # beyond a JSON Schema
         assert list(validator.iter_errors(document)), f"the schema takes {document}"
 
 
