@@ -16,7 +16,7 @@ import pickle
 import socket
 from typing import Any, Iterator, Optional
 
-from ._record import astuple, dataclass
+from ._record import dataclass
 from .streams import write_all
 
 # Record kinds, in the order a healthy run sends them.
@@ -30,35 +30,43 @@ _PIPE_BUF = 4096
 
 @dataclass(frozen=True)
 class InitFds:
-    """The descriptors an init starts a run with; procs is -1 without a cgroup."""
+    """The descriptors an init starts a run with; procs is empty without a cgroup."""
 
     stdin: int
     stdout: int
     stderr: int
     plan: int
     status: int
-    procs: int = -1  # the box cgroup's cgroup.procs, or -1 without a cgroup
+    # The box cgroup's cgroup.procs in each hierarchy: one on cgroup v2, one per hierarchy on v1; () without.
+    procs: tuple[int, ...] = ()
     files: int = -1  # a memfd: files in (transfer.packing.pack_files), then the collected files out; or -1
 
     def as_list(self) -> list[int]:
-        return [fd for fd in astuple(self) if fd >= 0]
+        return [self.stdin, self.stdout, self.stderr, self.plan, self.status, *self.procs,
+                *([self.files] if self.files >= 0 else [])]
 
 
-_OPTIONAL = ("procs", "files")
+MAX_PROCS = 8  # hierarchies a box joins at most (_lastmile.c's MAX_CGROUP_FDS)
 
 
 def send_init_fds(sock: socket.socket, verb: bytes, fds: InitFds) -> None:
-    """One message: the verb, the names of the optional descriptors present, and all of them."""
-    present = [name.encode() for name in _OPTIONAL if getattr(fds, name) >= 0]
+    """One message: the verb, a name per optional descriptor present ("procs" once per hierarchy,
+    "files"), and all of them, in that order."""
+    present = [b"procs"] * len(fds.procs) + ([b"files"] if fds.files >= 0 else [])
     socket.send_fds(sock, [b" ".join([verb, *present])], fds.as_list())
 
 
 def receive_init_fds(sock: socket.socket, verb: bytes) -> Optional[InitFds]:
     """The other end of send_init_fds; None at EOF or for anything else (its fds closed)."""
-    message, fds, _, _ = socket.recv_fds(sock, 64, 5 + len(_OPTIONAL))
+    message, fds, _, _ = socket.recv_fds(sock, 256, 6 + MAX_PROCS)
     words = message.split()
-    if words[:1] == [verb] and len(fds) == 4 + len(words) and all(w.decode() in _OPTIONAL for w in words[1:]):
-        return InitFds(*fds[:5], **{name.decode(): fd for name, fd in zip(words[1:], fds[5:])})
+    names = words[1:]
+    procs = names.count(b"procs")
+    if (words[:1] == [verb] and len(fds) == 5 + len(names) and procs <= MAX_PROCS
+            and names == [b"procs"] * procs + [b"files"] * (len(names) - procs) and len(names) - procs <= 1):
+        stdin, stdout, stderr, plan, status = fds[:5]
+        return InitFds(stdin, stdout, stderr, plan, status, procs=tuple(fds[5:5 + procs]),
+                       files=fds[5 + procs] if len(names) > procs else -1)
     for fd in fds:
         os.close(fd)
     return None

@@ -127,8 +127,8 @@ def _init(handover: int, lifeline: int) -> None:
     forked = time.perf_counter()
     target = launch_program(step, plan.argv, plan.env, plan.cwd, plan.rlimits, bpf, fds.procs)   # 10-11
     step.times["target: fork to execve"] = round((time.perf_counter() - forked) * 1000, 3)
-    if fds.procs >= 0:
-        os.close(fds.procs)
+    for procs in fds.procs:
+        os.close(procs)
     _channel.send_record(step.status_fd, _channel.EXECUTING, max_rss=_own_peak_memory())          # 12
     _close_stdio()                                  # 13. the program's output ends when the program's does
     _channel.send_record(step.status_fd, _channel.STARTED)
@@ -168,7 +168,7 @@ def _close_stdio() -> None:
 
 
 def launch_program(step: Step, argv: tuple[str, ...], env_pairs: tuple[tuple[str, str], ...], cwd: str,
-                   limits: tuple[rlimits.RlimitSpec, ...], bpf: bytes, cgroup_fd: int = -1,
+                   limits: tuple[rlimits.RlimitSpec, ...], bpf: bytes, cgroup_fds: tuple[int, ...] = (),
                    death_signal: int = 0, lifeline: int = -1) -> int:
     """Start the program, confined, and return its pid once it has exec'd: the box's program (from the
     init) or a `sandbox exec` command (from its helper, live/exec.py), which get exactly the same
@@ -179,7 +179,7 @@ def launch_program(step: Step, argv: tuple[str, ...], env_pairs: tuple[tuple[str
     1 every signal to its default (Python ignores SIGPIPE and SIGXFSZ; exec would keep that);
     2 setsid (no controlling terminal: no TIOCSTI into the caller's); 3 the rlimits, never above the
     hard limit it has; 4 close every descriptor but 0-2 (nothing of the caller's leaks in); 5 the
-    parent-death signal, if asked; 6 chdir; 7 join the box's cgroup, as late as possible so only the
+    parent-death signal, if asked; 6 chdir; 7 join the box's cgroup (in each hierarchy on cgroup v1), as late as possible so only the
     program is charged, and a cgroup namespace rooted there; 8 its own session keyring, no_new_privs,
     an empty bounding set; 9 every signal unblocked; 10 seccomp, last: the filter also binds its own
     next call; 11 execve, with the plan's environment only."""
@@ -190,9 +190,9 @@ def launch_program(step: Step, argv: tuple[str, ...], env_pairs: tuple[tuple[str
     except OSError as e:
         _report(step.status_fd, _exec_failure(argv[0], e.errno or 0, e.strerror or ""))
     failures, failure_pipe = os.pipe2(os.O_CLOEXEC)   # EOF without a record: the exec happened
-    keep = (0, 1, 2, failure_pipe, cgroup_fd, lifeline)
+    keep = (0, 1, 2, failure_pipe, *cgroup_fds, lifeline)
     pid = step("start the target", sc.spawn_confined, path, argv, tuple(env.items()), cwd, rlimits.numbered(limits),
-               keep, cgroup_fd, bpf, privs.last_capability(), failure_pipe, death_signal, lifeline)
+               keep, cgroup_fds, bpf, privs.last_capability(), failure_pipe, death_signal, lifeline)
     os.close(failure_pipe)
     failure = _read_all(failures)
     if failure:

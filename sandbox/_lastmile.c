@@ -67,6 +67,8 @@ struct limit {
     struct rlimit value;
 };
 
+#define MAX_CGROUP_FDS 8
+
 /* What the child needs, prepared by the parent before the clone. */
 struct last_mile {
     const char *path;
@@ -77,7 +79,8 @@ struct last_mile {
     Py_ssize_t n_limits;
     int *keep;              /* sorted, no negatives */
     Py_ssize_t n_keep;
-    int cgroup_fd;
+    int cgroup_fds[MAX_CGROUP_FDS];  /* each hierarchy's cgroup.procs: one on cgroup v2, one per v1 hierarchy */
+    Py_ssize_t n_cgroup_fds;
     struct sock_fprog filter;
     int last_cap;
     int error_fd;
@@ -149,10 +152,13 @@ static int child(void *arg)
     }
     if (syscall(SYS_chdir, m->cwd) < 0)
         fail(m, STEP_CWD);
-    if (m->cgroup_fd >= 0) {  /* as cgroup.join, then a cgroup namespace rooted there: the program sees "/" */
-        if (syscall(SYS_write, m->cgroup_fd, "0", 1) < 0)
+    /* As cgroup.join, in every hierarchy, then a cgroup namespace rooted there: the program sees "/". */
+    for (Py_ssize_t i = 0; i < m->n_cgroup_fds; i++) {
+        if (syscall(SYS_write, m->cgroup_fds[i], "0", 1) < 0)
             fail(m, STEP_CGROUP);
-        (void)syscall(SYS_close, m->cgroup_fd);
+        (void)syscall(SYS_close, m->cgroup_fds[i]);
+    }
+    if (m->n_cgroup_fds > 0) {
         if (syscall(SYS_unshare, CLONE_NEWCGROUP) < 0)
             fail(m, STEP_CGROUP);
     }
@@ -222,12 +228,31 @@ static int rlimit_value(PyObject *number, rlim_t *value)
     return 0;
 }
 
-static int read_plain_values(struct last_mile *m, PyObject *rlimits, PyObject *keep_fds)
+static int read_fds(PyObject *tuple, int *fds, Py_ssize_t *n)
 {
-    if (!PyList_Check(rlimits) || !PyTuple_Check(keep_fds)) {
-        PyErr_SetString(PyExc_TypeError, "rlimits must be a list, keep_fds a tuple");
+    *n = 0;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(tuple); i++) {
+        int fd = _PyLong_AsInt(PyTuple_GET_ITEM(tuple, i));
+        if (fd == -1 && PyErr_Occurred())
+            return -1;
+        if (fd >= 0)
+            fds[(*n)++] = fd;
+    }
+    return 0;
+}
+
+static int read_plain_values(struct last_mile *m, PyObject *rlimits, PyObject *keep_fds, PyObject *cgroup_fds)
+{
+    if (!PyList_Check(rlimits) || !PyTuple_Check(keep_fds) || !PyTuple_Check(cgroup_fds)) {
+        PyErr_SetString(PyExc_TypeError, "rlimits must be a list, keep_fds and cgroup_fds tuples");
         return -1;
     }
+    if (PyTuple_GET_SIZE(cgroup_fds) > MAX_CGROUP_FDS) {
+        PyErr_SetString(PyExc_ValueError, "cgroup_fds: too many");
+        return -1;
+    }
+    if (read_fds(cgroup_fds, m->cgroup_fds, &m->n_cgroup_fds) < 0)
+        return -1;
     m->n_limits = PyList_GET_SIZE(rlimits);
     m->limits = PyMem_New(struct limit, m->n_limits + 1);
     m->keep = PyMem_New(int, PyTuple_GET_SIZE(keep_fds) + 1);
@@ -243,31 +268,25 @@ static int read_plain_values(struct last_mile *m, PyObject *rlimits, PyObject *k
             || rlimit_value(hard, &m->limits[i].value.rlim_max) < 0)
             return -1;
     }
-    m->n_keep = 0;
-    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(keep_fds); i++) {
-        int fd = _PyLong_AsInt(PyTuple_GET_ITEM(keep_fds, i));
-        if (fd == -1 && PyErr_Occurred())
-            return -1;
-        if (fd >= 0)
-            m->keep[m->n_keep++] = fd;
-    }
+    if (read_fds(keep_fds, m->keep, &m->n_keep) < 0)
+        return -1;
     qsort(m->keep, m->n_keep, sizeof *m->keep, compare_ints);
     return 0;
 }
 
 static PyObject *spawn(PyObject *Py_UNUSED(self), PyObject *args, PyObject *kwargs)
 {
-    static char *keywords[] = {"path", "argv", "envp", "cwd", "rlimits", "keep_fds", "cgroup_fd", "bpf",
+    static char *keywords[] = {"path", "argv", "envp", "cwd", "rlimits", "keep_fds", "cgroup_fds", "bpf",
                                "last_cap", "error_fd", "death_signal", "lifeline", NULL};
     struct last_mile m = {0};
-    PyObject *argv, *envp, *rlimits, *keep_fds, *result = NULL;
+    PyObject *argv, *envp, *rlimits, *keep_fds, *cgroup_fds, *result = NULL;
     Py_buffer bpf = {0};
 
     m.death_signal = 0;
     m.lifeline = -1;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "yO!O!yO!O!iy*ii|ii:spawn", keywords, &m.path,
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "yO!O!yO!O!O!y*ii|ii:spawn", keywords, &m.path,
                                      &PyList_Type, &argv, &PyList_Type, &envp, &m.cwd, &PyList_Type, &rlimits,
-                                     &PyTuple_Type, &keep_fds, &m.cgroup_fd, &bpf, &m.last_cap, &m.error_fd,
+                                     &PyTuple_Type, &keep_fds, &PyTuple_Type, &cgroup_fds, &bpf, &m.last_cap, &m.error_fd,
                                      &m.death_signal, &m.lifeline))
         return NULL;
     if (bpf.len == 0 || bpf.len % sizeof(struct sock_filter) || bpf.len / sizeof(struct sock_filter) > BPF_MAXINSNS) {
@@ -277,7 +296,7 @@ static PyObject *spawn(PyObject *Py_UNUSED(self), PyObject *args, PyObject *kwar
     m.filter.len = (unsigned short)(bpf.len / sizeof(struct sock_filter));
     m.filter.filter = bpf.buf;
     if ((m.argv = string_array(argv, "argv")) == NULL || (m.envp = string_array(envp, "envp")) == NULL
-        || read_plain_values(&m, rlimits, keep_fds) < 0)
+        || read_plain_values(&m, rlimits, keep_fds, cgroup_fds) < 0)
         goto done;
 
     char *stack = mmap(NULL, CHILD_STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
@@ -311,7 +330,7 @@ done:
 
 static PyMethodDef methods[] = {
     {"spawn", (PyCFunction)(void (*)(void))spawn, METH_VARARGS | METH_KEYWORDS,
-     "spawn(path, argv, envp, cwd, rlimits, keep_fds, cgroup_fd, bpf, last_cap, error_fd, death_signal=0, "
+     "spawn(path, argv, envp, cwd, rlimits, keep_fds, cgroup_fds, bpf, last_cap, error_fd, death_signal=0, "
      "lifeline=-1) -> pid\n\nClone a child that confines itself and execs path; returns once it has exec'd "
      "or failed (a failure: a (step, errno) record of two native ints on error_fd, exit status 127)."},
     {NULL, NULL, 0, NULL},

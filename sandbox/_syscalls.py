@@ -267,7 +267,7 @@ def last_mile_steps() -> tuple[str, ...]:
 
 
 def spawn_confined(path: str, argv: tuple[str, ...], env_pairs: tuple[tuple[str, str], ...], cwd: str,
-                   limits: list[tuple[int, int, int]], keep_fds: tuple[int, ...], cgroup_fd: int, bpf: bytes,
+                   limits: list[tuple[int, int, int]], keep_fds: tuple[int, ...], cgroup_fds: tuple[int, ...], bpf: bytes,
                    last_cap: int, error_fd: int, death_signal: int = 0, lifeline: int = -1) -> int:
     """Clone a child that confines itself and execs `path` (_lastmile.c, where each of its system calls
     is made, in order); returns its pid once it has exec'd or failed.  A failure is a record of two
@@ -275,5 +275,5 @@ def spawn_confined(path: str, argv: tuple[str, ...], env_pairs: tuple[tuple[str,
     return int(_last_mile().spawn(
         os.fsencode(path), [os.fsencode(arg) for arg in argv],
         [os.fsencode(name) + b"=" + os.fsencode(value) for name, value in env_pairs], os.fsencode(cwd),
-        limits, keep_fds, cgroup_fd, bpf, last_cap, error_fd, death_signal, lifeline,
+        limits, keep_fds, cgroup_fds, bpf, last_cap, error_fd, death_signal, lifeline,
     ))

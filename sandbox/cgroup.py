@@ -310,10 +310,10 @@ class RunCgroup:
     def _file(self, name: str) -> str:
         return os.path.join(self.path, name)
 
-    def open_procs(self) -> int:
-        """A descriptor on cgroup.procs for the program to join with: opened here, with the
-        caller's credentials and cgroup namespace, which the kernel checks at write time."""
-        return os.open(self._file("cgroup.procs"), os.O_WRONLY | os.O_CLOEXEC)
+    def open_procs(self) -> tuple[int, ...]:
+        """The descriptors the program joins with (cgroup v2: one, on cgroup.procs): opened here,
+        with the caller's credentials and cgroup namespace, which the kernel checks at write time."""
+        return (os.open(self._file("cgroup.procs"), os.O_WRONLY | os.O_CLOEXEC),)
 
     def cpu_usec(self) -> int:
         return self._stat("cpu.stat").get("usage_usec", 0)

@@ -243,8 +243,8 @@ def _launch(prepared: Prepared, streams: BoxStreams, run_cgroup: Optional[cgroup
         status_read, status_write = os.pipe2(os.O_CLOEXEC)
         handed.append(status_write)
         try:
-            procs = run_cgroup.open_procs() if run_cgroup else -1
-            handed.append(procs)
+            procs = run_cgroup.open_procs() if run_cgroup else ()
+            handed.extend(procs)
             init = _start(launch, InitFds(streams.stdin, streams.stdout, streams.stderr, plan_fd, status_write,
                                           procs, files))
         except BaseException:

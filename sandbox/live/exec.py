@@ -55,7 +55,7 @@ def exec_in(box: LiveBox, argv: Sequence[str], env: dict[str, str]) -> Finished:
     pidfd = control.open_box_program(box)  # the program's namespaces, held whatever becomes of its pid
     if pidfd is None:
         raise UsageError(f"sandbox {box.name} has ended")
-    procs = -1
+    procs: tuple[int, ...] = ()
     if box.cgroup:
         if cgroup.RunCgroup(box.cgroup).current().frozen:
             os.close(pidfd)
@@ -75,11 +75,11 @@ def exec_in(box: LiveBox, argv: Sequence[str], env: dict[str, str]) -> Finished:
             privs.die_with_parent(lifeline)  # an exec interrupted or killed takes its command along
             for source, target in ((streams.stdin, 0), (streams.stdout, 1), (streams.stderr, 2)):
                 os.dup2(source, target)
-            _child.close_fds_except(0, 1, 2, pidfd, procs, fail_write)
+            _child.close_fds_except(0, 1, 2, pidfd, *procs, fail_write)
             _helper(pidfd, procs, tuple(argv), environment, confinement, fail_write)
         finally:
             os._exit(EXIT_HELPER_FAILED)
-    for fd in {pidfd, procs, in_read, fail_write, lifeline} - {-1}:
+    for fd in {pidfd, *procs, in_read, fail_write, lifeline}:
         os.close(fd)
     streams.handed_over()
     threading.Thread(target=_copy_stdin, args=(in_write,), daemon=True).start()
@@ -106,12 +106,12 @@ def exec_in(box: LiveBox, argv: Sequence[str], env: dict[str, str]) -> Finished:
     return Finished(128 - code if code < 0 else code)
 
 
-def _helper(pidfd: int, procs: int, argv: tuple[str, ...], env: tuple[tuple[str, str], ...],
+def _helper(pidfd: int, procs: tuple[int, ...], argv: tuple[str, ...], env: tuple[tuple[str, str], ...],
             confinement: Confinement, fail_write: int) -> None:
     """Steps 1-5 of the module docstring; a failing step is reported on fail_write."""
     step = _child.Step(fail_write)
-    if procs >= 0:
-        step("cgroup", cgroup.join, procs)                                          # 1
+    for fd in procs:
+        step("cgroup", cgroup.join, fd)                                             # 1
     step("not dumpable", privs.make_undumpable)                                     # 2
     step("namespaces", sc.setns, pidfd, _child.NAMESPACES)                          # 3
     os.close(pidfd)

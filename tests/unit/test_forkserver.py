@@ -33,15 +33,16 @@ def distinct_files(tmp_path, count: int) -> list[int]:
 def assert_same_files_by_name(sent: InitFds, received: InitFds) -> None:
     for name in ("stdin", "stdout", "stderr", "plan", "status", "procs", "files"):
         mine, got = getattr(sent, name), getattr(received, name)
-        assert (mine >= 0) == (got >= 0), name
-        if mine >= 0:
-            assert os.fstat(mine).st_ino == os.fstat(got).st_ino and mine != got, name
+        mine, got = (mine, got) if name == "procs" else ((mine,) if mine >= 0 else (), (got,) if got >= 0 else ())
+        assert len(mine) == len(got), name
+        for ours, theirs in zip(mine, got):
+            assert os.fstat(ours).st_ino == os.fstat(theirs).st_ino and ours != theirs, name
 
 
 @pytest.mark.parametrize("with_cgroup", [True, False])
 def test_handover_gives_the_init_the_same_files_in_order(tmp_path, with_cgroup):
     files = distinct_files(tmp_path, 6 if with_cgroup else 5)
-    sent = InitFds(*files) if with_cgroup else InitFds(*files, procs=-1)
+    sent = InitFds(*files[:5], procs=tuple(files[5:]))
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     with ours, theirs:
         taker = threading.Thread(target=lambda: taken.append(_channel.take_over(theirs)))
@@ -50,7 +51,7 @@ def test_handover_gives_the_init_the_same_files_in_order(tmp_path, with_cgroup):
         _channel.hand_over(ours, sent)  # returns once the other end has them
         taker.join()
         received = taken[0]
-    assert received is not None and (received.procs >= 0) == with_cgroup
+    assert received is not None and bool(received.procs) == with_cgroup
     assert_same_files_by_name(sent, received)
     for fd in sent.as_list() + received.as_list():
         os.close(fd)
@@ -86,16 +87,17 @@ def test_a_garbled_server_reply_is_a_setup_error():
         _init_from_reply(b"what?", [])
 
 
-@pytest.mark.parametrize("procs, files", [(True, False), (False, True), (True, True)])
+@pytest.mark.parametrize("procs, files", [(0, False), (1, False), (0, True), (1, True), (4, True)])
 def test_the_optional_descriptors_keep_their_names_across_a_handover(tmp_path, procs, files):
-    base = distinct_files(tmp_path, 7)
-    sent = InitFds(*base[:5], procs=base[5] if procs else -1, files=base[6] if files else -1)
+    """procs: one per cgroup hierarchy the box joins (v2: one; v1: one per controller's hierarchy)."""
+    base = distinct_files(tmp_path, 10)
+    sent = InitFds(*base[:5], procs=tuple(base[5:5 + procs]), files=base[9] if files else -1)
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     with ours, theirs:
         _channel.send_init_fds(ours, b"spawn", sent)
         received = _channel.receive_init_fds(theirs, b"spawn")
     assert received is not None
-    assert (received.procs >= 0, received.files >= 0) == (procs, files)
+    assert (len(received.procs), received.files >= 0) == (procs, files)
     assert_same_files_by_name(sent, received)
     for fd in base + received.as_list():
         os.close(fd)

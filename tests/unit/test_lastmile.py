@@ -32,13 +32,13 @@ def _under_a_filter() -> bool:
         return any(line.split() == ["Seccomp:", "2"] for line in status)
 
 
-def _spawn(path: str = "/bin/true", cwd: str = "/", limits=(), cgroup_fd: int = -1, bpf: bytes = ALLOW_ALL,
+def _spawn(path: str = "/bin/true", cwd: str = "/", limits=(), cgroup_fds: tuple = (), bpf: bytes = ALLOW_ALL,
            last_cap: int = -1, death_signal: int = 0) -> tuple[bytes, int]:
     """The C spawn alone: (its failure record, the child's wait status)."""
     records, record_pipe = os.pipe2(os.O_CLOEXEC)
     try:
-        pid = sc.spawn_confined(path, ("prog",), (), cwd, list(limits), (0, 1, 2, record_pipe, cgroup_fd),
-                                cgroup_fd, bpf, last_cap, record_pipe, death_signal)
+        pid = sc.spawn_confined(path, ("prog",), (), cwd, list(limits), (0, 1, 2, record_pipe, *cgroup_fds),
+                                cgroup_fds, bpf, last_cap, record_pipe, death_signal)
     finally:
         os.close(record_pipe)
     record = os.read(records, 64)
@@ -46,7 +46,7 @@ def _spawn(path: str = "/bin/true", cwd: str = "/", limits=(), cgroup_fd: int = 
     return record, os.waitpid(pid, 0)[1]
 
 
-def _launch(argv=("/bin/true",), cwd: str = "/", cgroup_fd: int = -1, limits=()) -> list[dict]:
+def _launch(argv=("/bin/true",), cwd: str = "/", cgroup_fds: tuple = (), limits=()) -> list[dict]:
     """launch_program in a fork (it ends the process on a failure): the records it sends upward."""
     reader, writer = os.pipe()
     pid = os.fork()
@@ -54,7 +54,7 @@ def _launch(argv=("/bin/true",), cwd: str = "/", cgroup_fd: int = -1, limits=())
         try:
             os.close(reader)
             target = _child.launch_program(_child.Step(writer), tuple(argv), (("PATH", "/usr/bin:/bin"),), cwd,
-                                           tuple(limits), ALLOW_ALL, cgroup_fd)
+                                           tuple(limits), ALLOW_ALL, cgroup_fds)
             os.waitpid(target, 0)
         finally:
             os._exit(0)
@@ -105,11 +105,25 @@ def test_each_step_of_the_child_reports_its_own_failure(step, arguments, expecte
     assert err in expected if isinstance(expected, tuple) else err == expected
 
 
+def test_the_program_joins_every_hierarchy_it_is_given(tmp_path):
+    """cgroup v1: one cgroup.procs per hierarchy, each written "0" (the writer) before the exec.  Plain
+    files stand in for them here (no cgroup of this host is touched); the run ends at the cgroup
+    namespace when this process may not make one, after the joins."""
+    paths = [tmp_path / f"procs{i}" for i in range(3)]
+    fds = tuple(os.open(path, os.O_WRONLY | os.O_CREAT) for path in paths)
+    try:
+        _launch(cgroup_fds=fds)
+    finally:
+        for fd in fds:
+            os.close(fd)
+    assert [path.read_text() for path in paths] == ["0", "0", "0"]
+
+
 def test_a_cgroup_that_cannot_be_joined_reaches_the_supervisor_as_the_cgroup_step(tmp_path):
     (tmp_path / "procs").write_text("")
     read_only = os.open(tmp_path / "procs", os.O_RDONLY)
     try:
-        records = _launch(cgroup_fd=read_only)
+        records = _launch(cgroup_fds=(read_only,))
     finally:
         os.close(read_only)
     assert [(r["kind"], r["step"], r["errno"]) for r in records] == [(_channel.SETUP_FAILED, "cgroup", errno.EBADF)]
@@ -172,7 +186,7 @@ def test_a_signal_during_the_spawn_runs_no_handler_of_ours_in_the_child():
         finally:
             os._exit(0)
     try:
-        record, status = _spawn(cgroup_fd=held)
+        record, status = _spawn(cgroup_fds=(held,))
     finally:
         os.waitpid(signaller, 0)
         os.close(hold)
