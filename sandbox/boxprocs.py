@@ -17,7 +17,7 @@ from typing import Optional
 from . import cgroup
 
 
-def end_box(init: int, init_pidfd: int, run_cgroup: Optional[cgroup.RunCgroup], started: bool) -> None:
+def end_box(init: int, init_pidfd: int, run_cgroup: Optional[cgroup.AnyRunCgroup], started: bool) -> None:
     """The kill request of the supervisor and of `sandbox kill`: end the program, and with it the box.
 
     cgroup.kill where the box has a cgroup of its own; else SIGKILL to the program (PID 2 of

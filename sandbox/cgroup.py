@@ -19,9 +19,12 @@ import functools
 import itertools
 import os
 import time
-from typing import Optional, Sequence
+from typing import TYPE_CHECKING, Optional, Sequence, Union
 
 from ._record import dataclass, field
+
+if TYPE_CHECKING:
+    from . import cgroupv1
 
 # The controllers a box's limits use (limits.py's rows name theirs).  A subtree is usable with any
 # of them delegated: each limit whose controller is missing falls back to its no-cgroup mechanism
@@ -401,6 +404,18 @@ class RunCgroup:
                 if e.errno != errno.EBUSY or time.monotonic() > deadline:
                     raise
                 time.sleep(0.005)
+
+
+AnySubtree = Union["Subtree", "cgroupv1.Subtree"]
+AnyRunCgroup = Union["RunCgroup", "cgroupv1.RunCgroup"]
+
+
+def run_cgroup_at(path: str) -> AnyRunCgroup:
+    """A box's cgroup from the path the live registry keeps: a v2 directory, or a v1 box's memory
+    directory (its cgroups in the other hierarchies found by the same path)."""
+    from . import cgroupv1
+
+    return cgroupv1.RunCgroup.at(path) if cgroupv1.is_v1_directory(path) else RunCgroup(path)
 
 
 def join(procs_fd: int) -> None:

@@ -29,8 +29,10 @@ from .errors import UsageError
 from .units import UnitError, parse_count, parse_cpus, parse_duration, parse_size
 
 # make_plan's `cgroup`: the controllers a box's cgroup has ("memory", "pids", "cpu"); none: no delegated
-# cgroup, every limit as without one.
+# cgroup, every limit as without one.  With CGROUP_V1 among them the box's cgroups are v1 ones
+# (cgroupv1.py): the same limits in v1's files, told as such (V1_MECHANISMS).
 NO_CGROUP: frozenset[str] = frozenset()
+CGROUP_V1 = "cgroup v1"
 UNLIMITED = "unlimited"  # the value (as None is) that removes a limit
 HELPER_PROCESSES = 1     # the box's init counts against the program's RLIMIT_NPROC (it is not in the cgroup)
 CPU_PERIOD_USEC = 100_000
@@ -65,6 +67,13 @@ class Mechanism(enum.Enum):
     NOT_ENFORCED_CPU_NOT_DELEGATED = "not enforced: the cpu controller is not delegated to the cgroup v2 subtree (cpu.max)"
     NOT_ENFORCED_CONTROLLER_NOT_DELEGATED = ("not enforced: the profile enforces it only by a cgroup controller "
                                              "that is not delegated to the cgroup v2 subtree")
+    # The same limits in a box whose cgroups are v1 ones (issue 20: hybrid and legacy hosts).
+    CGROUP_V1_CPUACCT = "cgroup v1 cpuacct.usage (whole box, watched by the supervisor)"
+    CGROUP_V1_MEMORY = "cgroup v1 memory.limit_in_bytes (memory.memsw.limit_in_bytes too where swap is accounted)"
+    CGROUP_V1_PIDS = "cgroup v1 pids.max"
+    NOT_ENFORCED_V1_CPUS = "not enforced: no cpu quota on cgroup v1 boxes (cpu.max is cgroup v2's)"
+    NOT_ENFORCED_V1_CONTROLLER_NOT_DELEGATED = ("not enforced: the profile enforces it only by a cgroup v1 "
+                                                "hierarchy that is not delegated")
 
     @property
     def failure_note(self) -> Optional[str]:
@@ -72,6 +81,14 @@ class Mechanism(enum.Enum):
         as an error of the program, not as a limit verdict."""
         return _FAILURE_NOTES.get(self)
 
+
+V1_MECHANISMS = {
+    Mechanism.CGROUP_CPU_STAT: Mechanism.CGROUP_V1_CPUACCT,
+    Mechanism.CGROUP_MEMORY_MAX: Mechanism.CGROUP_V1_MEMORY,
+    Mechanism.CGROUP_PIDS_MAX: Mechanism.CGROUP_V1_PIDS,
+    Mechanism.NOT_ENFORCED_CPU_NOT_DELEGATED: Mechanism.NOT_ENFORCED_V1_CPUS,
+    Mechanism.NOT_ENFORCED_CONTROLLER_NOT_DELEGATED: Mechanism.NOT_ENFORCED_V1_CONTROLLER_NOT_DELEGATED,
+}
 
 _FAILURE_NOTES = {
     Mechanism.RLIMIT_AS: "memory is capped by RLIMIT_AS, where a failed allocation is an error of the program",

@@ -19,7 +19,7 @@ from ._record import dataclass, field
 from .cgroup import CgroupLimits
 from .errors import UsageError
 from .hostside import HostObject, HostSide, within
-from .limits import NO_CGROUP, Limits, Mechanism, each_set, overridden
+from .limits import CGROUP_V1, NO_CGROUP, V1_MECHANISMS, Limits, Mechanism, each_set, overridden
 from .mountns import MountOp
 from .profile import MountEntry, Profile, SeccompPolicy, SyscallRule
 from .rlimits import RlimitSpec
@@ -403,9 +403,10 @@ def _cgroup_limits(limits: Limits, cgroup: frozenset[str]) -> CgroupLimits:
 
 def _enforced_by(limits: Limits, caller_uid: int, cgroup: frozenset[str], cgroup_only: tuple[str, ...] = (),
                  backstops: bool = True) -> tuple[tuple[str, Mechanism], ...]:
-    """Which mechanism enforces each limit that is set, stated honestly."""
-    return tuple((limit.name, limit.enforced_by(cgroup, caller_uid == 0, limit.name in cgroup_only, backstops))
-                 for limit, _ in each_set(limits))
+    """Which mechanism enforces each limit that is set, stated honestly (a v1 box's in v1's words)."""
+    told = V1_MECHANISMS if CGROUP_V1 in cgroup else {}
+    return tuple((limit.name, told.get(mechanism, mechanism)) for limit, _ in each_set(limits)
+                 for mechanism in [limit.enforced_by(cgroup, caller_uid == 0, limit.name in cgroup_only, backstops)])
 
 
 def _seccomp_rule(rule: SyscallRule) -> SeccompRule:

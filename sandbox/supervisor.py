@@ -58,12 +58,14 @@ def compile_seccomp(spec: seccomp.SeccompSpec, source: str) -> bytes:
     return _bpf_cache[spec]
 
 
-_subtrees: dict[Optional[str], tuple[Optional[cgroup.Subtree], str]] = {}
+_subtrees: dict[Optional[str], tuple[Optional[cgroup.AnySubtree], str]] = {}
 _subtrees_lock = threading.Lock()
 
 
-def cgroup_subtree(explicit: Optional[str], profile: Profile, residents: Sequence[int] = ()) -> Optional[cgroup.Subtree]:
-    """The delegated cgroup v2 subtree boxes go in (prepared and swept once per process), or None.
+def cgroup_subtree(explicit: Optional[str], profile: Profile,
+                   residents: Sequence[int] = ()) -> Optional[cgroup.AnySubtree]:
+    """The delegated cgroup subtree boxes go in (prepared and swept once per process), or None: a v2
+    one, else a v1 one (cgroupv1.py: a hybrid or legacy host), else None.
 
     An explicit root that cannot be used is an error; a profile that requires cgroups
     refuses to run without one (fail closed) rather than get a weaker box.  `residents`:
@@ -72,14 +74,7 @@ def cgroup_subtree(explicit: Optional[str], profile: Profile, residents: Sequenc
     explicit = cgroup.named_root(explicit)
     with _subtrees_lock:
         if explicit not in _subtrees:
-            delegation = cgroup.find_delegation(explicit, residents)
-            problem = delegation.problem if delegation else cgroup.NO_CGROUP_REMEDY
-            subtree = None
-            if delegation and delegation.usable:
-                try:
-                    subtree = cgroup.Subtree(delegation, residents)
-                except OSError as e:
-                    problem = f"preparing {delegation.path} failed: {e.strerror or e}"
+            subtree, problem = _prepared_subtree(explicit, residents)
             if explicit and subtree is None:
                 raise HostError(f"cgroup root {explicit}: {problem}")
             _subtrees[explicit] = (subtree, problem or "")
@@ -89,7 +84,32 @@ def cgroup_subtree(explicit: Optional[str], profile: Profile, residents: Sequenc
     return subtree
 
 
-def box_controllers(profile: Profile, subtree: Optional[cgroup.Subtree]) -> frozenset[str]:
+def _prepared_subtree(explicit: Optional[str], residents: Sequence[int]) -> tuple[Optional[cgroup.AnySubtree], str]:
+    """The subtree found (v2 first, then v1) and prepared, or None and why not."""
+    from . import cgroupv1
+
+    v1 = explicit is not None and cgroupv1.is_v1_directory(explicit)
+    delegation = None if v1 else cgroup.find_delegation(explicit, residents)
+    problem = delegation.problem if delegation else cgroup.NO_CGROUP_REMEDY
+    if delegation and delegation.usable:
+        try:
+            return cgroup.Subtree(delegation, residents), ""
+        except OSError as e:
+            return None, f"preparing {delegation.path} failed: {e.strerror or e}"
+    if explicit and not v1:
+        return None, problem or ""
+    found = cgroupv1.find_delegation(explicit)
+    if found is None:
+        return None, problem or ""
+    if not found.usable:
+        return None, found.problem or ""
+    try:
+        return cgroupv1.Subtree(found), ""
+    except OSError as e:
+        return None, f"preparing {found.path} failed: {e.strerror or e}"
+
+
+def box_controllers(profile: Profile, subtree: Optional[cgroup.AnySubtree]) -> frozenset[str]:
     """The controllers a box's cgroup gets (none without a subtree).  A profile that requires cgroup
     limits takes a subtree with only some controllers (systemd's Delegate= often lacks cpu) if it has
     memory and pids, the whole-box limits that keep a box from taking the host down; cpus is then
@@ -111,7 +131,7 @@ class Prepared:
 
     profile: Profile
     request: Request
-    subtree: Optional[cgroup.Subtree]
+    subtree: Optional[cgroup.AnySubtree]
     paths: HostPaths
     plan: Plan
     bpf: bytes
@@ -192,7 +212,7 @@ def run_prepared(prepared: Prepared, stdio: Stdio, launch: Launcher, hook: Optio
 
 
 @contextmanager
-def _box_cgroup(prepared: Prepared) -> Iterator[Optional[cgroup.RunCgroup]]:
+def _box_cgroup(prepared: Prepared) -> Iterator[Optional[cgroup.AnyRunCgroup]]:
     """The box's own cgroup under the subtree, its limits written before anyone is in it; removed
     at the end.  A removal that fails (destroy() has killed what was left and waited) costs the
     run nothing: its result stands, or the error that ended it is the one reported, and the
@@ -230,7 +250,7 @@ def _files_memfd(prepared: Prepared) -> Iterator[int]:
         os.close(fd)
 
 
-def _launch(prepared: Prepared, streams: BoxStreams, run_cgroup: Optional[cgroup.RunCgroup], files: int,
+def _launch(prepared: Prepared, streams: BoxStreams, run_cgroup: Optional[cgroup.AnyRunCgroup], files: int,
             launch: Launcher) -> tuple[InitProcess, int]:
     """Start the box's init with its descriptors: the plan and filter (a memfd), the program's
     streams, the status pipe (whose read end is returned), the box's cgroup.procs, the files.
@@ -274,7 +294,7 @@ def _end_init(init: InitProcess) -> None:
 
 
 def _hook_started(hook: Optional[RunHook], prepared: Prepared, init: InitProcess,
-                  run_cgroup: Optional[cgroup.RunCgroup]) -> Optional[Callable[[], None]]:
+                  run_cgroup: Optional[cgroup.AnyRunCgroup]) -> Optional[Callable[[], None]]:
     if hook is None:
         return None
     box = RunningBox(prepared.profile.name, prepared.plan, prepared.bpf, init.pid,
@@ -283,7 +303,7 @@ def _hook_started(hook: Optional[RunHook], prepared: Prepared, init: InitProcess
     return lambda: hook.started(box)
 
 
-def _usage(watched: Watched, init: InitProcess, run_cgroup: Optional[cgroup.RunCgroup], output: Output) -> Usage:
+def _usage(watched: Watched, init: InitProcess, run_cgroup: Optional[cgroup.AnyRunCgroup], output: Output) -> Usage:
     """The program's usage, from the init's report and the box's cgroup; a failed setup or exec raises."""
     if failure := watched.record(_channel.SETUP_FAILED):
         raise _setup_error(failure)

@@ -65,7 +65,7 @@ class Watch:
     through BoxStreams.done once read to their end)."""
 
     def __init__(self, init: InitProcess, status: int, streams: BoxStreams, output: Output, limits: Limits,
-                 run_cgroup: Optional[cgroup.RunCgroup], on_started: Optional[Callable[[], None]],
+                 run_cgroup: Optional[cgroup.AnyRunCgroup], on_started: Optional[Callable[[], None]],
                  interrupts: Optional[Interrupts] = None) -> None:
         self.init, self.status, self.streams, self.output = init, status, streams, output
         self.limits, self.cgroup, self.on_started = limits, run_cgroup, on_started

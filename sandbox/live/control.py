@@ -38,7 +38,7 @@ def usage(box: LiveBox) -> BoxUsage:
     """The box's cgroup's numbers; where it lacks the memory or pids controller (a partially delegated
     subtree: no memory.current, pids.current), those two from /proc as without a cgroup."""
     if box.cgroup:
-        now = cgroup.RunCgroup(box.cgroup).current()
+        now = cgroup.run_cgroup_at(box.cgroup).current()
         members = box_members(box.pid) if now.memory is None or now.pids is None else []
         memory = now.memory if now.memory is not None else sum(_resident(pid) for pid in members)
         pids = now.pids if now.pids is not None else len(members)
@@ -53,7 +53,7 @@ def freeze(box: LiveBox, frozen: bool) -> None:
         raise HostError(f"sandbox {box.name} has no cgroup of its own, and freezing needs cgroup.freeze "
                         f"(a delegated cgroup v2 subtree: see `sandbox doctor`)")
     try:
-        cgroup.RunCgroup(box.cgroup).freeze(frozen)
+        cgroup.run_cgroup_at(box.cgroup).freeze(frozen)
     except FileNotFoundError:
         raise UsageError(f"sandbox {box.name} has ended") from None
 
@@ -68,8 +68,8 @@ def kill(box: LiveBox) -> None:
         if not box.alive():  # checked after pidfd_open: the pidfd is the box's init, not a reused pid
             return
         if box.cgroup:
-            cgroup.RunCgroup(box.cgroup).freeze(False)  # a frozen box cannot die until thawed
-        end_box(box.pid, pidfd, cgroup.RunCgroup(box.cgroup) if box.cgroup else None, started=True)
+            cgroup.run_cgroup_at(box.cgroup).freeze(False)  # a frozen box cannot die until thawed
+        end_box(box.pid, pidfd, cgroup.run_cgroup_at(box.cgroup) if box.cgroup else None, started=True)
         if not select.select([pidfd], [], [], KILL_WAIT)[0]:
             signal.pidfd_send_signal(pidfd, signal.SIGKILL)
             select.select([pidfd], [], [], KILL_WAIT)

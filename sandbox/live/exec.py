@@ -57,10 +57,10 @@ def exec_in(box: LiveBox, argv: Sequence[str], env: dict[str, str]) -> Finished:
         raise UsageError(f"sandbox {box.name} has ended")
     procs: tuple[int, ...] = ()
     if box.cgroup:
-        if cgroup.RunCgroup(box.cgroup).current().frozen:
+        if cgroup.run_cgroup_at(box.cgroup).current().frozen:
             os.close(pidfd)
             raise UsageError(f"sandbox {box.name} is frozen; `sandbox thaw {box.name}` first")
-        procs = cgroup.RunCgroup(box.cgroup).open_procs()
+        procs = cgroup.run_cgroup_at(box.cgroup).open_procs()
     _child.warm_up()  # python-prctl and the host's cap_last_cap: out of sight once inside
     confinement = box.confinement
     environment = tuple({**dict(confinement.env), **env}.items())
