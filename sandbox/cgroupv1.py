@@ -166,10 +166,14 @@ def find_delegation(explicit: Optional[str]) -> Optional[Delegation]:
 
 
 def delegate_commands(user: str = "USER") -> str:
-    """What an administrator runs to delegate a subtree of each v1 hierarchy to `user`."""
-    return ("as root, for each of memory cpuacct pids freezer: mkdir -p /sys/fs/cgroup/C/sandbox/" + user
-            + " && chown " + user + " /sys/fs/cgroup/C/sandbox/" + user + "{,/tasks,/cgroup.procs}; then pass "
-            "--cgroup-root /sys/fs/cgroup/memory/sandbox/" + user)
+    """What an administrator runs to delegate a subtree of each v1 hierarchy to `user` (the directory and
+    its tasks and cgroup.procs; its limit files stay root's, so the user cannot raise its own limits)."""
+    points = [point for _, (point, _) in sorted(hierarchies().items())] or [
+        f"/sys/fs/cgroup/{c}" for c in CONTROLLERS]
+    memory = dict(hierarchies()).get("memory", ("/sys/fs/cgroup/memory", "/"))[0]
+    return (f"as root: `for d in {' '.join(points)}; do mkdir -p $d/sandbox/{user} && chown {user} "
+            f"$d/sandbox/{user} $d/sandbox/{user}/tasks $d/sandbox/{user}/cgroup.procs; done`, then pass "
+            f"--cgroup-root {memory}/sandbox/{user} (or SANDBOX_CGROUP_ROOT)")
 
 
 def _nodes(directory_path: str) -> Any:

@@ -307,9 +307,42 @@ def _feature_present(path: str, name: str) -> bool:
     return False
 
 
+def cgroup_v1_check(explicit: Optional[str]) -> Optional[Check]:
+    """The cgroup v1 hierarchies of a hybrid or legacy host, and whether a subtree of them is delegated
+    to this user (boxes use it where no cgroup v2 subtree is): None where no hierarchy of ours is v1."""
+    from . import cgroupv1
+
+    mounts = cgroupv1.hierarchies()
+    if not mounts:
+        return None
+    swap = ""
+    try:
+        user = pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        user = str(os.getuid())
+    mounted = ", ".join(f"{c} at {point}" for c, (point, _) in sorted(mounts.items()))
+    delegation = cgroupv1.find_delegation(explicit if explicit and cgroupv1.is_v1_directory(explicit) else None)
+    if delegation is None:
+        return Check("cgroup v1 subtree", False, f"hierarchies: {mounted}; none delegated to {user}",
+                     f"fix: {cgroupv1.delegate_commands(user)}")
+    if not delegation.usable:
+        detail, _, fix = (delegation.problem or "").partition("; fix: ")
+        return Check("cgroup v1 subtree", False, f"{delegation.source}: {detail}", f"fix: {fix}")
+    if "memory" in dict(delegation.paths):
+        swap = "; memory plus swap limited (memory.memsw)" if delegation.swap_accounted else \
+            "; swap not accounted (boot with swapaccount=1 for memory.memsw): memory alone is limited"
+    missing = f"; not delegated: {' '.join(delegation.missing)}" if delegation.missing else ""
+    return Check("cgroup v1 subtree", True,
+                 f"{', '.join(f'{c} {path}' for c, path in delegation.paths)} ({delegation.source}){swap}{missing}; "
+                 "boxes use it where no cgroup v2 subtree is delegated")
+
+
 def report(cgroup_root: Optional[str] = None, proc_sys: str = PROC_SYS) -> list[Check]:
     """Every check `sandbox doctor` prints, in order."""
     checks = [_kernel_check(), *userns_checks(proc_sys)]
     checks.append(_seccomp_check())
     checks.extend(_cgroup_checks(cgroup_root))
+    v1 = cgroup_v1_check(cgroup.named_root(cgroup_root))
+    if v1 is not None:
+        checks.append(v1)
     return checks
