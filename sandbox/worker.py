@@ -148,6 +148,7 @@ def serve(url: str, concurrency: Optional[int], visibility_timeout: float, file_
     _PIN["cpus"] = sorted(os.sched_getaffinity(0)) if slots <= len(os.sched_getaffinity(0)) else []
     _PIN["parent"] = os.getpid()
     _pool_scratch_dir()
+    _delegated_cgroup()
     app = make_app(url, visibility_timeout)
     app.worker_main(["worker", "--pool", "prefork", "--concurrency", str(slots), "--loglevel", loglevel,
                      "--hostname", f"sandbox-{os.getpid()}@%h", "--without-gossip", "--without-mingle",
@@ -169,6 +170,30 @@ def _pool_scratch_dir() -> None:
     scratch = os.path.join(base, "sandbox", "worker")
     os.makedirs(scratch, mode=0o700, exist_ok=True)
     current_process()._config["tempdir"] = scratch  # type: ignore[attr-defined]
+
+
+def _delegated_cgroup() -> None:
+    """Under a Delegate=yes unit (contrib/systemd/sandbox-worker.service) the worker and, once forked, its
+    pool processes all sit in the delegated cgroup itself: a pool process cannot enable controllers for its
+    boxes there (the no-internal-process rule: its siblings stay), so every box fell back to rlimits.  The
+    worker prepares it once, before the pool forks: it moves itself into a leaf (where its pool processes
+    are then born) and enables the controllers; every run, a group's too, then names that cgroup as its
+    root ($SANDBOX_CGROUP_ROOT).  Nothing changes where our cgroup is not delegated (a login shell: each
+    run asks for a scope as before) or where $SANDBOX_CGROUP_ROOT already names a subtree."""
+    from . import cgroup
+
+    if cgroup.named_root(None):
+        return
+    delegation = cgroup.find_delegation(None)
+    if delegation is None or not delegation.usable:
+        return
+    try:
+        cgroup.Subtree(delegation)
+    except OSError as error:  # the runs find the same problem each, and fall back as without a subtree
+        logging.getLogger(__name__).warning("the delegated cgroup %s: %s", delegation.path, error)
+        return
+    os.environ[cgroup.ROOT_ENV] = delegation.path
+    logging.getLogger(__name__).info("boxes get cgroups below the delegated %s", delegation.path)
 
 
 @worker_process_init.connect

@@ -83,3 +83,32 @@ def test_a_bad_broker_is_one_line_and_125(args, message):
                            cwd=ROOT, timeout=60)
     assert shown.returncode == 125
     assert message in shown.stderr and shown.stderr.count("\n") == 1, shown.stderr
+
+
+class _Recorded:
+    def __init__(self, delegation):
+        _Recorded.prepared.append(delegation.path)
+
+    prepared: list = []
+
+
+@pytest.mark.parametrize("named, usable, prepared", [
+    (None, True, True),          # a Delegate=yes unit: prepared once, named for every run (a group's too)
+    (None, False, False),        # a login shell: not delegated, each run asks for a scope as before
+    ("/sys/fs/cgroup/x", True, False),  # SANDBOX_CGROUP_ROOT already names one
+])
+def test_the_worker_prepares_its_delegated_cgroup_before_the_pool_forks(monkeypatch, named, usable, prepared):
+    """Pool processes sit with the worker in its cgroup: none of them could enable the controllers there."""
+    from sandbox import cgroup, worker
+
+    monkeypatch.setenv(cgroup.ROOT_ENV, named or "")  # so that what the worker sets is undone after the test
+    if not named:
+        monkeypatch.delenv(cgroup.ROOT_ENV)
+    own = cgroup.Delegation("/sys/fs/cgroup/system.slice/w.service", ("memory", "pids"), "own cgroup",
+                            None if usable else "not delegated")
+    monkeypatch.setattr(cgroup, "find_delegation", lambda explicit, residents=(): own)
+    monkeypatch.setattr(cgroup, "Subtree", _Recorded)
+    _Recorded.prepared = []
+    worker._delegated_cgroup()
+    assert _Recorded.prepared == ([own.path] if prepared else [])
+    assert os.environ.get(cgroup.ROOT_ENV) == (own.path if prepared else named)
