@@ -83,7 +83,7 @@ def test_doctor_explains_the_v1_host(roots):
 
 
 def test_results_carry_v1_numbers_and_say_so(tmp_path):
-    result = run_json(script(tmp_path, "print(sum(range(10**6)))"))
+    result = run_json("--cpus", "1", script(tmp_path, "print(sum(range(10**6)))"))
     assert result["verdict"] == "OK", result
     assert result["enforced_by"]["memory"] == V1_MEMORY
     assert result["enforced_by"]["pids"] == "cgroup v1 pids.max"
