@@ -23,7 +23,8 @@ def relative(root: Path) -> str:
 
 
 @pytest.fixture
-def tree():
+def tree(roots):
+    """A Tree of all /sys/fs/cgroup, only where the tier runs (roots: in the VM)."""
     return trees.Tree()
 
 

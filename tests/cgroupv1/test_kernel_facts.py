@@ -34,7 +34,7 @@ def read_int(path: Path) -> int:
 
 # --- The layout, and what the delegation gives --------------------------------------------------------------
 
-def test_hybrid_layout_as_the_vm_mounts_it():
+def test_hybrid_layout_as_the_vm_mounts_it(roots):
     mounts = [line.split() for line in Path("/proc/mounts").read_text().splitlines()]
     by_point = {m[1]: m for m in mounts if m[1].startswith("/sys/fs/cgroup")}
     assert by_point["/sys/fs/cgroup"][2] == "tmpfs"
@@ -119,7 +119,7 @@ def test_what_a_v1_child_has_and_lacks(groups):
 
 # --- Memory, swap, OOM ----------------------------------------------------------------------------------------
 
-def test_swap_accounting_is_on_by_default_and_the_vm_has_swap():
+def test_swap_accounting_is_on_by_default_and_the_vm_has_swap(roots):
     """memory.memsw.* exist without swapaccount=1 on the command line (6.1: on unless swapaccount=0)."""
     assert "swapaccount" not in Path("/proc/cmdline").read_text()
     assert Path("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes").exists()
@@ -414,6 +414,20 @@ def test_a_cgroup_namespace_made_after_joining_roots_every_v1_hierarchy_at_the_c
     assert lines["name=systemd"] == "/" and lines[""] == "/"
 
 
+def test_a_cgroup_namespace_is_no_boundary_in_v1(roots, groups):
+    """v1 has no nsdelegate: a process inside a user and cgroup namespace that can reach a cgroup.procs its
+    user owns (here the delegated directory's, through the VM's /sys/fs/cgroup) moves itself out of its
+    cgroup, and so out of its limits.  A v1 box must never see such a file (no host /sys/fs/cgroup, no
+    inherited descriptor)."""
+    made = groups.make("memory")
+    escape = f"echo 0 > {roots['memory']}/cgroup.procs && cat /proc/self/cgroup"
+    shown = subprocess.run(["unshare", "-Ur", "-C", "sh", "-c", escape], preexec_fn=_join(made),
+                           capture_output=True, timeout=60)
+    assert shown.returncode == 0, shown.stderr
+    lines = dict(line.split(":", 2)[1:] for line in shown.stdout.decode().splitlines())
+    assert lines["memory"] == "/.."  # now above its namespace's root: out of the child
+
+
 def test_inside_the_namespace_a_v1_hierarchy_can_be_mounted_and_shows_only_the_child(groups):
     made = groups.make()
     script = "mount -t cgroup -o memory cgroup /mnt && cat /mnt/memory.limit_in_bytes"
@@ -433,6 +447,6 @@ def _join(made: dict[str, Path]):
     return join
 
 
-def test_kernel_release_is_recorded():
+def test_kernel_release_is_recorded(roots):
     """Which kernel these facts were recorded on (Debian 12: 6.1)."""
     assert re.match(r"6\.1\.", os.uname().release), os.uname().release
