@@ -151,7 +151,7 @@ def test_a_multi_process_cpu_burner_gets_tle_from_the_box_total(tmp_path):
 
 
 def test_fork_bomb_stops_at_pids_max_and_the_host_is_fine(tmp_path):
-    result = run_json("--pids", "16", "--wall-time", "10", script(tmp_path, """
+    result = run_json("--pids", "16", "--wall-time", "10", "--cpu-time", "120", script(tmp_path, """
         import os, time
         while True:
             try:
