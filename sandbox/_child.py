@@ -179,10 +179,10 @@ def launch_program(step: Step, argv: tuple[str, ...], env_pairs: tuple[tuple[str
     1 every signal to its default (Python ignores SIGPIPE and SIGXFSZ; exec would keep that);
     2 setsid (no controlling terminal: no TIOCSTI into the caller's); 3 the rlimits, never above the
     hard limit it has; 4 close every descriptor but 0-2 (nothing of the caller's leaks in); 5 the
-    parent-death signal, if asked; 6 chdir; 7 join the box's cgroup (in each hierarchy on cgroup v1), as late as possible so only the
-    program is charged, and a cgroup namespace rooted there; 8 its own session keyring, no_new_privs,
-    an empty bounding set; 9 every signal unblocked; 10 seccomp, last: the filter also binds its own
-    next call; 11 execve, with the plan's environment only."""
+    parent-death signal, if asked; 6 chdir; 7 join the box's cgroup (each hierarchy's, on cgroup v1), as
+    late as possible so only the program is charged, and a cgroup namespace rooted there; 8 its own
+    session keyring, no_new_privs, an empty bounding set; 9 every signal unblocked; 10 seccomp, last: the
+    filter also binds its own next call; 11 execve, with the plan's environment only."""
     env = dict(env_pairs)                        # only the plan's environment
     step("working directory", os.chdir, cwd)     # the program is looked up from where it will run
     try:

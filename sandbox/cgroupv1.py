@@ -37,6 +37,7 @@ import time
 from typing import Any, Optional, Sequence
 
 from ._record import dataclass
+from .errors import HostError
 from .cgroup import (LEAF_PREFIX, RUN_PREFIX, CgroupLimits, CgroupNow, CgroupUsage, SubtreeGone, _owner_alive,
                      _owner_tag)
 
@@ -381,7 +382,8 @@ class RunCgroup:
         """freezer.state FROZEN (or THAWED), waiting until the kernel says it is done (FREEZING
         while a task is still on its way)."""
         if "freezer" not in self.paths:
-            raise OSError(errno.ENOTSUP, "no cgroup v1 freezer hierarchy is delegated")
+            raise HostError("freezing a box on cgroup v1 needs the freezer hierarchy, and none is delegated "
+                            "(see `sandbox doctor`)")
         wanted = "FROZEN" if frozen else "THAWED"
         self._of("freezer").set_property(b"freezer.state", wanted)
         deadline = time.monotonic() + timeout
