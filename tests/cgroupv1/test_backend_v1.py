@@ -12,17 +12,15 @@ import os
 import select
 import signal
 import subprocess
-import sys
 import textwrap
 import time
 from pathlib import Path
 
 import pytest
-from v1box import MiB, wait_until
+from v1box import SANDBOX, MiB, box_processes, run_json, sandbox, wait_until
 
 # CLI starts are Python starts on emulated CPUs, 10-50x slower than the host: generous timeouts.
 pytestmark = pytest.mark.timeout(600)
-SANDBOX = [sys.executable, "-m", "sandbox"]
 V1_MEMORY = "cgroup v1 memory.limit_in_bytes (memory.memsw.limit_in_bytes too where swap is accounted)"
 
 
@@ -36,18 +34,6 @@ def explicit_root(roots, monkeypatch, tmp_path):
     assert all(run_cgroups(root) == [] for root in roots.values()), "run cgroups left behind"
 
 
-def sandbox(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([*SANDBOX, *args], capture_output=True, timeout=timeout)
-
-
-def run_json(*args: str) -> dict:
-    completed = sandbox("run", "--json", *args)
-    try:
-        return json.loads(completed.stdout)
-    except json.JSONDecodeError:
-        raise AssertionError(f"no JSON; exit {completed.returncode}: {completed.stderr.decode()}") from None
-
-
 def script(tmp_path: Path, source: str, name: str = "prog.py") -> str:
     path = tmp_path / name
     path.write_text(textwrap.dedent(source))
@@ -56,22 +42,6 @@ def script(tmp_path: Path, source: str, name: str = "prog.py") -> str:
 
 def run_cgroups(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("sandbox-run-*") if p.is_dir())
-
-
-def box_processes() -> list[str]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
-            continue
-        try:
-            if os.stat(f"/proc/{entry}").st_uid != os.getuid():
-                continue
-            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if "sandbox-init" in cmdline or "sleep 30" in cmdline:
-            found.append(cmdline.strip())
-    return found
 
 
 def test_doctor_explains_the_v1_host(roots):

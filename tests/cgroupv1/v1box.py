@@ -6,9 +6,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cgroup"))  # the v2 tier's helpers, shared
+from vmbox import SANDBOX, box_processes, run_json, sandbox, wait_until  # noqa: E402,F401
 
 ROOT_ENV = "SANDBOX_CGROUP_V1_ROOT"
 HIERARCHIES = ("memory", "cpu,cpuacct", "pids", "freezer")
@@ -22,15 +24,6 @@ def parse_roots(value: str) -> dict[str, Path]:
         controllers, _, path = entry.partition(":")
         roots[controllers] = Path(path)
     return roots
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
 
 
 def procs(group: Path) -> list[int]:

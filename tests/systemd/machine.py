@@ -69,3 +69,26 @@ def wait_until(condition: Callable[[], bool], timeout: float = 60.0) -> bool:
 def nothing_left() -> tuple[list[Path], list[str]]:
     wait_until(lambda: not sandbox_cgroups() and not user_processes())
     return sandbox_cgroups(), user_processes()
+
+
+SRC = Path(__file__).resolve().parents[2]
+UNITS = Path("/etc/systemd/system")
+
+
+def install_unit(name: str, exec_start: str, *extra: str) -> None:
+    """contrib/systemd/NAME as shipped, and a drop-in with only what this VM needs: its user, Restart=no
+    (a failing service shows as one), the test's ExecStart and any `extra` lines; then daemon-reload."""
+    (UNITS / name).write_text((SRC / "contrib/systemd" / name).read_text())
+    drop_in = UNITS / f"{name}.d" / "test.conf"
+    drop_in.parent.mkdir(parents=True, exist_ok=True)
+    drop_in.write_text("\n".join(["[Service]", f"User={USER}", f"Group={USER}", "Restart=no", *extra,
+                                   "ExecStart=", f"ExecStart={exec_start}", ""]))
+    root("systemctl", "daemon-reload")
+
+
+def remove_unit(name: str) -> None:
+    """install_unit undone (the service stopped first by the caller)."""
+    (UNITS / name).unlink()
+    (UNITS / f"{name}.d" / "test.conf").unlink()
+    (UNITS / f"{name}.d").rmdir()
+    root("systemctl", "daemon-reload")

@@ -4,31 +4,17 @@ from __future__ import annotations
 
 import json
 import subprocess
-import textwrap
 from pathlib import Path
 
 import pytest
-from machine import PREFIX, TIMEOUT, USER, nothing_left, root
+from machine import PREFIX, SRC, TIMEOUT, install_unit, nothing_left, remove_unit
 
-SRC = Path(__file__).resolve().parents[2]
-UNIT = Path("/etc/systemd/system/sandbox-judge.service")
-DROP_IN = Path("/etc/systemd/system/sandbox-judge.service.d/test.conf")
 RESULTS = Path("/var/lib/sandbox-judge/results.json")
 
 
 @pytest.fixture(scope="module")
 def judge_results():
-    UNIT.write_text((SRC / "contrib/systemd/sandbox-judge.service").read_text())
-    DROP_IN.parent.mkdir(parents=True, exist_ok=True)
-    DROP_IN.write_text(textwrap.dedent(f"""\
-        [Service]
-        User={USER}
-        Group={USER}
-        Restart=no
-        ExecStart=
-        ExecStart={PREFIX}/venv/bin/python {SRC}/tests/systemd/judge_service.py {RESULTS}
-        """))
-    root("systemctl", "daemon-reload")
+    install_unit("sandbox-judge.service", f"{PREFIX}/venv/bin/python {SRC}/tests/systemd/judge_service.py {RESULTS}")
     try:
         started = subprocess.run(["systemctl", "start", "--wait", "sandbox-judge.service"],  # back once it exited
                                  capture_output=True, text=True, timeout=TIMEOUT)
@@ -37,9 +23,7 @@ def judge_results():
         assert started.returncode == 0 and RESULTS.exists(), f"{started.stderr}\n{journal}"
         yield json.loads(RESULTS.read_text())
     finally:
-        UNIT.unlink()
-        DROP_IN.unlink()
-        root("systemctl", "daemon-reload")
+        remove_unit("sandbox-judge.service")
 
 
 def test_the_shipped_unit_gives_each_box_a_cgroup_mle_and_tle_by_cgroup(judge_results):

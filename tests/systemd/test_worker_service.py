@@ -10,18 +10,14 @@ import os
 import socket
 import subprocess
 import tempfile
-import textwrap
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from machine import CGROUP, PREFIX, TIMEOUT, USER, nothing_left, root, wait_until
+from machine import CGROUP, PREFIX, TIMEOUT, USER, install_unit, nothing_left, remove_unit, root, wait_until
 
-SRC = Path(__file__).resolve().parents[2]
 NAME = "sandbox-worker.service"
-UNIT = Path("/etc/systemd/system") / NAME
-DROP_IN = Path(f"/etc/systemd/system/{NAME}.d/test.conf")
 SERVICE_CGROUP = CGROUP / "system.slice" / NAME
 RUN_PREFIX = "sandbox-run-"  # sandbox.cgroup.RUN_PREFIX: a box's cgroup
 
@@ -96,19 +92,8 @@ def worker(redis_url):
     """Starts the shipped unit, sends it runs as a Celery client, stops it; what was seen on the way."""
     from celery import Celery
 
-    UNIT.write_text((SRC / "contrib/systemd/sandbox-worker.service").read_text())
-    DROP_IN.parent.mkdir(parents=True, exist_ok=True)
-    # Only what this VM needs: its user, its venv, its broker; Restart=no so a failing worker shows as one.
-    DROP_IN.write_text(textwrap.dedent(f"""\
-        [Service]
-        User={USER}
-        Group={USER}
-        Restart=no
-        Environment=SANDBOX_BROKER={redis_url}
-        ExecStart=
-        ExecStart={PREFIX}/venv/bin/sandbox worker --broker ${{SANDBOX_BROKER}}
-        """))
-    root("systemctl", "daemon-reload")
+    install_unit(NAME, f"{PREFIX}/venv/bin/sandbox worker --broker ${{SANDBOX_BROKER}}",
+                 f"Environment=SANDBOX_BROKER={redis_url}")
     app = Celery(broker=redis_url, backend=redis_url, set_as_current=False)
     app.conf.update(task_serializer="json", result_serializer="json", accept_content=["json"],
                     result_accept_content=["json"])
@@ -147,10 +132,7 @@ def worker(redis_url):
         yield seen
     finally:
         subprocess.run(["systemctl", "stop", NAME], capture_output=True, timeout=TIMEOUT)
-        UNIT.unlink()
-        DROP_IN.unlink()
-        DROP_IN.parent.rmdir()
-        root("systemctl", "daemon-reload")
+        remove_unit(NAME)
         subprocess.run(["systemctl", "reset-failed", NAME], capture_output=True)
 
 
