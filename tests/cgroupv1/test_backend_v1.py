@@ -162,6 +162,36 @@ def test_killing_the_supervisor_leaves_no_process_and_the_next_run_sweeps(roots,
     assert all(run_cgroups(root) == [] for root in roots.values())  # ... and swept by the next one
 
 
+def test_concurrent_runs_each_get_their_own_limits(tmp_path):
+    program = script(tmp_path, """
+        data = bytearray(40 << 20)
+        for i in range(0, len(data), 4096):
+            data[i] = 1
+        print("done")
+    """)
+
+    def one(index: int) -> tuple[int, dict]:
+        return index, run_json("--memory", "24M" if index % 2 else "128M", "--wall-time", "200", program, timeout=400)
+
+    with ThreadPoolExecutor(6) as pool:
+        results = list(pool.map(one, range(6)))
+    for index, result in results:
+        assert result["verdict"] == ("MLE" if index % 2 else "OK"), (index, result["verdict"], result["message"])
+        assert result["limits"]["memory"] == (24 if index % 2 else 128) * MiB
+
+
+def test_a_profile_that_requires_cgroups_runs_on_v1(tmp_path):
+    import yaml
+    from sandbox.profile import load_profile
+
+    source = yaml.safe_load(open(load_profile("py3").source))
+    source["require"] = ["cgroup"]
+    (tmp_path / "strict.yaml").write_text(yaml.safe_dump(source))
+    result = run_json("--profile", str(tmp_path / "strict.yaml"), script(tmp_path, "print('strict')"))
+    assert result["verdict"] == "OK" and result["stdout"] == "strict\n", result
+    assert result["enforced_by"]["memory"] == V1_MEMORY
+
+
 def test_the_user_s_own_delegated_cgroup_is_found_without_configuration(roots, tmp_path, monkeypatch):
     monkeypatch.delenv("SANDBOX_CGROUP_ROOT")
     result = run_json("--memory", "32M", script(tmp_path, "blocks = [bytearray(b'1') * (1 << 20) for _ in range(64)]"))

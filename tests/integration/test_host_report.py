@@ -50,3 +50,23 @@ def test_an_unusable_cgroup_root_is_an_error_and_nothing_is_written(script):
     assert completed.returncode == 125 and completed.stdout == b""
     assert completed.stderr.decode().count("\n") == 1 and b"lacks the memory pids cpu" in completed.stderr
     assert sorted(os.listdir("/sys/fs/cgroup/unified")) == before
+
+
+def test_doctor_lists_the_v1_hierarchies_none_delegated_and_the_commands():
+    """This host keeps its controllers on cgroup v1 (issue 20): doctor names the hierarchies and prints
+    the commands that would delegate a subtree of each to this user."""
+    lines = sandbox("doctor").stdout.decode().splitlines()
+    index = next(i for i, line in enumerate(lines) if "cgroup v1 subtree" in line)
+    assert lines[index].startswith("warn") and "memory at /sys/fs/cgroup/memory" in lines[index]
+    assert "none delegated" in lines[index]
+    fix = lines[index + 1].strip()
+    assert fix.startswith("fix: as root") and "chown" in fix and "--cgroup-root" in fix
+
+
+def test_a_v1_cgroup_root_not_delegated_is_an_error_and_nothing_is_written(script):
+    """--cgroup-root naming a v1 directory this user does not own: one line, exit 125, no cgroup made."""
+    before = sorted(os.listdir("/sys/fs/cgroup/memory"))
+    completed = sandbox("run", "--cgroup-root", "/sys/fs/cgroup/memory", script("print('ran')"))
+    assert completed.returncode == 125 and completed.stdout == b""
+    assert completed.stderr.decode().count("\n") == 1 and b"is not delegated to this user" in completed.stderr
+    assert sorted(os.listdir("/sys/fs/cgroup/memory")) == before
