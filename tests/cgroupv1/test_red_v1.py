@@ -228,9 +228,6 @@ def _user_cmdlines() -> list[str]:
     return found
 
 
-@pytest.mark.xfail(strict=True, reason="finding, not fixed: a v1-frozen task ignores SIGKILL until thawed, and with "
-                   "the supervisor gone (kill -9) no one thaws; the program lives on frozen, holding its memory, "
-                   "until the next run with this delegation sweeps it")
 def test_red_a_frozen_box_whose_supervisor_is_killed_leaves_no_process(roots, tmp_path):
     """v1's freezer holds a SIGKILLed task until thawed: the init's death (its supervisor's) must not
     leave the frozen program behind until some later run sweeps."""
