@@ -233,6 +233,7 @@ class Subtree:
                 made[controller] = os.path.join(path, name)
             run = RunCgroup(made)
             run.apply(translated(limits, self.swap_accounted))
+            run.guard_thaw()
         except BaseException:
             RunCgroup(made).destroy()
             raise
@@ -265,6 +266,40 @@ class RunCgroup:
     def __init__(self, paths: dict[str, str]) -> None:
         self.paths = paths
         self.path = paths.get("memory") or next(iter(paths.values()), "")
+        self._guard: Optional[tuple[int, int]] = None  # (the thaw guard's pid, the write end of its lifeline)
+
+    def guard_thaw(self) -> None:
+        """A v1-frozen task ignores SIGKILL until thawed: a box frozen (`sandbox freeze`, or mid-kill)
+        when its supervisor dies would live on, frozen, after its init and pid namespace are gone.  A
+        guard outside the box holds freezer.state and writes THAWED when the lifeline, whose only
+        write end is ours, reads EOF: at destroy(), or when this process dies however it dies."""
+        if "freezer" not in self.paths:
+            return
+        state = os.open(os.path.join(self.paths["freezer"], "freezer.state"), os.O_WRONLY | os.O_CLOEXEC)
+        read, write = os.pipe2(os.O_CLOEXEC)
+        try:
+            actions = [(os.POSIX_SPAWN_DUP2, read, 0), (os.POSIX_SPAWN_DUP2, state, 3),
+                       (os.POSIX_SPAWN_OPEN, 1, "/dev/null", os.O_WRONLY, 0),
+                       (os.POSIX_SPAWN_OPEN, 2, "/dev/null", os.O_WRONLY, 0)]
+            pid = os.posix_spawn("/bin/sh", ["sh", "-c", "cat >/dev/null; echo THAWED >&3"], {},
+                                 file_actions=actions, setsid=True)
+        except BaseException:
+            os.close(write)
+            raise
+        finally:
+            os.close(read)
+            os.close(state)
+        self._guard = (pid, write)
+
+    def _end_guard(self) -> None:
+        if self._guard is not None:
+            pid, write = self._guard
+            self._guard = None
+            os.close(write)
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
 
     @classmethod
     def at(cls, path: str) -> "RunCgroup":
@@ -394,17 +429,20 @@ class RunCgroup:
 
     def destroy(self, timeout: float = 5.0) -> None:
         """Kill what is left, wait until each hierarchy's cgroup is empty, remove them."""
-        deadline = time.monotonic() + timeout
-        for controller, path in list(self.paths.items()):
-            parent, name = os.path.split(path)
-            while True:
-                try:
-                    _nodes(parent).delete_cgroup(name)
-                    break
-                except FileNotFoundError:
-                    break
-                except OSError as e:
-                    if e.errno != errno.EBUSY or time.monotonic() > deadline:
-                        raise
-                    self.kill()
-                    time.sleep(0.005)
+        try:
+            deadline = time.monotonic() + timeout
+            for controller, path in list(self.paths.items()):
+                parent, name = os.path.split(path)
+                while True:
+                    try:
+                        _nodes(parent).delete_cgroup(name)
+                        break
+                    except FileNotFoundError:
+                        break
+                    except OSError as e:
+                        if e.errno != errno.EBUSY or time.monotonic() > deadline:
+                            raise
+                        self.kill()
+                        time.sleep(0.005)
+        finally:
+            self._end_guard()
