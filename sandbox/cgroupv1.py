@@ -13,7 +13,8 @@ the watch and the live commands take either:
   cpuacct  the box's CPU time: cpuacct.usage (ns), split by cpuacct.usage_user / usage_sys
   pids     pids.max; pids.peak where the kernel has it
   freezer  freezer.state: freeze and thaw, and a kill that cannot race a fork (frozen, then SIGKILL
-           to each task; v1 has no cgroup.kill)
+           to each task; v1 has no cgroup.kill); a thaw guard per run, since a frozen task ignores
+           SIGKILL until thawed (RunCgroup.guard_thaw)
 
 The limit files a plan names are cgroup v2's (plan.py, limits.py); `translated` turns them into
 these.  Only the program joins, from the last mile, one cgroup.procs per hierarchy (the descriptors

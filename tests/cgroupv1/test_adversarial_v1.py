@@ -1,4 +1,4 @@
-"""Red-team probes of the cgroup v1 backend: a boxed program trying to escape or raise its v1 limits,
+"""Adversarial probes of the cgroup v1 backend (a red-team pass): a boxed program trying to escape or raise its v1 limits,
 to make the supervisor misjudge, or to survive its kill; each test fails if the box wins."""
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ import time
 from pathlib import Path
 
 import pytest
-from test_backend_v1 import SANDBOX, box_processes, run_cgroups, run_json, sandbox, script
 from test_backend_v1 import explicit_root  # noqa: F401  (autouse: the explicit root, nothing left after)
-from v1box import MiB, wait_until
+from test_backend_v1 import run_cgroups, script
+from v1box import SANDBOX, MiB, box_processes, run_json, sandbox, wait_until
 
 pytestmark = pytest.mark.timeout(600)
 
