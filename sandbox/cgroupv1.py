@@ -197,8 +197,6 @@ def _controller(controller: str, node: Any) -> Any:
 class Subtree:
     """A prepared delegated v1 subtree (one directory per hierarchy), stale boxes swept.  One per process."""
 
-    version = 1
-
     def __init__(self, delegation: Delegation) -> None:
         self.paths = dict(delegation.paths)
         self.path = delegation.path
@@ -261,8 +259,6 @@ def translated(limits: CgroupLimits, swap_accounted: bool) -> tuple[tuple[str, s
 
 class RunCgroup:
     """One box's cgroups, one per hierarchy (controller -> directory)."""
-
-    version = 1
 
     def __init__(self, paths: dict[str, str]) -> None:
         self.paths = paths
@@ -381,13 +377,16 @@ class RunCgroup:
 
     def kill(self) -> None:
         """SIGKILL every process of the box: frozen first where the freezer is ours, so no fork
-        slips between reading the tasks and the kills; thawed after, so they die."""
+        slips between reading the tasks and the kills; thawed after, so they die.  A freeze that
+        does not complete (a task stuck FREEZING) is undone and the kills repeated instead: a task
+        left frozen would ignore its SIGKILL."""
         frozen = "freezer" in self.paths
         if frozen:
             try:
                 self.freeze(True)
             except OSError:
                 frozen = False
+                self._thaw_quietly()
         for _ in range(100):
             tasks = self._tasks()
             if not tasks:
@@ -401,6 +400,12 @@ class RunCgroup:
                 break
         if frozen:
             self.freeze(False)
+
+    def _thaw_quietly(self) -> None:
+        try:
+            self._of("freezer").set_property(b"freezer.state", "THAWED")
+        except OSError:
+            pass  # gone already: nothing is frozen in it
 
     def current(self) -> CgroupNow:
         return CgroupNow(cpu_usec=self.cpu_usec(), memory=self._number("memory", "memory.usage_in_bytes"),
