@@ -230,3 +230,45 @@ def test_a_named_box_is_frozen_and_thawed_by_the_freezer_and_killed(tmp_path):
         if box.poll() is None:
             box.kill()
             box.wait()
+
+
+def test_python_print_peak_is_within_1_mib_of_bare_python(roots, tmp_path):
+    """The helpers are not charged: a boxed `print(1)` peaks where bare Python does, alone in a fresh v1
+    memory cgroup (memsw: memory plus swap, as the box's peak is read)."""
+    program = script(tmp_path, "print(1)")
+    run_json(program)  # warm the page cache for both: the first reader of a file is charged for it
+    group = roots["memory"] / "bare-print"
+    group.mkdir()
+    try:
+        subprocess.run(["sh", "-c", f'echo $$ > "{group}/cgroup.procs" && exec "$@"', "sh", "/usr/bin/python3", program],
+                       check=True, capture_output=True, timeout=120)
+        bare = int((group / "memory.memsw.max_usage_in_bytes").read_text())
+    finally:
+        wait_until(lambda: not (group / "cgroup.procs").read_text().split())
+        group.rmdir()
+    boxed = run_json(program)
+    assert boxed["verdict"] == "OK"
+    assert abs(boxed["memory_peak"] - bare) <= 1 * MiB, (boxed["memory_peak"], bare)
+
+
+def test_the_jvm_runs_under_a_v1_memory_limit_that_rlimit_as_could_never_give(tmp_path):
+    """A real runtime: JDK 17 needs 691M of address space to start under RLIMIT_AS; v1's limit counts
+    memory used, so it starts in 128M, and a heap grown past the limit is MLE by the OOM killer."""
+    from sandbox import load_profile
+
+    source = Path(__file__).resolve().parents[1] / "programs" / "Allocate.java"
+    (tmp_path / "Main.java").write_text(source.read_text())
+    built = sandbox("run", "--profile", "javac", "--cpu-time", "400s", "--wall-time", "500s",
+                    "--bind-rw", f"{tmp_path}:/work", str(tmp_path / "Main.java"), timeout=600)
+    assert (built.returncode, built.stderr) == (0, b""), built.stderr
+
+    def java(megabytes: int) -> dict:
+        return run_json("--profile", "java", "--memory", "128M", "--cpu-time", "60s", "--wall-time", "120s",
+                        "--bind", f"{tmp_path}:/work", "--", *load_profile("java").command[:-1], "Main",
+                        str(megabytes), timeout=300)
+
+    fits = java(16)
+    assert (fits["verdict"], fits["stdout"]) == ("OK", "allocated 16\n"), fits["stderr"]
+    assert fits["enforced_by"]["memory"] == V1_MEMORY and fits["memory_peak"] < 128 * MiB
+    grown = java(200)
+    assert (grown["verdict"], grown["limit"], grown["oom_killed"]) == ("MLE", "memory", True), grown["stderr"]
