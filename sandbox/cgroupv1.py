@@ -84,13 +84,27 @@ def directory(mount: tuple[str, str], path: str) -> Optional[str]:
     """The directory of `path` (a path within the hierarchy) under its mount, or None outside it."""
     point, root = mount
     relative = os.path.relpath(path, root)
-    return None if relative.startswith("..") else os.path.normpath(os.path.join(point, relative))
+    outside = relative == ".." or relative.startswith("../")
+    return None if outside else os.path.normpath(os.path.join(point, relative))
+
+
+def within(path: str, mounts: dict[str, tuple[str, str]]) -> Optional[str]:
+    """A directory's path within its hierarchy, if it lies under one of `mounts`, else None."""
+    real = os.path.realpath(path)
+    for point, root in mounts.values():
+        if real == point or real.startswith(point.rstrip("/") + "/"):
+            return os.path.normpath(os.path.join(root, os.path.relpath(real, point)))
+    return None
+
+
+def in_each(mounts: dict[str, tuple[str, str]], path: str) -> dict[str, str]:
+    """The directory of `path` (within a hierarchy) in each hierarchy of `mounts` that has it."""
+    return {c: d for c, mount in mounts.items() if (d := directory(mount, path)) and os.path.isdir(d)}
 
 
 def is_v1_directory(path: str) -> bool:
     """Does `path` lie in a cgroup v1 hierarchy we use (an explicit root naming one)?"""
-    real = os.path.realpath(path)
-    return any(real == point or real.startswith(point.rstrip("/") + "/") for point, _ in hierarchies().values())
+    return within(path, hierarchies()) is not None
 
 
 @dataclass(frozen=True)
@@ -111,10 +125,6 @@ class Delegation:
     def path(self) -> str:
         """The one named in messages: the memory hierarchy's directory."""
         return dict(self.paths).get("memory") or (self.paths[0][1] if self.paths else "")
-
-    @property
-    def delegated(self) -> frozenset[str]:
-        return frozenset(c for c, _ in self.paths) & HELD
 
 
 def inspect(paths: dict[str, str], source: str) -> Delegation:
@@ -142,21 +152,14 @@ def find_delegation(explicit: Optional[str]) -> Optional[Delegation]:
     if not mounts or ("memory" not in mounts and not explicit):
         return None
     if explicit:
-        real = os.path.realpath(explicit)
-        for point, root in mounts.values():
-            if real == point or real.startswith(point.rstrip("/") + "/"):
-                within = os.path.join(root, os.path.relpath(real, point))
-                break
-        else:
-            return None
-        paths = {c: d for c, mount in mounts.items() if (d := directory(mount, within)) and os.path.isdir(d)}
-        return inspect(paths, "explicit")
+        named = within(explicit, mounts)
+        return None if named is None else inspect(in_each(mounts, named), "explicit")
     if os.geteuid() == 0:
         return None
     own = own_paths()
     paths = {}
     for controller, mount in mounts.items():
-        found = directory(mount, own.get(controller, "/..")) if controller in own else None
+        found = directory(mount, own[controller]) if controller in own else None
         try:
             if found is not None and os.stat(found).st_uid == os.geteuid():
                 paths[controller] = found
@@ -170,9 +173,9 @@ def find_delegation(explicit: Optional[str]) -> Optional[Delegation]:
 def delegate_commands(user: str = "USER") -> str:
     """What an administrator runs to delegate a subtree of each v1 hierarchy to `user` (the directory and
     its tasks and cgroup.procs; its limit files stay root's, so the user cannot raise its own limits)."""
-    points = [point for _, (point, _) in sorted(hierarchies().items())] or [
-        f"/sys/fs/cgroup/{c}" for c in CONTROLLERS]
-    memory = dict(hierarchies()).get("memory", ("/sys/fs/cgroup/memory", "/"))[0]
+    mounts = hierarchies()
+    points = [point for _, (point, _) in sorted(mounts.items())] or [f"/sys/fs/cgroup/{c}" for c in CONTROLLERS]
+    memory = mounts.get("memory", ("/sys/fs/cgroup/memory", "/"))[0]
     return (f"as root: `for d in {' '.join(points)}; do mkdir -p $d/sandbox/{user} && chown {user} "
             f"$d/sandbox/{user} $d/sandbox/{user}/tasks $d/sandbox/{user}/cgroup.procs; done`, then pass "
             f"--cgroup-root {memory}/sandbox/{user} (or SANDBOX_CGROUP_ROOT)")
@@ -303,9 +306,8 @@ class RunCgroup:
         """A box's cgroups from its memory directory (the one the live registry keeps): the same path
         in each other hierarchy of ours that has it."""
         mounts = hierarchies()
-        memory = mounts["memory"]
-        within = os.path.join(memory[1], os.path.relpath(path, memory[0]))
-        return cls({c: d for c, mount in mounts.items() if (d := directory(mount, within)) and os.path.isdir(d)})
+        named = within(path, mounts)
+        return cls(in_each(mounts, named) if named is not None else {})
 
     def _of(self, controller: str) -> Any:
         return _controller(controller, _nodes(self.paths[controller]))

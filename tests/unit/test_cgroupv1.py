@@ -3,7 +3,7 @@ hierarchy.  Everything that touches a cgroup runs in the v1 VM tier (tests/cgrou
 from __future__ import annotations
 
 from sandbox.cgroup import CgroupLimits
-from sandbox.cgroupv1 import directory, translated
+from sandbox.cgroupv1 import directory, in_each, translated, within
 
 M64 = str(64 << 20)
 
@@ -31,3 +31,13 @@ def test_a_path_within_a_hierarchy_is_found_under_its_mount_and_outside_it_is_no
     # A mount of a sub-tree (a container's view): paths are relative to that mount's root.
     assert directory(("/sys/fs/cgroup/memory", "/docker/abc"), "/docker/abc/box") == "/sys/fs/cgroup/memory/box"
     assert directory(("/sys/fs/cgroup/memory", "/docker/abc"), "/other") is None
+
+
+def test_a_directory_under_a_mount_is_found_within_its_hierarchy_and_others_are_not(tmp_path):
+    mounts = {"memory": (str(tmp_path / "memory"), "/"), "pids": (str(tmp_path / "pids"), "/")}
+    (tmp_path / "memory" / "sandbox" / "judge").mkdir(parents=True)
+    (tmp_path / "pids" / "sandbox" / "judge").mkdir(parents=True)
+    assert within(str(tmp_path / "memory" / "sandbox" / "judge"), mounts) == "/sandbox/judge"
+    assert within(str(tmp_path / "memoryx"), mounts) is None  # a sibling whose name starts alike
+    assert in_each(mounts, "/sandbox/judge") == {c: str(tmp_path / c / "sandbox" / "judge") for c in mounts}
+    assert directory(("/m", "/"), "/..x") == "/m/..x"  # a name starting with dots is inside
